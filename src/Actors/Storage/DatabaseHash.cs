@@ -1,0 +1,129 @@
+using System.IO.Hashing;
+using Litecast.Messages;
+using Microsoft.Data.Sqlite;
+
+namespace Litecast.Actors.Storage;
+
+/// <summary>
+/// Whole-database hash: XOR over pages of XxHash3(page, seed = page number). The page hash is non-linear, so two pages
+/// that swapped contents change the total (an XOR of CRCs would not). Page 1's header bytes that each SQLite rewrites
+/// on its own (change counter 24-27, version-valid-for 92-95, SQLite version 96-99) are hashed as zeros, and the
+/// lock-byte page (never written by SQLite) is left out. Per-page hashes are kept (8 bytes a page) so an update costs
+/// O(pages changed).
+/// </summary>
+public sealed class DatabaseHash
+{
+    private ulong[] _pages = [];
+
+    public DatabaseHash(int pageSize)
+    {
+        if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "page size must be a power of two from 512 to 65536");
+        PageSize = pageSize;
+    }
+
+    public int PageSize { get; }
+
+    /// <summary>Number of pages in the database.</summary>
+    public uint PageCount { get; private set; }
+
+    /// <summary>The whole-database hash.</summary>
+    public ulong Value { get; private set; }
+
+    /// <summary>The page number of the lock-byte page for a page size (the page holding file offset 2^30).</summary>
+    public static uint LockBytePage(int pageSize) => (uint)(0x40000000L / pageSize) + 1;
+
+    /// <summary>Hash of one page, with page 1 normalised; 0 for the lock-byte page.</summary>
+    public static ulong PageHash(uint pageNumber, ReadOnlySpan<byte> data)
+    {
+        if (pageNumber == LockBytePage(data.Length)) return 0;
+        if (pageNumber != 1) return XxHash3.HashToUInt64(data, pageNumber);
+        var normalised = data.ToArray();
+        normalised.AsSpan(24, 4).Clear();
+        normalised.AsSpan(92, 8).Clear();
+        return XxHash3.HashToUInt64(normalised, pageNumber);
+    }
+
+    /// <summary>The hash of page <paramref name="pageNumber"/> as recorded; 0 past the end.</summary>
+    public ulong PageHashAt(uint pageNumber) => pageNumber >= 1 && pageNumber <= PageCount ? _pages[pageNumber - 1] : 0;
+
+    /// <summary>A copy of the per-page hashes of pages <paramref name="first"/>..first+count-1 (0 past the end).</summary>
+    public ulong[] PageHashes(uint first, int count)
+    {
+        var result = new ulong[count];
+        for (var i = 0; i < count; i++) result[i] = PageHashAt(first + (uint)i);
+        return result;
+    }
+
+    /// <summary>Records the new image of a page; the database grows to include it if needed.</summary>
+    public void SetPage(uint pageNumber, ReadOnlySpan<byte> data)
+    {
+        if (pageNumber == 0) throw new ArgumentOutOfRangeException(nameof(pageNumber), "page numbers start at 1");
+        if (data.Length != PageSize) throw new ArgumentException($"page {pageNumber} is {data.Length} bytes, page size is {PageSize}", nameof(data));
+        if (pageNumber > PageCount) Grow(pageNumber);
+        var hash = PageHash(pageNumber, data);
+        Value ^= _pages[pageNumber - 1] ^ hash;
+        _pages[pageNumber - 1] = hash;
+    }
+
+    /// <summary>Applies a committed batch: the pages, then the size after commit.</summary>
+    public void Apply(IEnumerable<PageImage> pages, uint pageCount)
+    {
+        foreach (var page in pages) SetPage(page.PageNumber, page.Data);
+        SetPageCount(pageCount);
+    }
+
+    /// <summary>Sets the database size: pages past it leave the hash; pages added without an image count as zeros.</summary>
+    public void SetPageCount(uint pageCount)
+    {
+        if (pageCount > PageCount) { Grow(pageCount); return; }
+        for (var p = pageCount + 1; p <= PageCount; p++)
+        {
+            Value ^= _pages[p - 1];
+            _pages[p - 1] = 0;
+        }
+        PageCount = pageCount;
+    }
+
+    private void Grow(uint pageCount)
+    {
+        if (_pages.Length < pageCount) Array.Resize(ref _pages, (int)Math.Max(pageCount, Math.Min(int.MaxValue, (long)_pages.Length * 2)));
+        var zero = new byte[PageSize];
+        for (var p = PageCount + 1; p <= pageCount; p++)
+        {
+            var hash = PageHash(p, zero);
+            _pages[p - 1] = hash;
+            Value ^= hash;
+        }
+        PageCount = pageCount;
+    }
+
+    /// <summary>
+    /// Hashes every page of a database through SQLite (<c>sqlite_dbpage</c> of <paramref name="schema"/>), as seen by
+    /// the connection's current (or a new implicit) read transaction.
+    /// </summary>
+    public static DatabaseHash Compute(SqliteConnection connection, string schema = "main")
+    {
+        var pageSize = connection.Scalar<int>($"PRAGMA \"{schema}\".page_size");
+        var hash = new DatabaseHash(pageSize);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pgno, data FROM sqlite_dbpage(@schema)";
+        command.Parameters.AddWithValue("@schema", schema);
+        var count = 0u;
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var pageNumber = (uint)reader.GetInt64(0);
+                var buffer = reader.GetFieldValue<byte[]>(1);
+                if (buffer.Length != pageSize) throw new InvalidDataException($"page {pageNumber} of {connection.DataSource} is {buffer.Length} bytes, expected {pageSize}");
+                hash.SetPage(pageNumber, buffer);
+                count = Math.Max(count, pageNumber);
+            }
+        }
+        hash.SetPageCount(count);
+        return hash;
+    }
+
+    public override string ToString() => $"{Value:x16}";
+}

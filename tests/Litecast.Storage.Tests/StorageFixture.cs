@@ -1,0 +1,173 @@
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+using Microsoft.Data.Sqlite;
+
+namespace Litecast.Storage.Tests;
+
+/// <summary>
+/// A primary database written by an "application" connection (same native SQLite, as the rules require), a WAL reader
+/// with a guard read transaction, and a replica fed through <see cref="PageApplier"/>: the storage pipeline without
+/// actors.
+/// </summary>
+public sealed class ReplicationHarness : IDisposable
+{
+    public readonly string Directory;
+    public readonly string PrimaryPath;
+    public readonly string ReplicaPath;
+    public readonly SqliteConnection App;
+    public readonly WalReader Reader;
+    private SqliteConnection? _guard;
+    private PageApplier? _applier;
+    public DatabaseHash? PrimaryHash { get; private set; }
+    public DatabaseHash? ReplicaHash { get; private set; }
+    public int TransactionsApplied { get; private set; }
+    public int Restarts { get; private set; }
+
+    public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false)
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "litecast-test-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+        PrimaryPath = Path.Combine(Directory, "primary.db");
+        ReplicaPath = Path.Combine(Directory, "replica.db");
+        App = SqliteConnections.OpenOrCreate(PrimaryPath);
+        App.Execute($"PRAGMA page_size = {pageSize}");
+        App.Execute("PRAGMA journal_mode = WAL");
+        App.Execute("PRAGMA synchronous = NORMAL");
+        if (!autoCheckpoint) App.Execute("PRAGMA wal_autocheckpoint = 0");
+        App.Execute("CREATE TABLE IF NOT EXISTS seed(x)");
+        Reader = new WalReader(WalFormat.WalPath(PrimaryPath));
+        StartFromSnapshot();
+    }
+
+    /// <summary>Copies the primary at a known position into the replica, as a full resync would.</summary>
+    private void StartFromSnapshot()
+    {
+        var staging = Path.Combine(Directory, "snapshot.pages");
+        using var snapshot = PrimarySnapshot.Pin(PrimaryPath, () => Drain(apply: false));
+        var info = snapshot.CopyTo(staging);
+        PrimaryHash = info.Hash;
+        RotateGuard();
+        _applier = PageApplier.Open(ReplicaPath, info.PageSize);
+        var bytes = File.ReadAllBytes(staging);
+        var pages = new List<PageImage>();
+        for (var p = 0u; p < info.PageCount; p++)
+            pages.Add(new PageImage(p + 1, bytes.AsSpan((int)(p * info.PageSize), info.PageSize).ToArray()));
+        _applier.Apply(pages, info.PageCount);
+        ReplicaHash = new DatabaseHash(info.PageSize);
+        ReplicaHash.Apply(pages, info.PageCount);
+    }
+
+    /// <summary>Rotates the guard without a gap: the new one opens and reads before the old one closes.</summary>
+    public void RotateGuard()
+    {
+        var next = SqliteConnections.OpenExisting(PrimaryPath);
+        next.Execute("BEGIN");
+        next.Scalar<long>("SELECT count(*) FROM sqlite_schema");
+        Drain(apply: true);
+        _guard?.Execute("ROLLBACK");
+        _guard?.Dispose();
+        _guard = next;
+    }
+
+    /// <summary>
+    /// Runs the application's checkpoint on its own connection and thread while the guard rotates every 20 ms, as the
+    /// tailer's rotation timer does; returns how long the checkpoint took.
+    /// </summary>
+    public TimeSpan CheckpointWhileRotating(string mode)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var checkpoint = Task.Run(() =>
+        {
+            using var connection = SqliteConnections.OpenExisting(PrimaryPath);
+            connection.Execute($"PRAGMA wal_checkpoint({mode})");
+        });
+        while (!checkpoint.Wait(20)) RotateGuard();
+        checkpoint.GetAwaiter().GetResult();
+        return started.Elapsed;
+    }
+
+    /// <summary>Reads every committed transaction and applies each to the replica, checking hashes.</summary>
+    public List<WalTransaction> Drain(bool apply = true)
+    {
+        var all = new List<WalTransaction>();
+        while (true)
+        {
+            var result = Reader.Read();
+            if (result.Outcome == WalReadOutcome.Restarted)
+            {
+                Restarts++;
+                continue;
+            }
+            foreach (var tx in result.Transactions)
+            {
+                all.Add(tx);
+                if (!apply || _applier is null) continue;
+                var pages = Reader.ReadPageParts(tx, 1 << 20).SelectMany(p => p).ToList();
+                var pre = PrimaryHash!.Value;
+                PrimaryHash.Apply(pages, tx.PageCount);
+                Assert.Equal(pre, ReplicaHash!.Value);
+                _applier.Apply(pages, tx.PageCount);
+                ReplicaHash.Apply(pages, tx.PageCount);
+                TransactionsApplied++;
+            }
+            if (result.Outcome != WalReadOutcome.Restarted) return all;
+        }
+    }
+
+    /// <summary>Runs SQL on the primary as the application, then replicates and checks the replica exactly.</summary>
+    public void Commit(string sql)
+    {
+        App.Execute(sql);
+        Drain();
+        RotateGuard();
+        AssertReplicaEqualsPrimary();
+    }
+
+    public void AssertReplicaEqualsPrimary()
+    {
+        var primary = ReadPages(PrimaryPath);
+        var replica = ReadPages(ReplicaPath);
+        Assert.Equal(primary.Count, replica.Count);
+        for (var i = 0; i < primary.Count; i++)
+        {
+            var a = Normalise(i + 1, primary[i]);
+            var b = Normalise(i + 1, replica[i]);
+            Assert.True(a.AsSpan().SequenceEqual(b), $"page {i + 1} differs between primary and replica");
+        }
+        using var check = SqliteConnections.OpenReadOnly(ReplicaPath);
+        Assert.Equal("ok", check.Scalar<string>("PRAGMA integrity_check"));
+        using var primaryConnection = SqliteConnections.OpenReadOnly(PrimaryPath);
+        Assert.Equal(DatabaseHash.Compute(primaryConnection).Value, DatabaseHash.Compute(check).Value);
+        Assert.Equal(PrimaryHash!.Value, ReplicaHash!.Value);
+        Assert.Equal(DatabaseHash.Compute(check).Value, ReplicaHash.Value);
+    }
+
+    public static List<byte[]> ReadPages(string path)
+    {
+        using var connection = SqliteConnections.OpenReadOnly(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno";
+        using var reader = command.ExecuteReader();
+        var pages = new List<byte[]>();
+        while (reader.Read()) pages.Add((byte[])reader.GetValue(1));
+        return pages;
+    }
+
+    private static byte[] Normalise(int pageNumber, byte[] page)
+    {
+        if (pageNumber != 1) return page;
+        var copy = (byte[])page.Clone();
+        copy.AsSpan(24, 4).Clear();
+        copy.AsSpan(92, 8).Clear();
+        return copy;
+    }
+
+    public void Dispose()
+    {
+        _guard?.Dispose();
+        _applier?.Dispose();
+        Reader.Dispose();
+        App.Dispose();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
