@@ -1,4 +1,3 @@
-
 namespace Litecast.Messages;
 
 /// <summary>
