@@ -1,0 +1,23 @@
+using Akka.Actor;
+
+namespace Litecast.Messages;
+
+/// <summary>
+/// Sent by a replica to the primary after applying a batch and periodically: the replica's position, so the primary
+/// can measure lag on its own clock, decide how long to retain its log, and show replica health.
+/// </summary>
+/// <param name="Database">Database name.</param>
+/// <param name="ReplicaNode">Identity of the reporting replica node.</param>
+/// <param name="Generation">Generation of the replica's position.</param>
+/// <param name="Txid">Last txid applied by the replica.</param>
+/// <param name="Hash">Replica database hash at <paramref name="Txid"/>.</param>
+/// <param name="Resyncing">True while the replica is resyncing (its position is then stale).</param>
+/// <param name="Replica">The replica's actor for this database.</param>
+public sealed record ReplicaPositionReport(
+    string Database,
+    string ReplicaNode,
+    ulong Generation,
+    ulong Txid,
+    ulong Hash,
+    bool Resyncing,
+    IActorRef Replica);
