@@ -395,8 +395,8 @@ public static class ConfigLoader
                 if (Uri.Compare(a, b, UriComponents.SchemeAndServer | UriComponents.Port, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
                 {
                     throw Error(positions[i], $"dbs[{i}].upstream.url",
-                        $"dbs[{i}].upstream.url: upstreams name two clusters: '{dbs[first].Upstream!.Url}' (dbs[{first}], line {positions[first].Start.Line}) "
-                        + $"and '{dbs[i].Upstream!.Url}' (dbs[{i}], line {positions[i].Start.Line}); all upstreams of one node must point at the same primary");
+                        $"dbs[{i}].upstream.url: upstreams name two clusters: '{dbs[first].Upstream!.Url.OriginalString}' (dbs[{first}], line {positions[first].Start.Line}) "
+                        + $"and '{dbs[i].Upstream!.Url.OriginalString}' (dbs[{i}], line {positions[i].Start.Line}); all upstreams of one node must point at the same primary");
                 }
             }
         }
