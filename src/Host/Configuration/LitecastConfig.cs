@@ -1,0 +1,192 @@
+namespace Litecast.Host.Configuration;
+
+/// <summary>
+/// A node's whole configuration, as loaded from <c>litecast.yml</c> by <see cref="ConfigLoader"/> (or built in code,
+/// e.g. by <c>litecast demo</c>). Keys follow Litestream's: <c>addr</c>, <c>dbs[].path</c>, <c>dbs[].upstream.url</c>,
+/// <c>dbs[].upstream.path</c>; plus Litecast's optional <c>cluster</c> section and per-database tunables.
+/// </summary>
+public sealed record LitecastConfig
+{
+    /// <summary>The file this configuration came from (null when built in code).</summary>
+    public string? File { get; init; }
+
+    /// <summary>
+    /// <c>addr</c>: the HTTP admin endpoint (status, metrics, health, sync/wait, cluster-address discovery).
+    /// Null (key absent or empty) means no HTTP server. Replicas find their primary through the primary's endpoint,
+    /// so a primary with replicas needs one.
+    /// </summary>
+    public HttpAddress? Addr { get; init; }
+
+    /// <summary><c>dbs</c>: at least one database; names and paths are unique.</summary>
+    public required IReadOnlyList<DbConfig> Dbs { get; init; }
+
+    /// <summary><c>cluster</c>: where this node's Akka.NET cluster endpoint listens and whom it joins.</summary>
+    public ClusterConfig Cluster { get; init; } = new();
+
+    /// <summary>The databases this node is the primary of (no <c>upstream</c>).</summary>
+    public IEnumerable<DbConfig> PrimaryDbs => Dbs.Where(d => d.Role == DbRole.Primary);
+
+    /// <summary>The databases this node replicates from an upstream.</summary>
+    public IEnumerable<DbConfig> ReplicaDbs => Dbs.Where(d => d.Role == DbRole.Replica);
+
+    /// <summary>The one upstream origin (scheme://host:port) all replica databases share, or null on a pure primary.</summary>
+    public Uri? UpstreamOrigin => ReplicaDbs.Select(d => d.Upstream!.Origin).FirstOrDefault();
+}
+
+/// <summary>Whether this node writes-through (primary) or pulls (replica) a database.</summary>
+public enum DbRole
+{
+    /// <summary>The application writes this database here; Litecast tails its WAL and ships commits.</summary>
+    Primary,
+
+    /// <summary>Litecast applies the primary's commits here; the application only reads.</summary>
+    Replica,
+}
+
+/// <summary>One entry of <c>dbs</c>.</summary>
+public sealed record DbConfig
+{
+    /// <summary>Default for <see cref="CheckpointThresholdPages"/>.</summary>
+    public const int DefaultCheckpointThresholdPages = 1000;
+
+    /// <summary>Default for <see cref="RetainedLogBytes"/>: 64 MiB.</summary>
+    public const long DefaultRetainedLogBytes = 64L * 1024 * 1024;
+
+    /// <summary>Default for <see cref="MaxLag"/>: 10 seconds.</summary>
+    public static readonly TimeSpan DefaultMaxLag = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>path</c>: the database file, made absolute (relative paths are taken from the working directory, <c>~</c> is the home directory).</summary>
+    public required string Path { get; init; }
+
+    /// <summary><c>name</c>: the name used in URLs (<c>/dbs/{name}/sync</c>); defaults to the file name of <see cref="Path"/>.</summary>
+    public required string Name { get; init; }
+
+    /// <summary><c>upstream</c>: present on replicas, absent on primaries.</summary>
+    public UpstreamConfig? Upstream { get; init; }
+
+    /// <summary><c>checkpoint-threshold-pages</c>: WAL size in pages at which Litecast checkpoints (default 1000).</summary>
+    public int CheckpointThresholdPages { get; init; } = DefaultCheckpointThresholdPages;
+
+    /// <summary><c>retained-log-bytes</c>: how much of the recent change log the primary keeps for catching-up replicas (default 64 MiB). Accepts integers or sizes like <c>64MB</c>, <c>1GiB</c>.</summary>
+    public long RetainedLogBytes { get; init; } = DefaultRetainedLogBytes;
+
+    /// <summary><c>max-lag</c>: a replica further behind than this reports unhealthy on <c>/healthz</c> (default 10s). Go-style duration: <c>500ms</c>, <c>5s</c>, <c>1m30s</c>.</summary>
+    public TimeSpan MaxLag { get; init; } = DefaultMaxLag;
+
+    /// <summary>Replica when <see cref="Upstream"/> is set, else primary.</summary>
+    public DbRole Role => Upstream is null ? DbRole.Primary : DbRole.Replica;
+
+    /// <summary>The primary's path of this database: <c>upstream.path</c> when given, else this node's own <see cref="Path"/>.</summary>
+    public string UpstreamPath => Upstream?.Path ?? Path;
+
+    /// <summary>The default <see cref="Name"/> for a path: its file name.</summary>
+    public static string DefaultName(string path) => System.IO.Path.GetFileName(path.TrimEnd('/', '\\'));
+}
+
+/// <summary><c>dbs[].upstream</c>: the primary this database replicates from.</summary>
+public sealed record UpstreamConfig
+{
+    /// <summary><c>url</c>: the primary's HTTP admin endpoint, e.g. <c>http://primary:9090</c> (http or https).</summary>
+    public required Uri Url { get; init; }
+
+    /// <summary><c>path</c>: the primary's path of this database, when it differs from the replica's; null otherwise.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>scheme://host:port of <see cref="Url"/>: two upstreams with different origins name two clusters.</summary>
+    public Uri Origin => new(Url.GetLeftPart(UriPartial.Authority));
+}
+
+/// <summary>The <c>cluster</c> section.</summary>
+public sealed record ClusterConfig
+{
+    /// <summary>The Akka.NET actor system name every node uses (seeds must name it).</summary>
+    public const string SystemName = "litecast";
+
+    /// <summary>Default for <see cref="Host"/>: all interfaces.</summary>
+    public const string DefaultHost = "0.0.0.0";
+
+    /// <summary>Default for <see cref="Port"/>.</summary>
+    public const int DefaultPort = 4053;
+
+    /// <summary><c>host</c>: the address the cluster endpoint binds (default 0.0.0.0).</summary>
+    public string Host { get; init; } = DefaultHost;
+
+    /// <summary><c>port</c>: the cluster endpoint's port (default 4053; 0 lets the OS pick).</summary>
+    public int Port { get; init; } = DefaultPort;
+
+    /// <summary>
+    /// <c>public-host</c>: the name other nodes reach this one by. Defaults to <see cref="Host"/> unless that is a
+    /// wildcard (0.0.0.0, ::), in which case the machine's host name. Null only when built in code without one.
+    /// </summary>
+    public string? PublicHost { get; init; }
+
+    /// <summary><c>seeds</c>: cluster addresses to join, <c>akka.tcp://litecast@host:port</c>. Empty: a replica discovers its primary through <c>upstream.url</c>; a primary forms its own cluster.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    /// <summary>True for addresses that mean "all interfaces".</summary>
+    public static bool IsWildcard(string host) => host is "0.0.0.0" or "::" or "[::]" or "*" or "";
+}
+
+/// <summary>
+/// An <c>addr</c> value in Go's <c>host:port</c> form: <c>":9090"</c> (all interfaces), <c>"127.0.0.1:9090"</c>,
+/// <c>"localhost:9090"</c>, <c>"[::1]:9090"</c>.
+/// </summary>
+/// <param name="Host">The host or IP to bind; null means all interfaces.</param>
+/// <param name="Port">The TCP port, 0..65535 (0 lets the OS pick).</param>
+public sealed record HttpAddress(string? Host, int Port)
+{
+    /// <summary>True when the endpoint binds every interface.</summary>
+    public bool IsAllInterfaces => Host is null;
+
+    /// <summary>A Kestrel/ASP.NET Core URL to listen on: <c>http://*:9090</c> for all interfaces.</summary>
+    public string ListenUrl => $"http://{(Host is null ? "*" : UrlHost(Host))}:{Port}";
+
+    /// <summary>A URL a client on this machine can use: wildcard hosts become <c>localhost</c>.</summary>
+    public string LocalUrl =>
+        $"http://{(Host is null || ClusterConfig.IsWildcard(Host) ? "localhost" : UrlHost(Host))}:{Port}";
+
+    /// <summary>Parses <c>host:port</c> / <c>:port</c>; null with an explanation in <paramref name="error"/> when malformed.</summary>
+    public static HttpAddress? TryParse(string text, out string? error)
+    {
+        error = null;
+        var s = text.Trim();
+        int colon = s.LastIndexOf(':');
+        if (colon < 0)
+        {
+            error = $"invalid address '{text}' (expected host:port or :port, e.g. \":9090\")";
+            return null;
+        }
+        string host = s[..colon];
+        string portText = s[(colon + 1)..];
+        if (host.StartsWith('['))
+        {
+            if (!host.EndsWith(']') || host.Length < 3)
+            {
+                error = $"invalid address '{text}' (IPv6 hosts are written [::1]:9090)";
+                return null;
+            }
+            host = host[1..^1];
+        }
+        else if (host.Contains(':'))
+        {
+            error = $"invalid address '{text}' (write IPv6 hosts in brackets, e.g. [::1]:9090)";
+            return null;
+        }
+        if (host.Any(char.IsWhiteSpace) || host.IndexOfAny(['/', '?', '#', '@']) >= 0)
+        {
+            error = $"invalid address '{text}' (bad host '{host}')";
+            return null;
+        }
+        if (!ValueParsers.TryParsePort(portText, out int port, out string? portError))
+        {
+            error = $"invalid address '{text}': {portError}";
+            return null;
+        }
+        return new HttpAddress(host.Length == 0 ? null : host, port);
+    }
+
+    /// <summary>The Go form: <c>:9090</c> or <c>host:9090</c>.</summary>
+    public override string ToString() => $"{(Host is null ? "" : UrlHost(Host))}:{Port}";
+
+    private static string UrlHost(string host) => host.Contains(':') ? $"[{host}]" : host;
+}

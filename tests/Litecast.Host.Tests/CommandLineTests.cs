@@ -1,0 +1,124 @@
+using Litecast.Host.Cli;
+using Litecast.Host.Configuration;
+
+namespace Litecast.Host.Tests;
+
+public sealed class CommandLineTests
+{
+    private static CliCommand P(params string[] args) => CommandLine.Parse(args);
+
+    private static CliUsageError Err(params string[] args)
+    {
+        var e = Assert.IsType<CliUsageError>(P(args));
+        Assert.Equal(2, e.ExitCode);
+        Assert.Contains("Usage", e.Usage);
+        return e;
+    }
+
+    [Fact]
+    public void ReplicateDefaultsToSearching() =>
+        Assert.Equal(new ReplicateCommand(null, false), P("replicate"));
+
+    [Theory]
+    [InlineData("-config", "/etc/x.yml")]
+    [InlineData("--config", "/etc/x.yml")]
+    [InlineData("-config=/etc/x.yml")]
+    [InlineData("--config=/etc/x.yml")]
+    public void ReplicateConfigFlagForms(params string[] flag)
+    {
+        string[] args = ["replicate", .. flag];
+        Assert.Equal(new ReplicateCommand("/etc/x.yml"), P(args));
+    }
+
+    [Fact]
+    public void ReplicateNoExpandEnv()
+    {
+        Assert.Equal(new ReplicateCommand("c.yml", true), P("replicate", "-no-expand-env", "-config", "c.yml"));
+        Assert.Equal(new ReplicateCommand(null, false), P("replicate", "--no-expand-env=false"));
+        Assert.Contains("invalid boolean", Err("replicate", "-no-expand-env=maybe").Message);
+    }
+
+    [Fact]
+    public void StatusUrl()
+    {
+        Assert.Equal(new StatusCommand(new Uri("http://localhost:9090")), P("status"));
+        Assert.Equal(new Uri("http://primary:9191"), Assert.IsType<StatusCommand>(P("status", "-url", "http://primary:9191")).Url);
+        Assert.Equal(new Uri("https://p"), Assert.IsType<StatusCommand>(P("status", "--url=https://p")).Url);
+        Assert.Equal(new Uri("http://localhost:9292"), Assert.IsType<StatusCommand>(P("status", "-url", ":9292")).Url);
+        Assert.Equal(new Uri("http://h:1"), Assert.IsType<StatusCommand>(P("status", "-url", "h:1")).Url);
+        Assert.Contains("invalid -url 'ftp://x'", Err("status", "-url", "ftp://x").Message);
+        Assert.Contains("invalid -url 'nonsense'", Err("status", "-url", "nonsense").Message);
+    }
+
+    [Fact]
+    public void Demo()
+    {
+        Assert.Equal(new DemoCommand("litecast-demo", new HttpAddress(null, 9090)), P("demo"));
+        Assert.Equal(new DemoCommand("/tmp/d", new HttpAddress("127.0.0.1", 9999)), P("demo", "-dir", "/tmp/d", "--addr", "127.0.0.1:9999"));
+        Assert.Contains("-addr", Err("demo", "-addr", "9090").Message);
+        Assert.Contains("out of range", Err("demo", "-addr", ":123456").Message);
+        Assert.Contains("-dir needs", Err("demo", "-dir=").Message);
+    }
+
+    [Fact]
+    public void VersionAndHelp()
+    {
+        Assert.IsType<VersionCommand>(P("version"));
+        Assert.Equal(new HelpCommand(), P("help"));
+        Assert.Equal(new HelpCommand(), P("-h"));
+        Assert.Equal(new HelpCommand(), P("--help"));
+        Assert.Equal(new HelpCommand("replicate"), P("help", "replicate"));
+        Assert.Equal(new HelpCommand("replicate"), P("replicate", "-h"));
+        Assert.Equal(new HelpCommand("status"), P("status", "--help"));
+        Assert.Equal(new HelpCommand("demo"), P("demo", "-dir", "x", "-help"));
+        foreach (var topic in new[] { "replicate", "status", "demo", "version", "help" })
+            Assert.StartsWith($"Usage: litecast {topic}", CommandLine.CommandUsage[topic]);
+    }
+
+    [Fact]
+    public void UnknownCommandNamesItWithTheGeneralUsage()
+    {
+        var e = Err("replicat");
+        Assert.Equal("unknown command 'replicat'", e.Message);
+        Assert.Equal(CommandLine.Usage, e.Usage);
+        Assert.Contains("replicate", e.Usage);
+        Assert.Contains("status", e.Usage);
+        Assert.Contains("demo", e.Usage);
+    }
+
+    [Fact]
+    public void UnknownFlagNamesItWithTheCommandsUsage()
+    {
+        var e = Err("replicate", "-confg", "x.yml");
+        Assert.Contains("flag provided but not defined: -confg", e.Message);
+        Assert.Contains("-config", e.Message);
+        Assert.Equal(CommandLine.CommandUsage["replicate"], e.Usage);
+
+        Assert.Contains("-url", Err("status", "--verbose").Message);
+        Assert.Contains("takes no flags", Err("version", "-v").Message);
+    }
+
+    [Fact]
+    public void OtherErrors()
+    {
+        Assert.Equal("no command given", Err().Message);
+        Assert.Contains("flag provided before a command: -config", Err("-config", "x", "replicate").Message);
+        Assert.Contains("flag needs an argument: -config", Err("replicate", "-config").Message);
+        Assert.Contains("unexpected argument 'extra'", Err("replicate", "extra").Message);
+        Assert.Contains("unexpected argument 'x'", Err("status", "--", "x").Message);
+        Assert.Contains("flag given twice: -config", Err("replicate", "-config", "a", "--config=b").Message);
+        Assert.Contains("unknown help topic 'nope'", Err("help", "nope").Message);
+        Assert.Contains("too many arguments", Err("help", "a", "b").Message);
+        Assert.Contains("-config needs a non-empty path", Err("replicate", "-config=").Message);
+    }
+
+    [Fact]
+    public void ProgramMapsCommandsToExitCodes()
+    {
+        Assert.Equal(0, Program.Main(["version"]));
+        Assert.Equal(0, Program.Main(["help", "status"]));
+        Assert.Equal(2, Program.Main(["bogus"]));
+        Assert.Equal(2, Program.Main(["replicate", "-nope"]));
+        Assert.Equal(Program.ConfigErrorExitCode, Program.Main(["replicate", "-config", "/nonexistent/litecast.yml"]));
+    }
+}

@@ -1,0 +1,314 @@
+using Litecast.Host.Configuration;
+
+namespace Litecast.Host.Tests;
+
+/// <summary>Every error names the file, line, column and key.</summary>
+public sealed class ConfigErrorTests : IDisposable
+{
+    private readonly TempConfig _t = new();
+
+    public void Dispose() => _t.Dispose();
+
+    private static void At(ConfigException e, int line, int column, string? key)
+    {
+        Assert.Equal(line, e.Line);
+        Assert.Equal(column, e.Column);
+        Assert.Equal(key, e.Key);
+        Assert.StartsWith($"{e.File}:{line}:{column}: ", e.Message);
+        if (key is not null)
+            Assert.Contains(key.Split('.').Last(), e.Message);
+    }
+
+    [Fact]
+    public void UnknownKeyInADbIsNamedWithItsPositionAndTheKnownKeys()
+    {
+        var e = _t.Fail("""
+            addr: ":9090"
+            dbs:
+              - path: /data/db
+                upstrem:
+                  url: http://primary:9090
+            """);
+        At(e, 4, 5, "dbs[0].upstrem");
+        Assert.Equal(
+            $"{e.File}:4:5: unknown key 'upstrem' in dbs[0] (expected one of: path, upstream, name, checkpoint-threshold-pages, retained-log-bytes, max-lag)",
+            e.Message);
+    }
+
+    [Fact]
+    public void UnknownTopLevelKey()
+    {
+        var e = _t.Fail("addr: \":9090\"\nadr: x\ndbs: [{path: /d}]\n");
+        At(e, 2, 1, "adr");
+        Assert.Contains("unknown key 'adr' at top level (expected one of: addr, dbs, cluster)", e.Message);
+    }
+
+    [Fact]
+    public void UnknownKeyInUpstreamAndCluster()
+    {
+        var e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n      url: http://p:9090\n      pth: /x\n");
+        At(e, 5, 7, "dbs[0].upstream.pth");
+        Assert.Contains("in dbs[0].upstream (expected one of: url, path)", e.Message);
+
+        e = _t.Fail("dbs: [{path: /d}]\ncluster:\n  seed: []\n");
+        At(e, 3, 3, "cluster.seed");
+        Assert.Contains("(expected one of: host, port, public-host, seeds)", e.Message);
+    }
+
+    [Fact]
+    public void LitestreamReplicasKeyGetsAHint()
+    {
+        var e = _t.Fail("dbs:\n  - path: /d\n    replicas:\n      - url: s3://bucket/db\n");
+        At(e, 3, 5, "dbs[0].replicas");
+        Assert.Contains("object storage", e.Message);
+    }
+
+    [Fact]
+    public void MalformedYamlCarriesYamlDotNetsPosition()
+    {
+        var e = _t.Fail("dbs:\n  - path: \"/data/db\n  - path: /x\n");
+        Assert.NotNull(e.Line);
+        Assert.NotNull(e.Column);
+        Assert.Contains("malformed YAML", e.Message);
+        Assert.Matches(@":\d+:\d+: malformed YAML: ", e.Message);
+        Assert.DoesNotContain("(Line:", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n   name: x\n");
+        Assert.Contains("malformed YAML", e.Message);
+        Assert.Equal(3, e.Line);
+    }
+
+    [Fact]
+    public void DuplicateKeyIsAnError()
+    {
+        var e = _t.Fail("dbs:\n  - path: /a\n    path: /b\n");
+        Assert.Equal(3, e.Line);
+        Assert.Contains("Duplicate key", e.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void UpstreamsNamingTwoClustersAreAnError()
+    {
+        var e = _t.Fail("""
+            dbs:
+              - path: /r/a.db
+                upstream:
+                  url: http://primary-a:9090
+              - path: /r/b.db
+                upstream:
+                  url: http://primary-b:9090
+            """);
+        At(e, 7, 12, "dbs[1].upstream.url");
+        Assert.Contains("upstreams name two clusters", e.Message);
+        Assert.Contains("'http://primary-a:9090' (dbs[0], line 4)", e.Message);
+        Assert.Contains("line 4", e.Message);
+        Assert.Contains("'http://primary-b:9090' (dbs[1], line 7)", e.Message);
+        Assert.Contains("line 7", e.Message);
+    }
+
+    [Theory]
+    [InlineData("http://p:9090", "http://p:9091")]
+    [InlineData("http://p:9090", "https://p:9090")]
+    [InlineData("http://p", "http://p:8080")]
+    public void DifferentSchemeOrPortIsAnotherCluster(string a, string b)
+    {
+        var e = _t.Fail($"dbs:\n  - path: /a\n    upstream: {{url: \"{a}\"}}\n  - path: /b\n    upstream: {{url: \"{b}\"}}\n");
+        Assert.Contains("upstreams name two clusters", e.Message);
+        Assert.Equal("dbs[1].upstream.url", e.Key);
+    }
+
+    [Fact]
+    public void DefaultPortMatchesExplicitDefaultPort()
+    {
+        var c = _t.Load("dbs:\n  - path: /a\n    upstream: {url: \"http://p\"}\n  - path: /b\n    upstream: {url: \"http://p:80\"}\n");
+        Assert.Equal(2, c.ReplicaDbs.Count());
+    }
+
+    [Theory]
+    [InlineData("checkpoint-threshold-pages: abc", "checkpoint-threshold-pages", "not a whole number")]
+    [InlineData("checkpoint-threshold-pages: 0", "checkpoint-threshold-pages", "at least 1")]
+    [InlineData("checkpoint-threshold-pages: -5", "checkpoint-threshold-pages", "at least 1")]
+    [InlineData("checkpoint-threshold-pages: 99999999999", "checkpoint-threshold-pages", "not a whole number")]
+    [InlineData("checkpoint-threshold-pages: 1.5", "checkpoint-threshold-pages", "not a whole number")]
+    [InlineData("max-lag: 5", "max-lag", "missing unit")]
+    [InlineData("max-lag: soon", "max-lag", "invalid duration")]
+    [InlineData("max-lag: 5 sec", "max-lag", "unknown unit")]
+    [InlineData("max-lag: -1s", "max-lag", "negative")]
+    [InlineData("max-lag: 0s", "max-lag", "greater than zero")]
+    [InlineData("max-lag: 0", "max-lag", "greater than zero")]
+    [InlineData("retained-log-bytes: 64XB", "retained-log-bytes", "unknown unit 'XB'")]
+    [InlineData("retained-log-bytes: 0", "retained-log-bytes", "at least 1 byte")]
+    [InlineData("retained-log-bytes: lots", "retained-log-bytes", "invalid size")]
+    [InlineData("retained-log-bytes: -1MB", "retained-log-bytes", "invalid size")]
+    [InlineData("retained-log-bytes: 99999999TiB", "retained-log-bytes", "too large")]
+    [InlineData("name: \"\"", "name", "must not be empty")]
+    [InlineData("name: a/b", "name", "used in URLs")]
+    [InlineData("name: [a]", "name", "expected a single value, not a list")]
+    public void BadDbValuesNameTheKeyAndLine(string line, string key, string expected)
+    {
+        var e = _t.Fail($"dbs:\n  - path: /data/db\n    {line}\n");
+        Assert.Equal(3, e.Line);
+        Assert.Equal($"dbs[0].{key}", e.Key);
+        Assert.Contains($"dbs[0].{key}: ", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("addr: \":99999\"", 1, "addr", "out of range")]
+    [InlineData("addr: \"9090\"", 1, "addr", "expected host:port")]
+    [InlineData("addr: \":http\"", 1, "addr", "not a number")]
+    [InlineData("addr: \"::1:9090\"", 1, "addr", "brackets")]
+    [InlineData("addr: [1]", 1, "addr", "single value")]
+    public void BadAddr(string line, int lineNo, string key, string expected)
+    {
+        var e = _t.Fail($"{line}\ndbs: [{{path: /d}}]\n");
+        Assert.Equal(lineNo, e.Line);
+        Assert.Equal(key, e.Key);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("port: 70000", "cluster.port", "out of range")]
+    [InlineData("port: -1", "cluster.port", "out of range")]
+    [InlineData("port: four", "cluster.port", "not a number")]
+    [InlineData("host: \"\"", "cluster.host", "must not be empty")]
+    [InlineData("public-host: 0.0.0.0", "cluster.public-host", "not a name other nodes can reach")]
+    [InlineData("seeds: akka.tcp://litecast@a:4053", "cluster.seeds", "expected a list")]
+    [InlineData("seeds: [\"http://a:4053\"]", "cluster.seeds[0]", "expected akka.tcp")]
+    [InlineData("seeds: [\"akka.tcp://other@a:4053\"]", "cluster.seeds[0]", "must name the actor system 'litecast'")]
+    [InlineData("seeds: [\"akka.tcp://litecast@a\"]", "cluster.seeds[0]", "needs a host and a port")]
+    [InlineData("seeds: [\"not a uri\"]", "cluster.seeds[0]", "not a cluster address")]
+    public void BadClusterValues(string line, string key, string expected)
+    {
+        var e = _t.Fail($"dbs: [{{path: /d}}]\ncluster:\n  {line}\n");
+        Assert.Equal(3, e.Line);
+        Assert.Equal(key, e.Key);
+        Assert.Contains(key + ": ", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ClusterMustBeAMapping()
+    {
+        var e = _t.Fail("dbs: [{path: /d}]\ncluster: yes\n");
+        At(e, 2, 10, "cluster");
+    }
+
+    [Fact]
+    public void EmptyPathIsAnError()
+    {
+        var e = _t.Fail("dbs:\n  - path: \"\"\n");
+        At(e, 2, 11, "dbs[0].path");
+        Assert.Contains("dbs[0].path: must not be empty", e.Message);
+
+        e = _t.Fail("dbs:\n  - path:\n    name: x\n");
+        Assert.Equal("dbs[0].path", e.Key);
+        Assert.Equal(2, e.Line);
+    }
+
+    [Fact]
+    public void MissingPathIsAnError()
+    {
+        var e = _t.Fail("dbs:\n  - name: x\n");
+        At(e, 2, 5, "dbs[0].path");
+        Assert.Contains("missing required key 'path'", e.Message);
+    }
+
+    [Fact]
+    public void UpstreamErrors()
+    {
+        var e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n");
+        Assert.Equal("dbs[0].upstream", e.Key);
+        Assert.Equal(3, e.Line);
+        Assert.Contains("set 'url:'", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n      path: /p\n");
+        At(e, 4, 7, "dbs[0].upstream.url");
+        Assert.Contains("missing required key 'url'", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n      url: ftp://p:21\n");
+        At(e, 4, 12, "dbs[0].upstream.url");
+        Assert.Contains("not an http(s) URL", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n      url: primary:9090\n");
+        Assert.Equal("dbs[0].upstream.url", e.Key);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream: http://p:9090\n");
+        At(e, 3, 15, "dbs[0].upstream");
+        Assert.Contains("expected a mapping with 'url:'", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream:\n      url: http://p:9090\n      path: \"\"\n");
+        At(e, 5, 13, "dbs[0].upstream.path");
+    }
+
+    [Fact]
+    public void DbsShapeErrors()
+    {
+        var e = _t.Fail("addr: \":9090\"\n");
+        At(e, 1, 1, "dbs");
+        Assert.Contains("missing required key 'dbs'", e.Message);
+
+        e = _t.Fail("dbs: []\n");
+        At(e, 1, 6, "dbs");
+        Assert.Contains("no databases configured", e.Message);
+
+        e = _t.Fail("dbs:\n  path: /d\n");
+        At(e, 2, 3, "dbs");
+        Assert.Contains("expected a list", e.Message);
+
+        e = _t.Fail("dbs:\n  - /data/db\n");
+        At(e, 2, 5, "dbs[0]");
+        Assert.Contains("expected a mapping", e.Message);
+    }
+
+    [Fact]
+    public void EmptyFileAndNonMappingTopLevel()
+    {
+        string path = _t.Write("# nothing here\n");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path, _t.Options));
+        Assert.Equal(path, e.File);
+        Assert.Null(e.Line);
+        Assert.Equal($"{path}: config is empty; expected at least 'dbs:' with one '- path:' entry", e.Message);
+
+        e = _t.Fail("- path: /d\n");
+        At(e, 1, 1, null);
+        Assert.Contains("expected a mapping at the top level", e.Message);
+
+        e = _t.Fail("dbs: [{path: /a}]\n---\ndbs: [{path: /b}]\n");
+        Assert.Contains("one YAML document", e.Message);
+    }
+
+    [Fact]
+    public void DuplicatePathsAndNamesAreErrors()
+    {
+        var e = _t.Fail("dbs:\n  - path: /data/db\n  - path: /data/other\n  - path: /data/../data/db\n");
+        At(e, 4, 5, "dbs[2].path");
+        Assert.Contains("already configured as dbs[0] (line 2)", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /a/app.db\n  - path: /b/app.db\n");
+        At(e, 3, 5, "dbs[1].name");
+        Assert.Contains("'app.db' is already used by dbs[0] (line 2)", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /a/x\n    name: main\n  - path: /b/y\n    name: MAIN\n");
+        Assert.Equal("dbs[1].name", e.Key);
+    }
+
+    [Fact]
+    public void DerivedNameProblemPointsAtThePath()
+    {
+        var e = _t.Fail("dbs:\n  - path: \"/data/my db\"\n");
+        At(e, 2, 11, "dbs[0].path");
+        Assert.Contains("derived from path; set 'name:'", e.Message);
+    }
+
+    [Fact]
+    public void MissingFileNamesThePath()
+    {
+        string path = Path.Combine(_t.Dir, "nope.yml");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path, _t.Options));
+        Assert.Equal(path, e.File);
+        Assert.Null(e.Line);
+        Assert.Contains("config file not found", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+}
