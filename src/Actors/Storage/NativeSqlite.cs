@@ -29,6 +29,16 @@ public static class NativeSqlite
     /// <summary>Full path of the sqlite3 shell built from the same SQLite source, shipped beside the library.</summary>
     public static string ShellPath => Path.Combine(Path.GetDirectoryName(LibraryPath)!, "sqlite3-litecast");
 
+    /// <summary>The version of the SQLite library Litecast runs on (e.g. "3.52.0").</summary>
+    public static string Version
+    {
+        get
+        {
+            EnsureLoaded();
+            return raw.sqlite3_libversion().utf8_to_string();
+        }
+    }
+
     /// <summary>Installs the provider once; safe to call from any thread, before any connection opens.</summary>
     public static void EnsureLoaded()
     {

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Pattern;
+using Litecast.Actors.Primary;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+
+namespace Litecast.Actors;
+
+public sealed partial class DatabaseActor
+{
+    private sealed record PrimaryTick
+    {
+        public static readonly PrimaryTick Instance = new();
+    }
+
+    private sealed record SnapshotFailed(Guid Session, IActorRef Replica, string Reason);
+
+    private PrimaryState? _state;
+    private WalGuard? _guard;
+    private IActorRef? _tailer;
+    private string? _waitingFor;
+    private readonly Dictionary<string, ReplicaView> _replicas = new();
+
+    private void Primary()
+    {
+        Receive<PrimaryTick>(_ => PrimaryTickReceived());
+        Receive<CatchUpRequest>(CatchUp);
+        Receive<ReplicaPositionReport>(ReplicaReported);
+        Receive<ResyncRequest>(StartResyncSource);
+        Receive<ResyncSourceReady>(ServeResync);
+        Receive<SnapshotFailed>(f =>
+        {
+            _log.Warning("{Database}: snapshot for resync {Session} failed: {Reason}", _settings.Name, f.Session, f.Reason);
+            f.Replica.Tell(new ResyncFailed(f.Session, f.Reason));
+        });
+        Receive<SyncWal>(_ =>
+        {
+            if (_tailer is null) Sender.Tell(new DatabaseRequestRefused(_waitingFor ?? "the primary is starting"));
+            else _tailer.Forward(SyncWal.Instance);
+        });
+        Receive<WalTailer.InjectFault>(f => _tailer?.Tell(f));
+        Receive<WaitForTxid>(AddWaiter);
+        Receive<RequestResync>(_ => Sender.Tell(new ResyncStarted(false, $"{_settings.Name} is the primary here; resync is a replica operation")));
+        Receive<GetDatabaseStatus>(_ => Sender.Tell(PrimaryStatus()));
+    }
+
+    private void StartPrimary()
+    {
+        Timers.StartPeriodicTimer("primary-tick", PrimaryTick.Instance, TimeSpan.Zero, _settings.HeartbeatInterval);
+    }
+
+    private void StopPrimary()
+    {
+        _guard?.Dispose();
+    }
+
+    /// <summary>Once a second: start the tailer when the database exists, publish a heartbeat, answer waiters.</summary>
+    private void PrimaryTickReceived()
+    {
+        if (_tailer is null && !TryStartTailer()) return;
+        AnswerWaiters();
+        if (_state is not { Ready: true } state) return;
+        var (generation, txid, hash, pageSize, pageCount) = state.Position();
+        _mediator.Tell(new Publish(_settings.Topic, new Heartbeat(_settings.Name, _settings.NodeId, generation, txid, hash,
+            pageSize, pageCount, NativeSqlite.Version)));
+    }
+
+    private bool TryStartTailer()
+    {
+        if (!File.Exists(_settings.Path))
+        {
+            var waiting = $"waiting for the application to create {_settings.Path} (Litecast never creates a primary database)";
+            if (_waitingFor != waiting) _log.Warning("{Database}: {Problem}", _settings.Name, waiting);
+            _waitingFor = waiting;
+            return false;
+        }
+        try
+        {
+            EnsureWalMode();
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            var problem = $"cannot open {_settings.Path}: {e.Message}";
+            if (_waitingFor != problem) _log.Error("{Database}: {Problem}", _settings.Name, problem);
+            _waitingFor = problem;
+            return false;
+        }
+        _waitingFor = null;
+        _state = new PrimaryState(_settings.RetainedLogBytes);
+        _guard = new WalGuard(_settings.Path);
+        var tailer = WalTailer.Props(_settings, _state, _guard, _mediator);
+        _tailer = Context.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(tailer, "tailer",
+            TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, -1)), "tailer-supervisor");
+        return true;
+    }
+
+    /// <summary>A primary that is not in WAL mode is switched to WAL, as Litestream does, and the log says so.</summary>
+    private void EnsureWalMode()
+    {
+        using var connection = SqliteConnections.OpenExisting(_settings.Path);
+        var mode = connection.Scalar<string>("PRAGMA journal_mode");
+        if (string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase)) return;
+        var switched = connection.Scalar<string>("PRAGMA journal_mode = WAL");
+        if (!string.Equals(switched, "wal", StringComparison.OrdinalIgnoreCase))
+            throw new IOException($"could not switch journal_mode from {mode} to WAL (got {switched})");
+        _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
+    }
+
+    private void CatchUp(CatchUpRequest request)
+    {
+        if (_state is not { Ready: true } state) return;
+        if (request.Generation == state.Generation && state.Log.TryGetAfter(request.Generation, request.AfterTxid, out var batches))
+        {
+            foreach (var batch in batches) request.ReplyTo.Tell(batch);
+            return;
+        }
+        var oldest = state.Log.OldestTxid(state.Generation) ?? state.Txid + 1;
+        request.ReplyTo.Tell(new CatchUpUnavailable(_settings.Name, state.Generation, oldest,
+            request.Generation != state.Generation
+                ? $"generation {request.Generation:x16} is over; the current one is {state.Generation:x16}"
+                : $"txid {request.AfterTxid + 1} is no longer retained (oldest {oldest})"));
+    }
+
+    private void ReplicaReported(ReplicaPositionReport report)
+    {
+        double? lag = null;
+        if (_state?.PublishedAt(report.Txid) is { } published && report.Generation == _state.Generation)
+            lag = Stopwatch.GetElapsedTime(published).TotalMilliseconds;
+        var previous = _replicas.GetValueOrDefault(report.ReplicaNode);
+        if (lag is null && previous is not null && previous.Txid == report.Txid) lag = previous.LagMs;
+        _replicas[report.ReplicaNode] = new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, DateTimeOffset.UtcNow);
+    }
+
+    private void StartResyncSource(ResyncRequest request)
+    {
+        if (_tailer is null)
+        {
+            request.ReplyTo.Tell(new ResyncFailed(request.SessionId, "the primary is not ready"));
+            return;
+        }
+        Directory.CreateDirectory(_settings.StateDirectory);
+        var file = System.IO.Path.Combine(_settings.StateDirectory, $"snapshot-{request.SessionId:N}.pages");
+        var replica = request.ReplyTo;
+        var session = request.SessionId;
+        _log.Info("{Database}: resync {Session} requested by {Replica}", _settings.Name, session, request.ReplicaNode);
+        _tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(file), TimeSpan.FromMinutes(10))
+            .PipeTo(Self, success: taken => new ResyncSourceReady(session, replica, taken),
+                failure: e => new SnapshotFailed(session, replica, e.Message));
+    }
+
+    private sealed record ResyncSourceReady(Guid Session, IActorRef Replica, WalTailer.SnapshotTaken Snapshot);
+
+    private void ServeResync(ResyncSourceReady ready)
+    {
+        _resyncs++;
+        var state = _state!;
+        Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes,
+            bytes => Interlocked.Add(ref state.ResyncBytesSent, bytes)), $"resync-{ready.Session:N}");
+    }
+
+    private DatabaseStatus PrimaryStatus()
+    {
+        var state = _state;
+        var (generation, txid, hash, _, _) = state?.Position() ?? default;
+        var problem = _waitingFor ?? state?.Problem;
+        var counters = new DatabaseCounters(state?.TransactionsPublished ?? 0, state?.BytesPublished ?? 0, _resyncs,
+            state?.Checkpoints ?? 0, state?.WalBytes ?? 0, 0, state?.ResyncBytesSent ?? 0);
+        return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
+            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal).ToList(), problem is null && state is { Ready: true },
+            problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version);
+    }
+}

@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Litecast.Actors.Replica;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+
+namespace Litecast.Actors;
+
+public sealed partial class DatabaseActor
+{
+    private sealed record ReplicaTick
+    {
+        public static readonly ReplicaTick Instance = new();
+    }
+
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ResyncTimeout = TimeSpan.FromSeconds(120);
+
+    private IActorRef _applier = ActorRefs.Nobody;
+    private ReplicaPosition? _position;
+    private IActorRef? _primary;
+    private Heartbeat? _lastHeartbeat;
+    private long _lastHeartbeatAt;
+
+    // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
+    private ulong _forwarded;
+    private bool _applierReady;
+    private readonly SortedDictionary<(ulong FirstTxid, int Part), PageBatch> _held = new();
+    private long? _catchUpSince;
+    private (Guid Session, long Since)? _resync;
+    private string? _resyncReason;
+    private string? _replicaProblem;
+
+    private void Replica()
+    {
+        Receive<SubscribeAck>(_ => { });
+        Receive<Heartbeat>(HeartbeatReceived);
+        Receive<PageBatch>(BatchReceived);
+        Receive<CatchUpUnavailable>(u => StartResync($"catch-up unavailable: {u.Reason}"));
+        Receive<ResyncOffer>(o => _applier.Forward(o));
+        Receive<ResyncPages>(p => _applier.Forward(p));
+        Receive<ResyncFailed>(f => ResyncEnded($"the primary failed the resync: {f.Reason}"));
+        Receive<Applier.Ready>(ApplierReady);
+        Receive<Applier.Applied>(Applied);
+        Receive<Applier.Rejected>(r =>
+        {
+            if (r.NeedsResync) StartResync(r.Reason);
+            else RequestCatchUp();
+        });
+        Receive<Applier.ResyncDone>(ResyncDone);
+        Receive<Applier.ResyncAborted>(a => ResyncEnded(a.Reason));
+        Receive<Applier.LocalWriteDetected>(w =>
+        {
+            _localWrites++;
+            _replicaProblem = $"local write detected: {w.Detail}";
+            StartResync("a local write changed the replica");
+        });
+        Receive<ReplicaTick>(_ => ReplicaTickReceived());
+        Receive<RequestResync>(r =>
+        {
+            StartResync($"operator request: {r.Reason}");
+            Sender.Tell(new ResyncStarted(true, _primary is null ? "resync will start when the primary is reachable" : "resync started"));
+        });
+        Receive<WaitForTxid>(AddWaiter);
+        Receive<SyncWal>(_ => Sender.Tell(new DatabaseRequestRefused($"{_settings.Name} is a replica here; sync on the primary")));
+        Receive<GetDatabaseStatus>(_ => Sender.Tell(ReplicaStatus()));
+    }
+
+    private void StartReplica()
+    {
+        _mediator.Tell(new Subscribe(_settings.Topic, Self));
+        _applier = Context.ActorOf(Applier.Props(_settings), "applier");
+        Timers.StartPeriodicTimer("replica-tick", ReplicaTick.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    private void ApplierReady(Applier.Ready ready)
+    {
+        _applierReady = true;
+        _position = ready.Position;
+        _forwarded = ready.Position?.Txid ?? 0;
+        _held.Clear();
+        _resync = null;
+        if (ready.Problem is { } problem)
+        {
+            _log.Info("{Database}: replica needs a resync: {Problem}", _settings.Name, problem);
+            StartResync(problem);
+        }
+        else _log.Info("{Database}: replica at generation {Generation:x16} txid {Txid}", _settings.Name, _position!.Generation, _position.Txid);
+    }
+
+    private void HeartbeatReceived(Heartbeat heartbeat)
+    {
+        _primary = Sender;
+        _lastHeartbeat = heartbeat;
+        _lastHeartbeatAt = Stopwatch.GetTimestamp();
+        if (!_applierReady) return;
+        if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
+        else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
+            StartResync($"the primary started generation {heartbeat.Generation:x16}");
+        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count == 0)
+            RequestCatchUp();
+        ReportPosition();
+    }
+
+    private void BatchReceived(PageBatch batch)
+    {
+        if (!_applierReady) return;
+        if (_resync is not null || _position is null || batch.Generation != _position.Generation)
+        {
+            if (_resync is null && _position is not null && batch.Generation != _position.Generation)
+                StartResync($"a batch of generation {batch.Generation:x16} arrived; the replica is at {_position.Generation:x16}");
+            Hold(batch);
+            return;
+        }
+        if (batch.LastTxid <= _forwarded && !(batch.Part > 0 && batch.FirstTxid == _forwardingFirst)) return;
+        Hold(batch);
+        ForwardHeld();
+    }
+
+    private ulong _forwardingFirst;
+
+    /// <summary>Keeps a batch until its turn; past the bound, drops them and catches up from the log afterwards.</summary>
+    private void Hold(PageBatch batch)
+    {
+        if (_held.Count >= _settings.MaxHeldBatches)
+        {
+            _held.Clear();
+            _log.Warning("{Database}: more than {Max} batches held back; dropping them, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
+        }
+        _held[(batch.FirstTxid, batch.Part)] = batch;
+    }
+
+    /// <summary>Hands the applier every held batch that continues the sequence; asks for catch-up on a gap.</summary>
+    private void ForwardHeld()
+    {
+        if (_resync is not null || _position is null) return;
+        while (_held.Count > 0)
+        {
+            var (key, batch) = _held.First();
+            if (batch.Generation != _position.Generation || batch.LastTxid <= _forwarded && batch.FirstTxid != _forwardingFirst)
+            {
+                _held.Remove(key);
+                continue;
+            }
+            var continues = batch.Part == 0 ? batch.FirstTxid == _forwarded + 1 : batch.FirstTxid == _forwardingFirst;
+            if (!continues)
+            {
+                RequestCatchUp();
+                return;
+            }
+            _held.Remove(key);
+            _applier.Tell(new Applier.Apply(batch));
+            _forwardingFirst = batch.FirstTxid;
+            if (batch.Part == batch.PartCount - 1)
+            {
+                _forwarded = batch.LastTxid;
+                _forwardingFirst = 0;
+            }
+        }
+    }
+
+    private void RequestCatchUp()
+    {
+        if (_primary is null || _position is null || _resync is not null) return;
+        if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) < CatchUpTimeout) return;
+        _catchUpSince = Stopwatch.GetTimestamp();
+        // Whatever part of a batch was in flight is abandoned: catch-up resends whole batches after the last applied.
+        _forwarded = _position.Txid;
+        _forwardingFirst = 0;
+        _log.Info("{Database}: catching up after txid {Txid}", _settings.Name, _forwarded);
+        _primary.Tell(new CatchUpRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position.Generation, _forwarded, Self));
+    }
+
+    private void Applied(Applier.Applied applied)
+    {
+        _position = new ReplicaPosition(applied.Generation, applied.LastTxid, applied.Hash, _position?.PageSize ?? 0, 0);
+        _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
+        _bytesReplicated += applied.Bytes;
+        if (_catchUpSince is not null && _held.Count == 0) _catchUpSince = null;
+        if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true) _replicaProblem = null;
+        ReportPosition();
+        AnswerWaiters();
+        ForwardHeld();
+    }
+
+    private void StartResync(string reason)
+    {
+        if (_resync is not null) return;
+        _resyncReason = reason;
+        if (_primary is null || !_applierReady)
+        {
+            _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
+            return;
+        }
+        var session = Guid.NewGuid();
+        _resync = (session, Stopwatch.GetTimestamp());
+        _resyncs++;
+        _catchUpSince = null;
+        _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, reason);
+        _applier.Tell(new Applier.BeginResync(session));
+        _primary.Tell(new ResyncRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, session, Self));
+        ReportPosition();
+    }
+
+    private void ResyncDone(Applier.ResyncDone done)
+    {
+        _log.Info("{Database}: resync complete at generation {Generation:x16} txid {Txid} ({Pages} pages written)",
+            _settings.Name, done.Generation, done.Txid, done.PagesWritten);
+        _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
+        _forwarded = done.Txid;
+        _forwardingFirst = 0;
+        _resync = null;
+        _resyncReason = null;
+        ReportPosition();
+        AnswerWaiters();
+        ForwardHeld();
+    }
+
+    private void ResyncEnded(string reason)
+    {
+        _log.Warning("{Database}: resync failed: {Reason}; retrying", _settings.Name, reason);
+        _replicaProblem = $"resync failed: {reason}";
+        _resync = null;
+        _resyncReason = reason;
+    }
+
+    private void ReplicaTickReceived()
+    {
+        if (_resync is { } resync && Stopwatch.GetElapsedTime(resync.Since) > ResyncTimeout)
+            ResyncEnded("no progress for " + ResyncTimeout);
+        if (_resync is null && _resyncReason is not null && _primary is not null) StartResync(_resyncReason);
+        if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) > CatchUpTimeout)
+        {
+            _catchUpSince = null;
+            RequestCatchUp();
+        }
+        AnswerWaiters();
+    }
+
+    private void ReportPosition()
+    {
+        if (_primary is null) return;
+        _primary.Tell(new ReplicaPositionReport(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position?.Generation ?? 0,
+            _position?.Txid ?? 0, _position?.Hash ?? 0, _resync is not null, Self));
+    }
+
+    private DatabaseStatus ReplicaStatus()
+    {
+        var heartbeat = _lastHeartbeat;
+        var sinceHeartbeat = heartbeat is null ? (TimeSpan?)null : Stopwatch.GetElapsedTime(_lastHeartbeatAt);
+        ulong? lagTxids = heartbeat is not null && _position is not null && heartbeat.Generation == _position.Generation
+            ? heartbeat.Txid > _position.Txid ? heartbeat.Txid - _position.Txid : 0
+            : null;
+        string? problem = _replicaProblem;
+        if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
+        else if (sinceHeartbeat > _settings.MaxLag) problem = $"no heartbeat from the primary for {sinceHeartbeat.Value.TotalSeconds:F0} s";
+        if (_resync is not null) problem ??= $"resyncing ({_resyncReason})";
+        else if (_position is null) problem ??= "no data yet";
+        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0);
+        return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
+            _position?.Hash ?? 0, null, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion);
+    }
+}

@@ -1,0 +1,51 @@
+namespace Litecast.Actors;
+
+/// <summary>Where a replica's database comes from: the primary node's identity and the database path there.</summary>
+/// <param name="PrimaryNode">The primary's node identity (its cluster address), half of the topic key.</param>
+/// <param name="PrimaryPath">The database's full path on the primary, the other half of the topic key.</param>
+public sealed record UpstreamSettings(string PrimaryNode, string PrimaryPath);
+
+/// <summary>Everything a <see cref="DatabaseActor"/> needs to know about one configured database.</summary>
+public sealed record DatabaseSettings
+{
+    /// <summary>The database's name: its file name unless configured otherwise; used in URLs and metrics.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Full path of the local database file.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>This node's identity (its cluster address); a primary publishes under it.</summary>
+    public required string NodeId { get; init; }
+
+    /// <summary>Set on replicas: where the database is replicated from. Null on the primary.</summary>
+    public UpstreamSettings? Upstream { get; init; }
+
+    public bool IsPrimary => Upstream is null;
+
+    /// <summary>The primary runs a PASSIVE checkpoint once the WAL holds this many frames Litecast has read.</summary>
+    public int CheckpointThresholdPages { get; init; } = 1000;
+
+    /// <summary>Bytes of recent batches the primary keeps for catch-up.</summary>
+    public long RetainedLogBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>A replica further behind than this is unhealthy.</summary>
+    public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the tailer polls the WAL and rotates the guard when no file event arrives.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How often the primary publishes a heartbeat.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Largest page payload of one cluster message; bigger transactions travel in parts.</summary>
+    public int MaxPartBytes { get; init; } = 256 * 1024;
+
+    /// <summary>Live batches a replica keeps while it catches up or resyncs; past this it catches up afterwards.</summary>
+    public int MaxHeldBatches { get; init; } = 4096;
+
+    /// <summary>The topic this database's batches and heartbeats travel on.</summary>
+    public string Topic => Litecast.Messages.Topics.ForDatabase(Upstream?.PrimaryNode ?? NodeId, Upstream?.PrimaryPath ?? Path);
+
+    /// <summary>Litecast's state directory for this database.</summary>
+    public string StateDirectory => Storage.PositionFile.StateDirectory(Path);
+}

@@ -1,0 +1,69 @@
+namespace Litecast.Actors;
+
+// In-process messages between the host (HTTP, status) and the database actors. Never sent across the cluster.
+
+/// <summary>Asks a database actor for its <see cref="DatabaseStatus"/>.</summary>
+public sealed record GetDatabaseStatus
+{
+    public static readonly GetDatabaseStatus Instance = new();
+}
+
+/// <summary>One replica as the primary sees it.</summary>
+/// <param name="Node">The replica's node identity.</param>
+/// <param name="Txid">The last txid it reported applied.</param>
+/// <param name="LagMs">Milliseconds between the primary publishing that txid and the replica reporting it applied,
+/// both on the primary's clock; null before the first report.</param>
+/// <param name="Resyncing">True while it resyncs.</param>
+/// <param name="LastSeen">When its last report arrived (primary's clock).</param>
+public sealed record ReplicaView(string Node, ulong Generation, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen);
+
+/// <summary>The state of one database on this node.</summary>
+public sealed record DatabaseStatus(
+    string Name,
+    string Path,
+    string Role,
+    ulong Generation,
+    ulong Txid,
+    ulong Hash,
+    double? LagMs,
+    ulong? LagTxids,
+    IReadOnlyList<ReplicaView> Replicas,
+    bool Healthy,
+    string? Problem,
+    DatabaseCounters Counters,
+    string? PrimarySqliteVersion);
+
+/// <summary>Monotonic counters exported as metrics.</summary>
+public sealed record DatabaseCounters(
+    long TransactionsReplicated,
+    long BytesReplicated,
+    long Resyncs,
+    long Checkpoints,
+    long WalBytes,
+    long LocalWritesDetected,
+    long ResyncBytes);
+
+/// <summary>Primary only: read the WAL to its end now and answer the txid that includes every commit made before.</summary>
+public sealed record SyncWal
+{
+    public static readonly SyncWal Instance = new();
+}
+
+/// <summary>The answer to <see cref="SyncWal"/>.</summary>
+public sealed record WalSynced(ulong Generation, ulong Txid);
+
+/// <summary>Answers <see cref="TxidReached"/> once the local copy has reached <paramref name="Txid"/>; gives up silently
+/// after <paramref name="Timeout"/> (the asker times out on its side).</summary>
+public sealed record WaitForTxid(ulong Txid, TimeSpan Timeout);
+
+/// <summary>The local copy has reached (at least) the awaited txid.</summary>
+public sealed record TxidReached(ulong Generation, ulong Txid);
+
+/// <summary>Replica only: resync from the primary now (operator request).</summary>
+public sealed record RequestResync(string Reason);
+
+/// <summary>The answer to <see cref="RequestResync"/>.</summary>
+public sealed record ResyncStarted(bool Accepted, string Detail);
+
+/// <summary>The answer to a request a database actor cannot serve (wrong role, not ready).</summary>
+public sealed record DatabaseRequestRefused(string Reason);

@@ -1,0 +1,427 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Litecast.Actors.Primary;
+
+/// <summary>
+/// Follows the primary's WAL: on a short timer it rotates the guard, reads the newly committed transactions, numbers
+/// them, updates the database hash, publishes them as page batches on the database's topic and keeps them in the
+/// retained log. It runs the checkpoints that keep the WAL bounded. Its state lives in <see cref="PrimaryState"/>,
+/// owned by the database actor, so a restarted tailer resumes exactly where the crashed one stopped.
+/// </summary>
+internal sealed class WalTailer : ReceiveActor, IWithTimers
+{
+    /// <summary>Poll now (timer).</summary>
+    private sealed record Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync.</summary>
+    public sealed record TakeSnapshot(string File);
+
+    /// <summary>The snapshot is in <paramref name="File"/>: the database at (Generation, Txid), hashed page by page.</summary>
+    public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info);
+
+    /// <summary>Test hook: fail on the next tick, as a crash would.</summary>
+    public sealed record InjectFault(string Reason);
+
+    private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
+
+    private readonly DatabaseSettings _settings;
+    private readonly PrimaryState _state;
+    private readonly WalGuard _guard;
+    private readonly IActorRef _mediator;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _positionPath;
+    private WalReader _reader;
+    private SqliteConnection? _checkpointer;
+    private long _lastCheckpointOffset;
+    private (long Offset, long Since)? _stall;
+    private PrimaryPosition? _persisted;
+    private string? _fault;
+
+    public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
+    {
+        _settings = settings;
+        _state = state;
+        _guard = guard;
+        _mediator = mediator;
+        _positionPath = System.IO.Path.Combine(settings.StateDirectory, "primary.json");
+        _reader = new WalReader(WalFormat.WalPath(settings.Path));
+
+        Receive<Tick>(_ => Poll());
+        Receive<SyncWal>(_ =>
+        {
+            Poll();
+            var (generation, txid, _, _, _) = _state.Position();
+            Sender.Tell(new WalSynced(generation, txid));
+        });
+        Receive<TakeSnapshot>(Snapshot);
+        Receive<InjectFault>(fault => _fault = fault.Reason);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator) =>
+        Akka.Actor.Props.Create(() => new WalTailer(settings, state, guard, mediator));
+
+    protected override void PreStart()
+    {
+        string? reason = "the previous tailer stopped in the middle of a batch";
+        if (_state.Ready && _state.Consistent && _reader.TryResume(_state.Cursor, out reason))
+            _log.Info("Tailer for {Database} resumed at txid {Txid} (WAL offset {Offset})", _settings.Name, _state.Txid, _state.Cursor.Offset);
+        else
+        {
+            if (_state.Ready) _log.Warning("Tailer for {Database} cannot resume its WAL position: {Reason}", _settings.Name, reason);
+            Establish();
+        }
+        Timers.StartPeriodicTimer("poll", Tick.Instance, _settings.PollInterval);
+    }
+
+    protected override void PostStop()
+    {
+        _reader.Dispose();
+        _checkpointer?.Dispose();
+        try { Persist(durable: true); }
+        catch (IOException e) { _log.Warning("Could not save the position of {Database}: {Error}", _settings.Name, e.Message); }
+    }
+
+    /// <summary>
+    /// Establishes the generation: continues the saved one when the WAL proves continuity (same salts, the saved commit
+    /// frame with the saved checksum, the same database file), else starts a new one. Either way the database is
+    /// hashed at a pinned position.
+    /// </summary>
+    private void Establish()
+    {
+        _state.Consistent = false;
+        var saved = PositionFile.Read<PrimaryPosition>(_positionPath);
+        var identity = FileIdentity.Of(_settings.Path);
+        string? discontinuity = saved is null ? "no saved position" : null;
+        var walEmpty = false;
+        var resumed = new List<WalTransaction>();
+        _reader.Dispose();
+        _reader = new WalReader(WalFormat.WalPath(_settings.Path));
+
+        using var snapshot = PrimarySnapshot.Pin(_settings.Path, () =>
+        {
+            if (saved is not null)
+            {
+                var cursor = new WalCursor(saved.Salt1, saved.Salt2, saved.WalOffset, new WalChecksum(saved.Checksum1, saved.Checksum2));
+                if (identity is not { } id || id.Device != saved.DatabaseDevice || id.Inode != saved.DatabaseInode)
+                    discontinuity = "the database file was replaced";
+                else if (_reader.FileLength() < WalFormat.HeaderSize)
+                    walEmpty = true;
+                else if (!_reader.TryResume(cursor, out var reason))
+                    discontinuity = reason;
+            }
+            ReadToEnd(discontinuity is null ? resumed : null);
+            _guard.BeginRotation();
+            _guard.CompleteRotation();
+        });
+        var info = snapshot.CopyTo(null);
+        _state.DatabaseIdentity = identity;
+
+        if (discontinuity is null && saved is not null)
+        {
+            if (walEmpty && info.Hash.Value != saved.Hash)
+                discontinuity = $"the WAL is empty and the database hash {info.Hash} differs from the saved {saved.Hash:x16}";
+            else if (resumed.Count == 0 && info.Hash.Value != saved.Hash)
+                discontinuity = $"the database hash {info.Hash} differs from the saved {saved.Hash:x16}";
+            else if (resumed.Count > 0 && HasInnerShrink(resumed, saved.PageCount))
+                discontinuity = "a VACUUM shrank the database while Litecast was down";
+        }
+
+        if (discontinuity is null && saved is not null)
+        {
+            _state.Begin(saved.Generation, saved.Txid, info.Hash);
+            _state.Cursor = _reader.Cursor;
+            if (resumed.Count > 0) PublishResumed(resumed, saved, info.Hash);
+            _log.Info("{Database}: continuing generation {Generation:x16} at txid {Txid}", _settings.Name, saved.Generation, _state.Txid);
+        }
+        else
+        {
+            var generation = PrimaryState.NewGenerationId();
+            _state.Begin(generation, 0, info.Hash);
+            _state.Cursor = _reader.Cursor;
+            _log.Info("{Database}: new generation {Generation:x16} ({Reason}); {Pages} pages, hash {Hash}",
+                _settings.Name, generation, discontinuity, info.PageCount, info.Hash);
+        }
+        _state.Consistent = true;
+        Persist(durable: true);
+    }
+
+    /// <summary>Reads every committed transaction to the WAL's end without publishing (collecting them if asked).</summary>
+    private void ReadToEnd(List<WalTransaction>? collect)
+    {
+        while (true)
+        {
+            var result = _reader.Read();
+            if (result.Outcome == WalReadOutcome.Restarted) { collect?.Clear(); continue; }
+            collect?.AddRange(result.Transactions);
+            if (result.Stop != WalStop.Limit) return;
+        }
+    }
+
+    /// <summary>True when a transaction other than the last shrank the database: its final images alone would not
+    /// reproduce the pages that later transactions grew back into, so such a run is not merged.</summary>
+    private static bool HasInnerShrink(List<WalTransaction> transactions, uint startPageCount)
+    {
+        var before = startPageCount;
+        for (var i = 0; i < transactions.Count - 1; i++)
+        {
+            if (transactions[i].PageCount < before) return true;
+            before = transactions[i].PageCount;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// After a restart with proven continuity, the transactions committed while Litecast was down travel as one batch
+    /// of their final page images: its pre-hash is the saved hash and its post-hash the hash just computed.
+    /// </summary>
+    private void PublishResumed(List<WalTransaction> transactions, PrimaryPosition saved, DatabaseHash hashAtEnd)
+    {
+        var pages = MergePages(transactions);
+        PublishParts(saved.Txid + 1, saved.Txid + (ulong)transactions.Count, transactions[^1].PageCount, saved.Hash,
+            hashAtEnd.Value, pages, hashAtEnd.PageSize);
+    }
+
+    private void Poll()
+    {
+        if (_fault is { } fault)
+        {
+            _fault = null;
+            throw new InjectedFaultException(fault);
+        }
+        var identity = FileIdentity.Of(_settings.Path);
+        if (identity is null)
+        {
+            _state.Problem = $"{_settings.Path} was deleted; waiting for the application to create it again";
+            return;
+        }
+        if (identity != _state.DatabaseIdentity)
+        {
+            _log.Warning("{Database}: the database file was replaced; starting a new generation", _settings.Name);
+            _guard.Release();
+            Establish();
+            return;
+        }
+
+        _guard.BeginRotation();
+        DrainAndPublish();
+        _guard.CompleteRotation();
+        Checkpoint();
+        _state.WalBytes = _reader.FileLength();
+        Persist(durable: false);
+    }
+
+    private void DrainAndPublish()
+    {
+        while (true)
+        {
+            var result = _reader.Read(1024);
+            switch (result.Outcome)
+            {
+                case WalReadOutcome.Restarted:
+                    var previous = result.PreviousHeader!.Value;
+                    var next = result.Header!.Value;
+                    if (next.Salt1 == previous.Salt1 + 1) continue;
+                    _log.Warning("{Database}: the WAL restarted discontinuously (salt1 {Old:x8} -> {New:x8}); new generation",
+                        _settings.Name, previous.Salt1, next.Salt1);
+                    Establish();
+                    return;
+                case WalReadOutcome.NoWal:
+                case WalReadOutcome.InvalidHeader:
+                    return;
+            }
+            foreach (var group in Group(result.Transactions)) Publish(group);
+            _state.Cursor = _reader.Cursor;
+            TrackStall(result);
+            if (result.Stop != WalStop.Limit) return;
+        }
+    }
+
+    private void TrackStall(WalReadResult result)
+    {
+        if (result.Stop != WalStop.ChecksumMismatch || result.Transactions.Count > 0)
+        {
+            _stall = null;
+            if (_state.Problem?.StartsWith("stalled", StringComparison.Ordinal) == true) _state.Problem = null;
+            return;
+        }
+        var now = Stopwatch.GetTimestamp();
+        if (_stall is not { } stall || stall.Offset != result.StopOffset) _stall = (result.StopOffset, now);
+        else if (Stopwatch.GetElapsedTime(stall.Since, now) > StallAfter && _reader.FileLength() > result.StopOffset)
+        {
+            var problem = $"stalled: {result.Detail}";
+            if (_state.Problem != problem) _log.Error("{Database}: tailer {Problem}", _settings.Name, problem);
+            _state.Problem = problem;
+        }
+    }
+
+    /// <summary>
+    /// Groups consecutive small transactions into one batch (a replica that is behind then applies several commits in
+    /// one transaction; every state a reader sees is still a committed primary state). A group ends before it would
+    /// exceed one message, and after a transaction that shrinks the database.
+    /// </summary>
+    private IEnumerable<List<WalTransaction>> Group(IReadOnlyList<WalTransaction> transactions)
+    {
+        var group = new List<WalTransaction>();
+        long bytes = 0;
+        foreach (var tx in transactions)
+        {
+            var size = (long)tx.Pages.Count * tx.PageSize;
+            if (group.Count > 0 && bytes + size > _settings.MaxPartBytes)
+            {
+                yield return group;
+                group = [];
+                bytes = 0;
+            }
+            group.Add(tx);
+            bytes += size;
+            if (group.Count > 1 && tx.PageCount < group[^2].PageCount)
+            {
+                yield return group;
+                group = [];
+                bytes = 0;
+            }
+        }
+        if (group.Count > 0) yield return group;
+    }
+
+    private static List<(WalTransaction Transaction, WalPageRef Page)> MergePages(List<WalTransaction> group)
+    {
+        var pageCount = group[^1].PageCount;
+        var latest = new SortedDictionary<uint, (WalTransaction, WalPageRef)>();
+        foreach (var tx in group)
+            foreach (var page in tx.Pages)
+                if (page.PageNumber <= pageCount) latest[page.PageNumber] = (tx, page);
+        return latest.Values.ToList();
+    }
+
+    /// <summary>
+    /// Publishes one group. While it is under way the shared state is marked inconsistent (the hash is half updated):
+    /// a tailer that crashes here is replaced by one that re-establishes the generation from the saved position.
+    /// </summary>
+    private void Publish(List<WalTransaction> group)
+    {
+        _state.Consistent = false;
+        PublishParts(_state.Txid + 1, _state.Txid + (ulong)group.Count, group[^1].PageCount, _state.Hash.Value, null,
+            MergePages(group), group[0].PageSize);
+        _state.Cursor = group[^1].EndCursor;
+        _state.Consistent = true;
+    }
+
+    /// <summary>
+    /// Publishes a batch part by part, reading each part's pages from the WAL only when it is sent (a huge transaction
+    /// is never held whole in memory), and updates the hash as it goes. When <paramref name="knownPost"/> is given the
+    /// hash state is already final (a resumed batch).
+    /// </summary>
+    private void PublishParts(ulong first, ulong last, uint pageCount, ulong pre, ulong? knownPost,
+        List<(WalTransaction Transaction, WalPageRef Page)> pages, int pageSize)
+    {
+        var hash = _state.Hash;
+        var perPart = Math.Max(1, _settings.MaxPartBytes / pageSize);
+        var partCount = Math.Max(1, (pages.Count + perPart - 1) / perPart);
+        for (var index = 0; index < partCount; index++)
+        {
+            var chunk = pages.GetRange(index * perPart, Math.Min(perPart, pages.Count - index * perPart));
+            var part = new List<PageImage>(perPart);
+            foreach (var (transaction, page) in chunk)
+            {
+                var image = new PageImage(page.PageNumber, _reader.ReadPage(transaction, page));
+                if (knownPost is null) hash.SetPage(image.PageNumber, image.Data);
+                part.Add(image);
+            }
+            var isLast = index == partCount - 1;
+            if (isLast && knownPost is null) hash.SetPageCount(pageCount);
+            var post = isLast ? knownPost ?? hash.Value : 0;
+            Emit(new PageBatch(_settings.Name, _state.Generation, first, last, pageSize, pageCount, pre, post, index, partCount, part));
+        }
+        _state.Published(last, Stopwatch.GetTimestamp());
+        Interlocked.Add(ref _state.TransactionsPublished, (long)(last - first + 1));
+    }
+
+    private void Emit(PageBatch batch)
+    {
+        _mediator.Tell(new Publish(_settings.Topic, batch));
+        _state.Log.Append(batch);
+        long bytes = 0;
+        foreach (var page in batch.Pages) bytes += page.Data.Length;
+        Interlocked.Add(ref _state.BytesPublished, bytes);
+    }
+
+    /// <summary>
+    /// Keeps the WAL bounded: a PASSIVE checkpoint once the WAL holds the threshold of frames already read (it backfills
+    /// only up to the guard, which is at everything read), then, when that backfilled everything, a TRUNCATE with no
+    /// busy wait: it either resets the WAL safely or returns busy because an unread commit exists. Never RESTART.
+    /// </summary>
+    private void Checkpoint()
+    {
+        var cursor = _reader.Cursor;
+        if (_reader.Header is not { } header) return;
+        var frames = (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + header.PageSize);
+        if (frames < _settings.CheckpointThresholdPages || cursor.Offset == _lastCheckpointOffset) return;
+        _lastCheckpointOffset = cursor.Offset;
+        _checkpointer ??= SqliteConnections.OpenExisting(_settings.Path);
+        raw.sqlite3_busy_timeout(_checkpointer.Handle, 0);
+        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
+        if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) throw new SqliteException($"{_settings.Path}: PASSIVE checkpoint failed", rc);
+        Interlocked.Increment(ref _state.Checkpoints);
+        if (rc != raw.SQLITE_OK || log != done) return;
+
+        // Everything is backfilled: a new guard now reads from the database file only, so it does not block the reset.
+        _guard.BeginRotation();
+        DrainAndPublish();
+        _guard.CompleteRotation();
+        rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
+        if (rc == raw.SQLITE_OK) Interlocked.Increment(ref _state.Checkpoints);
+    }
+
+    private void Persist(bool durable)
+    {
+        if (!_state.Ready || !_state.Consistent) return;
+        var (generation, txid, hash, pageSize, pageCount) = _state.Position();
+        var cursor = _state.Cursor;
+        var identity = _state.DatabaseIdentity ?? default(FileIdentity);
+        var position = new PrimaryPosition(generation, txid, hash, pageSize, pageCount, cursor.Salt1, cursor.Salt2, cursor.Offset,
+            cursor.Checksum.S1, cursor.Checksum.S2, identity.Device, identity.Inode);
+        if (position == _persisted && !durable) return;
+        PositionFile.Write(_positionPath, position, durable);
+        _persisted = position;
+    }
+
+    private void Snapshot(TakeSnapshot request)
+    {
+        using var snapshot = PrimarySnapshot.Pin(_settings.Path, () =>
+        {
+            _guard.BeginRotation();
+            DrainAndPublish();
+            _guard.CompleteRotation();
+        });
+        var (generation, txid, hash, _, _) = _state.Position();
+        var info = snapshot.CopyTo(request.File);
+        if (info.Hash.Value != hash)
+        {
+            // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.
+            var problem = $"the primary's file hash {info.Hash} differs from the stream's {hash:x16} at txid {txid}";
+            _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
+            _state.Problem = problem;
+            _guard.Release();
+            Establish();
+            Self.Forward(request);
+            return;
+        }
+        Sender.Tell(new SnapshotTaken(request.File, generation, txid, info));
+    }
+}
+
+/// <summary>A failure injected by a test through <see cref="WalTailer.InjectFault"/>.</summary>
+internal sealed class InjectedFaultException(string reason) : Exception($"injected fault: {reason}");

@@ -1,0 +1,342 @@
+using Akka.Actor;
+using Akka.Event;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+
+namespace Litecast.Actors.Replica;
+
+/// <summary>
+/// The only writer of a replica file. Applies each batch as one SQLite transaction (a batch in parts stays one
+/// transaction), only when the replica's hash equals the batch's pre-apply hash, and persists the position after each
+/// commit. Runs the replica side of a resync: answers offers with the pages whose hashes differ, stages the pages in a
+/// local file, and applies them all as ONE transaction, so readers see the old or the new database, never a mix.
+/// Verifies the file against the saved position at startup.
+/// </summary>
+internal sealed class Applier : ReceiveActor, IWithTimers
+{
+    /// <summary>Apply this batch (the database actor checked its place in the sequence).</summary>
+    public sealed record Apply(PageBatch Batch);
+
+    /// <summary>Reported to the parent at startup (and after a restart): the verified position, or why there is none.</summary>
+    public sealed record Ready(ReplicaPosition? Position, string? Problem);
+
+    public sealed record Applied(ulong Generation, ulong FirstTxid, ulong LastTxid, ulong Hash, long Bytes);
+
+    /// <summary>A batch could not be applied: the replica must catch up (a lost part) or resync (a mismatch).</summary>
+    public sealed record Rejected(string Reason, bool NeedsResync);
+
+    /// <summary>Start a resync session: subsequent offers and pages with this id are accepted.</summary>
+    public sealed record BeginResync(Guid Session);
+
+    public sealed record ResyncDone(ulong Generation, ulong Txid, ulong Hash, long PagesWritten);
+
+    public sealed record ResyncAborted(string Reason);
+
+    /// <summary>Another connection committed to the replica: a local write.</summary>
+    public sealed record LocalWriteDetected(string Detail);
+
+    private sealed record CheckLocalWrites
+    {
+        public static readonly CheckLocalWrites Instance = new();
+    }
+
+    private readonly DatabaseSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _positionPath;
+    private readonly string _stagingPath;
+    private PageApplier? _applier;
+    private DatabaseHash? _hash;
+    private ReplicaPosition? _position;
+    private long _dataVersion;
+
+    // The batch (in parts) being applied, and whether it is followed without writing (already applied).
+    private PageBatch? _open;
+    private bool _skipOpen;
+    private long _openBytes;
+
+    // The resync session being staged.
+    private Guid? _session;
+    private FileStream? _staging;
+    private readonly List<uint> _demanded = [];
+    private int _pendingInRange;
+    private ResyncOffer? _lastOffer;
+
+    public Applier(DatabaseSettings settings)
+    {
+        _settings = settings;
+        _positionPath = System.IO.Path.Combine(settings.StateDirectory, "replica.json");
+        _stagingPath = System.IO.Path.Combine(settings.StateDirectory, "resync.pages");
+        Receive<Apply>(a => ApplyBatch(a.Batch));
+        Receive<BeginResync>(b => StartSession(b.Session));
+        Receive<ResyncOffer>(o => o.SessionId == _session, Offer);
+        Receive<ResyncPages>(p => p.SessionId == _session, Pages);
+        Receive<ResyncOffer>(_ => { });
+        Receive<ResyncPages>(_ => { });
+        Receive<CheckLocalWrites>(_ => DetectLocalWrite());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(DatabaseSettings settings) => Akka.Actor.Props.Create(() => new Applier(settings));
+
+    protected override void PreStart()
+    {
+        Timers.StartPeriodicTimer("local-writes", CheckLocalWrites.Instance, TimeSpan.FromSeconds(1));
+        Context.Parent.Tell(Verify());
+    }
+
+    protected override void PostStop()
+    {
+        _applier?.Dispose();
+        CloseStaging();
+    }
+
+    /// <summary>
+    /// The startup check: the saved position can be ahead of the data after a power loss, or the file can have been
+    /// changed while Litecast was down. Hash the file and compare.
+    /// </summary>
+    private Ready Verify()
+    {
+        _position = PositionFile.Read<ReplicaPosition>(_positionPath);
+        if (!File.Exists(_settings.Path) || new FileInfo(_settings.Path).Length == 0)
+            return new Ready(null, $"{_settings.Path} does not exist yet");
+        using (var connection = SqliteConnections.OpenReadOnly(_settings.Path))
+            _hash = DatabaseHash.Compute(connection);
+        OpenApplier(_hash.PageSize);
+        if (_position is null) return new Ready(null, "no saved position");
+        if (_position.Hash != _hash.Value)
+            return new Ready(null, $"the file's hash {_hash} differs from the saved position's {_position.Hash:x16} (txid {_position.Txid})");
+        return new Ready(_position, null);
+    }
+
+    private void OpenApplier(int pageSize)
+    {
+        if (_applier is { } existing && existing.PageSize == pageSize) return;
+        _applier?.Dispose();
+        _applier = PageApplier.Open(_settings.Path, pageSize);
+        _dataVersion = _applier.DataVersion();
+        if (_hash is null || _hash.PageSize != pageSize)
+        {
+            using var connection = SqliteConnections.OpenReadOnly(_settings.Path);
+            _hash = DatabaseHash.Compute(connection);
+        }
+    }
+
+    /// <summary>True (and reported) when another connection committed to the replica since the last check.</summary>
+    private bool DetectLocalWrite()
+    {
+        if (_applier is null || _open is not null) return false;
+        var version = _applier.DataVersion();
+        if (version == _dataVersion) return false;
+        _dataVersion = version;
+        var detail = $"{_settings.Path} was written by another connection; replicas are read-only (open them with mode=ro)";
+        _log.Error("LOCAL WRITE on replica {Database}: {Detail}", _settings.Name, detail);
+        Context.Parent.Tell(new LocalWriteDetected(detail));
+        return true;
+    }
+
+    private void ApplyBatch(PageBatch batch)
+    {
+        if (_applier is null || _hash is null || _position is null || batch.PageSize != _applier.PageSize)
+        {
+            Reject($"the replica has no position for batch {batch.FirstTxid}..{batch.LastTxid}", needsResync: true);
+            return;
+        }
+        if (batch.Part == 0)
+        {
+            AbandonOpen();
+            if (DetectLocalWrite()) return;
+            // A hash equal to the post-apply hash means the batch is already applied (a restart after the commit but
+            // before the position was saved); only the last part carries that hash, so such a batch is followed to
+            // its end without writing.
+            _skipOpen = _hash.Value != batch.PreHash;
+            _openBytes = 0;
+            if (!_skipOpen) _applier.Begin();
+        }
+        else if (_open is not { } open || open.FirstTxid != batch.FirstTxid || open.Generation != batch.Generation || open.Part + 1 != batch.Part)
+        {
+            AbandonOpen();
+            Reject($"part {batch.Part} of batch {batch.FirstTxid}..{batch.LastTxid} arrived out of sequence", needsResync: false);
+            return;
+        }
+        _open = batch;
+        var last = batch.Part == batch.PartCount - 1;
+        if (_skipOpen)
+        {
+            if (!last) return;
+            _open = null;
+            if (_hash.Value == batch.PostHash) Commit(batch, skipped: true);
+            else Reject($"the replica's hash {_hash} matches neither side of batch {batch.FirstTxid}..{batch.LastTxid} " +
+                        $"(pre {batch.PreHash:x16}, post {batch.PostHash:x16})", needsResync: true);
+            return;
+        }
+        _applier.Write(batch.Pages);
+        foreach (var page in batch.Pages)
+        {
+            _hash.SetPage(page.PageNumber, page.Data);
+            _openBytes += page.Data.Length;
+        }
+        if (!last) return;
+
+        _open = null;
+        _hash.SetPageCount(batch.PageCount);
+        if (_hash.Value != batch.PostHash)
+        {
+            _applier.Rollback();
+            RehashFromFile();
+            Reject($"batch {batch.FirstTxid}..{batch.LastTxid} would leave hash {batch.PostHash:x16} on the primary but gives {_hash} here", needsResync: true);
+            return;
+        }
+        _applier.Commit(batch.PageCount);
+        Commit(batch, skipped: false);
+    }
+
+    private void Reject(string reason, bool needsResync)
+    {
+        _log.Warning("{Database}: {Reason}", _settings.Name, reason);
+        Context.Parent.Tell(new Rejected(reason, needsResync));
+    }
+
+    private void Commit(PageBatch batch, bool skipped)
+    {
+        _position = new ReplicaPosition(batch.Generation, batch.LastTxid, _hash!.Value, batch.PageSize, batch.PageCount);
+        PositionFile.Write(_positionPath, _position, durable: false);
+        if (skipped) _log.Info("{Database}: batch {First}..{Last} was already applied", _settings.Name, batch.FirstTxid, batch.LastTxid);
+        Context.Parent.Tell(new Applied(batch.Generation, batch.FirstTxid, batch.LastTxid, _hash.Value, skipped ? 0 : _openBytes));
+    }
+
+    private void AbandonOpen()
+    {
+        if (_open is null) return;
+        if (!_skipOpen)
+        {
+            _applier?.Rollback();
+            RehashFromFile();
+        }
+        _open = null;
+    }
+
+    private void RehashFromFile()
+    {
+        using var connection = SqliteConnections.OpenReadOnly(_settings.Path);
+        _hash = DatabaseHash.Compute(connection);
+    }
+
+    private void StartSession(Guid session)
+    {
+        AbandonOpen();
+        CloseStaging();
+        _session = session;
+        _demanded.Clear();
+        _lastOffer = null;
+        Directory.CreateDirectory(_settings.StateDirectory);
+        _staging = new FileStream(_stagingPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+    }
+
+    private void Offer(ResyncOffer offer)
+    {
+        if (_pendingInRange > 0)
+        {
+            Abort($"offer for range {offer.FirstPage} arrived while {_pendingInRange} pages of the previous range are missing");
+            return;
+        }
+        if (_hash is not null && _hash.PageSize != offer.PageSize && File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0)
+        {
+            Abort($"the replica file has page size {_hash.PageSize} but the primary's is {offer.PageSize}; move {_settings.Path} away to resync it");
+            return;
+        }
+        _lastOffer = offer;
+        var demand = new List<uint>();
+        for (var i = 0; i < offer.PageHashes.Length; i++)
+        {
+            var pageNumber = offer.FirstPage + (uint)i;
+            var local = _hash is not null && _hash.PageSize == offer.PageSize ? _hash.PageHashAt(pageNumber) : 0;
+            var present = _hash is not null && _hash.PageSize == offer.PageSize && pageNumber <= _hash.PageCount;
+            if (!present || local != offer.PageHashes[i]) demand.Add(pageNumber);
+        }
+        _demanded.AddRange(demand);
+        _pendingInRange = demand.Count;
+        Sender.Tell(new ResyncDemand(offer.SessionId, offer.FirstPage, demand.ToArray()));
+        if (demand.Count == 0) RangeComplete(offer);
+    }
+
+    private void Pages(ResyncPages pages)
+    {
+        var offer = _lastOffer;
+        if (offer is null || pages.FirstPage != offer.FirstPage)
+        {
+            Abort($"pages for range {pages.FirstPage} arrived without its offer");
+            return;
+        }
+        foreach (var page in pages.Pages)
+        {
+            if (page.Data.Length != offer.PageSize) { Abort($"page {page.PageNumber} is {page.Data.Length} bytes, expected {offer.PageSize}"); return; }
+            RandomAccess.Write(_staging!.SafeFileHandle, page.Data, (long)(page.PageNumber - 1) * offer.PageSize);
+        }
+        _pendingInRange -= pages.Pages.Count;
+        if (_pendingInRange < 0) { Abort("more pages arrived than were demanded"); return; }
+        if (_pendingInRange == 0) RangeComplete(offer);
+    }
+
+    private void RangeComplete(ResyncOffer offer)
+    {
+        var lastPage = offer.FirstPage + (uint)offer.PageHashes.Length - 1;
+        if (lastPage < offer.PageCount) return;
+        Finish(offer);
+    }
+
+    /// <summary>Applies every staged page and the new size as ONE transaction, then checks the result's hash.</summary>
+    private void Finish(ResyncOffer offer)
+    {
+        OpenApplier(offer.PageSize);
+        var applier = _applier!;
+        _dataVersion = applier.DataVersion();
+        applier.Begin();
+        try
+        {
+            var buffer = new List<PageImage>(256);
+            foreach (var pageNumber in _demanded)
+            {
+                var data = new byte[offer.PageSize];
+                RandomAccess.Read(_staging!.SafeFileHandle, data, (long)(pageNumber - 1) * offer.PageSize);
+                buffer.Add(new PageImage(pageNumber, data));
+                if (buffer.Count == 256) { applier.Write(buffer); buffer.Clear(); }
+            }
+            applier.Write(buffer);
+            applier.Commit(offer.PageCount);
+        }
+        catch
+        {
+            applier.Rollback();
+            throw;
+        }
+        RehashFromFile();
+        var pagesWritten = _demanded.Count;
+        CloseStaging();
+        _session = null;
+        if (_hash!.Value != offer.Hash)
+        {
+            Context.Parent.Tell(new ResyncAborted($"after the resync the replica's hash is {_hash} but the primary's snapshot is {offer.Hash:x16}"));
+            return;
+        }
+        _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash.Value, offer.PageSize, offer.PageCount);
+        PositionFile.Write(_positionPath, _position, durable: true);
+        Context.Parent.Tell(new ResyncDone(offer.Generation, offer.Txid, _hash.Value, pagesWritten));
+    }
+
+    private void Abort(string reason)
+    {
+        CloseStaging();
+        _session = null;
+        Context.Parent.Tell(new ResyncAborted(reason));
+    }
+
+    private void CloseStaging()
+    {
+        _staging?.Dispose();
+        _staging = null;
+        _pendingInRange = 0;
+        try { File.Delete(_stagingPath); }
+        catch (IOException) { }
+    }
+}
