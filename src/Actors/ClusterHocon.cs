@@ -1,3 +1,4 @@
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Litecast.Messages;
 
@@ -39,6 +40,8 @@ public static class ClusterHocon
         return ConfigurationFactory.ParseString(overrides ?? "")
             .WithFallback(ConfigurationFactory.ParseString(node))
             .WithFallback(ConfigurationFactory.ParseString(LitecastSerialization.Hocon))
-            .WithFallback(ConfigurationFactory.ParseString(Base.Value));
+            .WithFallback(ConfigurationFactory.ParseString(Base.Value))
+            // DistributedPubSub's own serializer must be known from boot, before any peer's pub-sub gossip arrives.
+            .WithFallback(DistributedPubSub.DefaultConfig());
     }
 }

@@ -23,7 +23,7 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
     private long _resyncs;
     private long _localWrites;
 
-    private DatabaseActor(DatabaseSettings settings, IActorRef mediator)
+    public DatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
         _settings = settings;
         _mediator = mediator;

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Litecast.Actors;
+using Litecast.Actors.Storage;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>One node of an in-process test cluster: an ActorSystem on loopback and its database actors.</summary>
+public sealed class TestNode
+{
+    public required ActorSystem System { get; init; }
+    public required string NodeId { get; init; }
+    public required Dictionary<string, IActorRef> Databases { get; init; }
+
+    public async Task<DatabaseStatus> StatusAsync(string name) =>
+        await Databases[name].Ask<DatabaseStatus>(GetDatabaseStatus.Instance, TimeSpan.FromSeconds(10));
+}
+
+/// <summary>
+/// A primary and replicas as separate ActorSystems joined into a real cluster over loopback (port 0), with timings
+/// shortened for tests. The "application" writes the primary through the same native SQLite as Litecast.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    public const string TestOverrides = """
+        akka.loglevel = WARNING
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
+        akka.cluster.failure-detector.heartbeat-interval = 200ms
+        akka.cluster.gossip-interval = 200ms
+        akka.cluster.pub-sub.gossip-interval = 100ms
+        akka.remote.dot-netty.tcp.applied-adapters = [trttl, gremlin]
+        """;
+
+    public readonly string Directory;
+    public readonly string PrimaryPath;
+    private readonly ITestOutputHelper? _output;
+    private readonly List<TestNode> _nodes = [];
+    public TestNode Primary { get; private set; } = null!;
+    public List<TestNode> Replicas { get; } = [];
+    public Func<DatabaseSettings, DatabaseSettings> Tune { get; init; } = s => s;
+
+    public TestCluster(ITestOutputHelper? output = null)
+    {
+        _output = output;
+        Directory = Path.Combine(Path.GetTempPath(), "litecast-cluster-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+        PrimaryPath = Path.Combine(Directory, "primary", "app.db");
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(PrimaryPath)!);
+    }
+
+    public string ReplicaPath(int index) => Path.Combine(Directory, $"replica{index}", "app.db");
+
+    /// <summary>Opens the application's connection to the primary, creating the database in WAL mode.</summary>
+    public SqliteConnection OpenApplication()
+    {
+        var connection = SqliteConnections.OpenOrCreate(PrimaryPath);
+        connection.Execute("PRAGMA journal_mode = WAL");
+        connection.Execute("PRAGMA busy_timeout = 5000");
+        return connection;
+    }
+
+    public async Task StartPrimaryAsync()
+    {
+        Primary = await StartNodeAsync(null, null);
+    }
+
+    public async Task<TestNode> StartReplicaAsync(int index)
+    {
+        var replica = await StartNodeAsync(Primary, ReplicaPath(index));
+        Replicas.Add(replica);
+        return replica;
+    }
+
+    private async Task<TestNode> StartNodeAsync(TestNode? primary, string? replicaPath)
+    {
+        var seeds = primary is null ? new List<string>() : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
+        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", 0, "127.0.0.1", seeds), TestOverrides);
+        var system = ActorSystem.Create(ClusterHocon.SystemName, config);
+        var mediator = DistributedPubSub.Get(system).Mediator;
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var self = cluster.SelfAddress;
+        if (primary is null) cluster.Join(self);
+        var joined = new TaskCompletionSource();
+        cluster.RegisterOnMemberUp(() => joined.TrySetResult());
+        await joined.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var nodeId = self.ToString();
+        var settings = Tune(new DatabaseSettings
+        {
+            Name = "app.db",
+            Path = replicaPath ?? PrimaryPath,
+            NodeId = nodeId,
+            Upstream = primary is null ? null : new UpstreamSettings(primary.NodeId, PrimaryPath),
+        });
+        var actor = system.ActorOf(DatabaseActor.Props(settings, mediator), "db-app");
+        var node = new TestNode { System = system, NodeId = nodeId, Databases = new() { ["app.db"] = actor } };
+        _nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after the timeout.</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > timeout) throw new TimeoutException($"timed out after {timeout.TotalSeconds} s waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Waits until every replica reports the primary's current txid and generation.</summary>
+    public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
+    {
+        var synced = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30));
+        var target = Assert.IsType<WalSynced>(synced);
+        foreach (var replica in Replicas)
+        {
+            await Eventually(async () =>
+            {
+                var status = await replica.StatusAsync("app.db");
+                return status.Generation == target.Generation && status.Txid >= target.Txid;
+            }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target.Txid}");
+        }
+        _output?.WriteLine($"replicas at generation {target.Generation:x16} txid {target.Txid}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes.AsEnumerable().Reverse())
+        {
+            try { await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(20)); }
+            catch (TimeoutException) { }
+        }
+        try { System.IO.Directory.Delete(Directory, recursive: true); }
+        catch (IOException) { }
+    }
+}
