@@ -1,0 +1,39 @@
+using Litecast.Actors;
+using Litecast.Host.Configuration;
+
+namespace Litecast.Host.Node;
+
+/// <summary>
+/// What the HTTP admin endpoint and the console views need from a running node: its identity, its databases, and
+/// requests to their database actors. Implemented by <see cref="LitecastNode"/>; tests use a fake.
+/// </summary>
+public interface ILitecastNode
+{
+    /// <summary>This node's identity: its cluster address (e.g. akka.tcp://litecast@host:4053).</summary>
+    string NodeId { get; }
+
+    /// <summary>The configured databases.</summary>
+    IReadOnlyList<DbConfig> Databases { get; }
+
+    /// <summary>A problem with the node as a whole (e.g. the upstream is unreachable), or null.</summary>
+    string? NodeProblem { get; }
+
+    /// <summary>The database whose name, file name or full path is <paramref name="nameOrPath"/>, or null.</summary>
+    DbConfig? FindDatabase(string nameOrPath);
+
+    /// <summary>The database's status.</summary>
+    Task<DatabaseStatus> StatusAsync(DbConfig db, CancellationToken cancellation);
+
+    /// <summary>Primary only: reads the WAL to its end and returns the txid including every commit made before the call.
+    /// Throws <see cref="NodeRequestException"/> when the database is not the primary here or not ready.</summary>
+    Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation);
+
+    /// <summary>Waits until the local copy reaches <paramref name="txid"/>; null when <paramref name="timeout"/> passes first.</summary>
+    Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation);
+
+    /// <summary>Replica only: starts a resync. Throws <see cref="NodeRequestException"/> on a primary.</summary>
+    Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);
+}
+
+/// <summary>A request the database cannot serve in its current role or state; the message says why.</summary>
+public sealed class NodeRequestException(string message) : Exception(message);
