@@ -33,8 +33,7 @@ public static class Program
                 Console.Error.WriteLine($"litecast status {status.Url}: not implemented yet");
                 return 1;
             case DemoCommand demo:
-                Console.Error.WriteLine($"litecast demo -dir {demo.Dir} -addr {demo.Addr}: not implemented yet");
-                return 1;
+                return Demo.DemoRunner.RunAsync(demo).GetAwaiter().GetResult();
             default:
                 Console.Error.WriteLine($"litecast: unhandled command {command}");
                 return 1;
@@ -59,7 +58,6 @@ public static class Program
             Console.Error.WriteLine($"litecast: {e.Message}");
             return ConfigErrorExitCode;
         }
-        Console.Error.WriteLine($"litecast: loaded {config.File}: {config.Dbs.Count} database(s); replicate is not implemented yet");
-        return 1;
+        return ReplicateRunner.RunAsync(config).GetAwaiter().GetResult();
     }
 }

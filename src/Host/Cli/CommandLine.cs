@@ -17,7 +17,8 @@ public sealed record StatusCommand(Uri Url) : CliCommand;
 /// <summary><c>litecast demo [-dir PATH] [-addr ADDR]</c>: a primary and two replicas on this machine.</summary>
 /// <param name="Dir">Directory for the demo's databases (default <see cref="CommandLine.DefaultDemoDir"/>), reused or created.</param>
 /// <param name="Addr">The admin endpoint (default <c>:9090</c>).</param>
-public sealed record DemoCommand(string Dir, HttpAddress Addr) : CliCommand;
+/// <param name="Duration">How long to run; null runs until Ctrl-C.</param>
+public sealed record DemoCommand(string Dir, HttpAddress Addr, TimeSpan? Duration = null) : CliCommand;
 
 /// <summary><c>litecast version</c>.</summary>
 public sealed record VersionCommand : CliCommand;
@@ -94,7 +95,7 @@ public static class CommandLine
 
             """,
         ["demo"] = $"""
-            Usage: litecast demo [-dir PATH] [-addr ADDR]
+            Usage: litecast demo [-dir PATH] [-addr ADDR] [-duration DURATION]
 
             Runs a primary and two replicas on this machine with a built-in writer, and
             shows replication live.
@@ -102,6 +103,7 @@ public static class CommandLine
             Flags:
               -dir PATH          directory for the demo databases (default ./{DefaultDemoDir})
               -addr ADDR         admin endpoint address (default {DefaultDemoAddr})
+              -duration DURATION stop after this long (e.g. 30s; default: run until Ctrl-C)
 
             """,
         ["version"] = """
@@ -122,7 +124,7 @@ public static class CommandLine
     {
         ["replicate"] = [("config", true), ("no-expand-env", false)],
         ["status"] = [("url", true)],
-        ["demo"] = [("dir", true), ("addr", true)],
+        ["demo"] = [("dir", true), ("addr", true), ("duration", true)],
         ["version"] = [],
         ["help"] = [],
     };
@@ -219,7 +221,15 @@ public static class CommandLine
                     return new CliUsageError("-dir needs a non-empty path", usage);
                 string addrText = values.GetValueOrDefault("addr", DefaultDemoAddr);
                 var addr = HttpAddress.TryParse(addrText, out string? err);
-                return addr is null ? new CliUsageError($"-addr: {err}", usage) : new DemoCommand(dir, addr);
+                if (addr is null) return new CliUsageError($"-addr: {err}", usage);
+                TimeSpan? duration = null;
+                if (values.TryGetValue("duration", out var durationText))
+                {
+                    if (!ValueParsers.TryParseDuration(durationText, out var parsed, out var durationError) || parsed <= TimeSpan.Zero)
+                        return new CliUsageError($"-duration: {durationError ?? "must be positive"} ('{durationText}')", usage);
+                    duration = parsed;
+                }
+                return new DemoCommand(dir, addr, duration);
             }
             case "version":
                 return new VersionCommand();

@@ -338,6 +338,7 @@ public static class ConfigLoader
             {
                 Host = host,
                 Port = port,
+                PortIsExplicit = keys.ContainsKey("port"),
                 PublicHost = publicHost ?? DefaultPublicHost(host),
                 Seeds = seeds,
             };

@@ -114,6 +114,14 @@ public sealed record ClusterConfig
     /// <summary><c>port</c>: the cluster endpoint's port (default 4053; 0 lets the OS pick).</summary>
     public int Port { get; init; } = DefaultPort;
 
+    /// <summary>True when <c>port</c> was written in the file. A node with only replica databases and no explicit port
+    /// listens on a free port: it is reached through the cluster's gossip, never dialled first, so several replicas
+    /// configured exactly as the guide shows can share one machine.</summary>
+    public bool PortIsExplicit { get; init; }
+
+    /// <summary>The port to listen on for a node that is (<paramref name="hasPrimary"/>) or is not a primary.</summary>
+    public int EffectivePort(bool hasPrimary) => PortIsExplicit || hasPrimary ? Port : 0;
+
     /// <summary>
     /// <c>public-host</c>: the name other nodes reach this one by. Defaults to <see cref="Host"/> unless that is a
     /// wildcard (0.0.0.0, ::), in which case the machine's host name. Null only when built in code without one.

@@ -1,0 +1,227 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Litecast.Actors;
+using Litecast.Host.Configuration;
+
+namespace Litecast.Host.Node;
+
+/// <summary>
+/// A running Litecast node: one ActorSystem joined to the cluster, with a <see cref="DatabaseActor"/> per configured
+/// database. A replica finds its primary through <c>upstream.url</c> (retrying with backoff while it is unreachable).
+/// When the node is downed or removed from the cluster (a long partition, the split-brain resolver), it starts a new
+/// ActorSystem incarnation and rejoins: cluster membership never makes the process exit.
+/// </summary>
+public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+
+    private sealed record Incarnation(ActorSystem System, string NodeId, IReadOnlyDictionary<string, IActorRef> Actors);
+
+    private readonly LitecastConfig _config;
+    private readonly Action<string> _log;
+    private readonly string? _hoconOverrides;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _firstIncarnation = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Incarnation? _current;
+    private volatile string? _problem;
+    private Task _run = Task.CompletedTask;
+
+    private LitecastNode(LitecastConfig config, Action<string> log, string? hoconOverrides)
+    {
+        _config = config;
+        _log = log;
+        _hoconOverrides = hoconOverrides;
+    }
+
+    /// <summary>Starts the node in the background; it keeps trying to reach its cluster until disposed.</summary>
+    public static LitecastNode Start(LitecastConfig config, Action<string> log, string? hoconOverrides = null)
+    {
+        var node = new LitecastNode(config, log, hoconOverrides);
+        node._run = Task.Run(node.RunAsync);
+        return node;
+    }
+
+    public string NodeId => _current?.NodeId ?? "(joining)";
+
+    public IReadOnlyList<DbConfig> Databases => _config.Dbs;
+
+    public string? NodeProblem => _problem;
+
+    /// <summary>Completes once the node first joined its cluster.</summary>
+    public Task Joined => _firstIncarnation.Task;
+
+    public DbConfig? FindDatabase(string nameOrPath) =>
+        _config.Dbs.FirstOrDefault(d => string.Equals(d.Name, nameOrPath, StringComparison.OrdinalIgnoreCase))
+        ?? _config.Dbs.FirstOrDefault(d => d.Path == nameOrPath || d.Path == "/" + nameOrPath.TrimStart('/'))
+        ?? _config.Dbs.FirstOrDefault(d => string.Equals(System.IO.Path.GetFileName(d.Path), nameOrPath, StringComparison.OrdinalIgnoreCase));
+
+    public async Task<DatabaseStatus> StatusAsync(DbConfig db, CancellationToken cancellation)
+    {
+        if (_current?.Actors.GetValueOrDefault(db.Name) is not { } actor) return Disconnected(db);
+        try
+        {
+            return await actor.Ask<DatabaseStatus>(GetDatabaseStatus.Instance, AskTimeout, cancellation);
+        }
+        catch (AskTimeoutException)
+        {
+            return Disconnected(db);
+        }
+    }
+
+    public async Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation) =>
+        await AskAsync(db, SyncWal.Instance, AskTimeout, cancellation) switch
+        {
+            WalSynced synced => synced,
+            DatabaseRequestRefused refused => throw new NodeRequestException(refused.Reason),
+            var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
+        };
+
+    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation)
+    {
+        try
+        {
+            return await AskAsync(db, new WaitForTxid(txid, timeout), timeout, cancellation) as TxidReached;
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation) =>
+        await AskAsync(db, new RequestResync("HTTP request"), AskTimeout, cancellation) switch
+        {
+            ResyncStarted { Accepted: true } started => started,
+            ResyncStarted refused => throw new NodeRequestException(refused.Detail),
+            var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
+        };
+
+    private async Task<object> AskAsync(DbConfig db, object message, TimeSpan timeout, CancellationToken cancellation)
+    {
+        if (_current?.Actors.GetValueOrDefault(db.Name) is not { } actor)
+            throw new NodeRequestException($"the node has not joined its cluster yet{(_problem is null ? "" : ": " + _problem)}");
+        return await actor.Ask<object>(message, timeout, cancellation);
+    }
+
+    private DatabaseStatus Disconnected(DbConfig db) => new(db.Name, db.Path, db.Role == DbRole.Primary ? "primary" : "replica",
+        0, 0, 0, null, null, [], false, _problem ?? "the node is joining its cluster", new DatabaseCounters(0, 0, 0, 0, 0, 0, 0), null);
+
+    private async Task RunAsync()
+    {
+        var backoff = TimeSpan.FromMilliseconds(500);
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var incarnation = await StartIncarnationAsync(_stopping.Token);
+                _current = incarnation;
+                _problem = null;
+                backoff = TimeSpan.FromMilliseconds(500);
+                _firstIncarnation.TrySetResult();
+                await incarnation.System.WhenTerminated.WaitAsync(_stopping.Token);
+                _current = null;
+                _log("this node was removed from the cluster (downed after a partition, or its system stopped); rejoining with a new incarnation");
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _problem = e.Message;
+                _log($"{e.Message}; retrying in {backoff.TotalSeconds:0.#} s");
+                try { await Task.Delay(backoff, _stopping.Token); }
+                catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+            }
+        }
+    }
+
+    private async Task<Incarnation> StartIncarnationAsync(CancellationToken cancellation)
+    {
+        var seeds = _config.Cluster.Seeds.ToList();
+        var upstream = new Dictionary<string, UpstreamSettings>();
+        if (_config.UpstreamOrigin is { } origin)
+        {
+            ClusterInfo primary;
+            try
+            {
+                primary = await UpstreamDiscovery.DiscoverAsync(origin, cancellation);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+            {
+                throw new IOException($"upstream {origin} is unreachable ({e.Message})", e);
+            }
+            foreach (var db in _config.ReplicaDbs)
+            {
+                var match = UpstreamDiscovery.Match(primary, db.UpstreamPath)
+                    ?? throw new IOException($"the primary at {origin} has no database '{db.UpstreamPath}' (it has: {string.Join(", ", primary.Dbs.Select(d => d.Path))})");
+                upstream[db.Name] = new UpstreamSettings(primary.Node, match.Path);
+            }
+            if (!seeds.Contains(primary.Node)) seeds.Add(primary.Node);
+        }
+
+        var cluster = _config.Cluster;
+        var hasPrimary = _config.PrimaryDbs.Any();
+        var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds);
+        var system = ActorSystem.Create(ClusterHocon.SystemName, ClusterHocon.Build(endpoint, _hoconOverrides));
+        try
+        {
+            var mediator = DistributedPubSub.Get(system).Mediator;
+            var akkaCluster = Akka.Cluster.Cluster.Get(system);
+            var self = akkaCluster.SelfAddress;
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            akkaCluster.RegisterOnMemberUp(() => up.TrySetResult());
+            if (seeds.Count == 0) akkaCluster.Join(self);
+            else akkaCluster.JoinSeedNodes(seeds.Select(Akka.Actor.Address.Parse));
+            try
+            {
+                await up.Task.WaitAsync(JoinTimeout, cancellation);
+            }
+            catch (TimeoutException)
+            {
+                throw new IOException($"could not join the cluster through {string.Join(", ", seeds)} within {JoinTimeout.TotalSeconds} s");
+            }
+
+            var nodeId = self.ToString();
+            var actors = new Dictionary<string, IActorRef>();
+            foreach (var db in _config.Dbs)
+            {
+                var settings = new DatabaseSettings
+                {
+                    Name = db.Name,
+                    Path = db.Path,
+                    NodeId = nodeId,
+                    Upstream = upstream.GetValueOrDefault(db.Name),
+                    CheckpointThresholdPages = db.CheckpointThresholdPages,
+                    RetainedLogBytes = db.RetainedLogBytes,
+                    MaxLag = db.MaxLag,
+                };
+                actors[db.Name] = system.ActorOf(DatabaseActor.Props(settings, mediator), "db-" + Uri.EscapeDataString(db.Name));
+            }
+            _log($"node {nodeId} joined the cluster{(seeds.Count > 0 ? " through " + string.Join(", ", seeds) : "")} with {actors.Count} database(s)");
+            return new Incarnation(system, nodeId, actors);
+        }
+        catch
+        {
+            await system.Terminate();
+            throw;
+        }
+    }
+
+    /// <summary>Leaves the cluster gracefully: the database actors stop, the tailer saves its position, an apply in
+    /// flight is rolled back, the guard is released.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stopping.Cancel();
+        if (_current is { } incarnation)
+        {
+            await CoordinatedShutdown.Get(incarnation.System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+            await incarnation.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        await _run;
+        _current = null;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Net.Http.Json;
+using System.Text.Json.Serialization;
+
+namespace Litecast.Host.Node;
+
+/// <summary>What a node's <c>GET /cluster</c> answers: its cluster address and its databases.</summary>
+public sealed record ClusterInfo(
+    [property: JsonPropertyName("node")] string Node,
+    [property: JsonPropertyName("dbs")] IReadOnlyList<ClusterDatabase> Dbs);
+
+/// <summary>One database in <see cref="ClusterInfo"/>.</summary>
+public sealed record ClusterDatabase(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("role")] string Role);
+
+/// <summary>
+/// Finds the primary through its HTTP admin endpoint (the replica's config names only <c>upstream.url</c>, as in the
+/// user's guide): the primary's cluster address, to join through and to key topics by, and its databases.
+/// </summary>
+public static class UpstreamDiscovery
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>Asks <paramref name="origin"/>/cluster; throws <see cref="HttpRequestException"/> when unreachable.</summary>
+    public static async Task<ClusterInfo> DiscoverAsync(Uri origin, CancellationToken cancellation)
+    {
+        var url = new Uri(origin, "/cluster");
+        var info = await Http.GetFromJsonAsync<ClusterInfo>(url, cancellation)
+            ?? throw new HttpRequestException($"{url} answered an empty body");
+        if (string.IsNullOrWhiteSpace(info.Node) || info.Dbs is null)
+            throw new HttpRequestException($"{url} did not answer a Litecast cluster description");
+        return info;
+    }
+
+    /// <summary>
+    /// The primary's database a replica follows: the one whose path equals <paramref name="upstreamPath"/>, else whose
+    /// name or file name equals its file name. Null when the primary has no such database.
+    /// </summary>
+    public static ClusterDatabase? Match(ClusterInfo primary, string upstreamPath)
+    {
+        var primaries = primary.Dbs.Where(d => d.Role == "primary").ToList();
+        var fileName = System.IO.Path.GetFileName(upstreamPath);
+        return primaries.FirstOrDefault(d => d.Path == upstreamPath)
+            ?? primaries.FirstOrDefault(d => d.Name == upstreamPath)
+            ?? primaries.FirstOrDefault(d => d.Name == fileName || System.IO.Path.GetFileName(d.Path) == fileName);
+    }
+}

@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using Litecast.Host.Configuration;
+using Litecast.Host.Http;
+using Litecast.Host.Node;
+using Microsoft.AspNetCore.Builder;
+
+namespace Litecast.Host;
+
+/// <summary><c>litecast replicate</c>: runs one node (its databases, the cluster membership, the admin endpoint) until
+/// SIGINT or SIGTERM, then leaves the cluster cleanly.</summary>
+internal static class ReplicateRunner
+{
+    public static async Task<int> RunAsync(LitecastConfig config)
+    {
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+
+        Log($"litecast {Program.Version} starting with {config.File}: " +
+            string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
+        var node = LitecastNode.Start(config, Log);
+        WebApplication? server = null;
+        try
+        {
+            if (config.Addr is { } addr)
+            {
+                server = AdminServer.Build(addr, node);
+                await server.StartAsync();
+                Log($"admin endpoint listening on {string.Join(", ", server.Urls)}");
+            }
+            await stop.Task;
+            Log("shutting down: leaving the cluster");
+        }
+        catch (IOException e)
+        {
+            Log($"cannot start: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.StopAsync();
+                await server.DisposeAsync();
+            }
+            await node.DisposeAsync();
+        }
+        Log("stopped");
+        return 0;
+    }
+
+    private static void Log(string message) => Console.Error.WriteLine($"[{DateTimeOffset.Now:HH:mm:ss.fff}] litecast: {message}");
+}
