@@ -143,6 +143,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     {
         var seeds = _config.Cluster.Seeds.ToList();
         var upstream = new Dictionary<string, UpstreamSettings>();
+        string? upstreamNode = null;
         if (_config.UpstreamOrigin is { } origin)
         {
             ClusterInfo primary;
@@ -160,6 +161,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                     ?? throw new IOException($"the primary at {origin} has no database '{db.UpstreamPath}' (it has: {string.Join(", ", primary.Dbs.Select(d => d.Path))})");
                 upstream[db.Name] = new UpstreamSettings(primary.Node, match.Path);
             }
+            upstreamNode = primary.Node;
             if (!seeds.Contains(primary.Node)) seeds.Add(primary.Node);
         }
 
@@ -185,6 +187,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 throw new IOException($"could not join the cluster through {string.Join(", ", seeds)} within {JoinTimeout.TotalSeconds} s");
             }
 
+            if (upstreamNode is not null) system.ActorOf(UpstreamWatcher.Props(Akka.Actor.Address.Parse(upstreamNode)), "upstream-watcher");
             var nodeId = self.ToString();
             var actors = new Dictionary<string, IActorRef>();
             foreach (var db in _config.Dbs)

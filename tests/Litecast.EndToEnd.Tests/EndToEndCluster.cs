@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Litecast.Actors.Storage;
+
+namespace Litecast.EndToEnd.Tests;
+
+/// <summary>
+/// Three <c>litecast replicate</c> processes on loopback — a primary and two replicas configured as the user's guide
+/// configures them, plus distinct ports — and an application that writes the primary from another process with
+/// Python's own SQLite.
+/// </summary>
+public sealed class EndToEndCluster : IDisposable
+{
+    public readonly string Root = Path.Combine(Path.GetTempPath(), "litecast-e2e-" + Guid.NewGuid().ToString("N"));
+    public readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    public readonly int PrimaryHttpPort = LitecastProcess.FreePort();
+    public readonly int PrimaryClusterPort = LitecastProcess.FreePort();
+    public readonly int[] ReplicaHttpPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort()];
+    public LitecastProcess? Primary { get; private set; }
+    public LitecastProcess?[] Replicas { get; } = new LitecastProcess?[2];
+
+    public EndToEndCluster()
+    {
+        Directory.CreateDirectory(Root);
+        foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
+        File.WriteAllText(Path.Combine(Root, "primary", "litecast.yml"), $"""
+            addr: "127.0.0.1:{PrimaryHttpPort}"
+            dbs:
+              - path: {PrimaryDb}
+            cluster:
+              host: 127.0.0.1
+              port: {PrimaryClusterPort}
+            """);
+        for (var i = 0; i < 2; i++)
+            File.WriteAllText(Path.Combine(Root, $"replica{i + 1}", "litecast.yml"), $"""
+                addr: "127.0.0.1:{ReplicaHttpPorts[i]}"
+                dbs:
+                  - path: {ReplicaDb(i)}
+                    upstream:
+                      url: http://$PRIMARY_HOSTNAME:{PrimaryHttpPort}
+                      path: {PrimaryDb}
+                """);
+    }
+
+    public string PrimaryDb => Path.Combine(Root, "primary", "db");
+    public string ReplicaDb(int index) => Path.Combine(Root, $"replica{index + 1}", "db");
+    public string PrimaryUrl => $"http://127.0.0.1:{PrimaryHttpPort}";
+    public string ReplicaUrl(int index) => $"http://127.0.0.1:{ReplicaHttpPorts[index]}";
+
+    public void StartPrimary() => Primary = LitecastProcess.Start(Path.Combine(Root, "primary"), null, "replicate");
+
+    public void StartReplica(int index) => Replicas[index] = LitecastProcess.Start(Path.Combine(Root, $"replica{index + 1}"),
+        new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" }, "replicate");
+
+    /// <summary>Runs Python code against the primary as the application: its own SQLite library, its own process.</summary>
+    public string App(string code)
+    {
+        var script = $"""
+            import sqlite3, sys
+            db = sqlite3.connect({JsonSerializer.Serialize(PrimaryDb)}, isolation_level=None, timeout=10)
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA journal_mode = WAL")
+            {code}
+            db.close()
+            """;
+        return Python(script);
+    }
+
+    public static string Python(string script)
+    {
+        var info = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        process.StandardInput.Write(script);
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"python failed ({process.ExitCode}): {error}\n{script}");
+        return output.Trim();
+    }
+
+    /// <summary>Reads a replica as its application would: read-only, through Python's SQLite.</summary>
+    public static string ReadOnlyQuery(string path, string sql) => Python($"""
+        import sqlite3
+        db = sqlite3.connect("file:" + {JsonSerializer.Serialize(path)} + "?mode=ro", uri=True)
+        print(db.execute({JsonSerializer.Serialize(sql)}).fetchone()[0])
+        """);
+
+    public async Task<JsonElement> GetJsonAsync(string url)
+    {
+        var response = await Http.GetAsync(url);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {url}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    /// <summary>The primary's bookmark: the txid including every commit made so far.</summary>
+    public async Task<long> SyncAsync()
+    {
+        var response = await Http.PostAsync($"{PrimaryUrl}/dbs/db/sync", null);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"sync: {(int)response.StatusCode} {body}\n{Primary?.Output}");
+        return JsonDocument.Parse(body).RootElement.GetProperty("txid").GetInt64();
+    }
+
+    /// <summary>Waits until every running replica reports the bookmark (the read-your-writes path).</summary>
+    public async Task WaitForReplicasAsync(long txid, TimeSpan timeout)
+    {
+        for (var i = 0; i < Replicas.Length; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            while (true)
+            {
+                HttpResponseMessage? response = null;
+                try { response = await Http.GetAsync($"{ReplicaUrl(i)}/dbs/db/wait?txid={txid}&timeout=2s"); }
+                catch (HttpRequestException) { }
+                if (response?.StatusCode == HttpStatusCode.OK) break;
+                if (watch.Elapsed > timeout)
+                    throw new TimeoutException($"replica {i + 1} did not reach txid {txid}: {(response is null ? "unreachable" : (int)response.StatusCode)}\n" +
+                                               $"--- replica output ---\n{Replicas[i]?.Output}\n--- primary output ---\n{Primary?.Output}");
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>Polls until the URL answers 200.</summary>
+    public async Task WaitHealthyAsync(string url, TimeSpan timeout, Func<string> output)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var response = await Http.GetAsync(url);
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException) { }
+            if (watch.Elapsed > timeout) throw new TimeoutException($"{url} did not become healthy\n{output()}");
+            await Task.Delay(200);
+        }
+    }
+
+    public static void AssertIdentical(string primary, string replica)
+    {
+        static List<byte[]> Read(string path)
+        {
+            using var connection = SqliteConnections.OpenReadOnly(path);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
+            using var reader = command.ExecuteReader();
+            var pages = new List<byte[]>();
+            while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
+            pages[0].AsSpan(24, 4).Clear();
+            pages[0].AsSpan(92, 8).Clear();
+            return pages;
+        }
+        var expected = Read(primary);
+        var actual = Read(replica);
+        Assert.Equal(expected.Count, actual.Count);
+        for (var i = 0; i < expected.Count; i++) Assert.True(expected[i].AsSpan().SequenceEqual(actual[i]), $"page {i + 1} differs");
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in Replicas.Append(Primary)) process?.Dispose();
+        Http.Dispose();
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
+    }
+}

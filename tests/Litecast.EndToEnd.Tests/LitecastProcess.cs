@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Litecast.EndToEnd.Tests;
+
+/// <summary>A real <c>litecast</c> process (the Host build copied beside this test assembly), with its output kept.</summary>
+public sealed class LitecastProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private LitecastProcess(Process process) => _process = process;
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static LitecastProcess Start(string workingDirectory, IDictionary<string, string>? environment, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "litecast.dll"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        if (environment is not null) foreach (var (key, value) in environment) info.Environment[key] = value;
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var wrapper = new LitecastProcess(process);
+        process.OutputDataReceived += (_, e) => wrapper.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => wrapper.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return wrapper;
+    }
+
+    /// <summary>Runs litecast to completion (for commands that exit) and returns its exit code and output.</summary>
+    public static (int ExitCode, string Output) Run(string workingDirectory, params string[] args)
+    {
+        using var process = Start(workingDirectory, null, args);
+        if (!process._process.WaitForExit(TimeSpan.FromSeconds(60))) throw new TimeoutException($"litecast {string.Join(' ', args)} did not exit");
+        process._process.WaitForExit();
+        return (process.ExitCode, process.Output);
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    /// <summary>SIGKILL: no shutdown hook runs, as in a crash.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>SIGTERM, then wait for the clean exit.</summary>
+    public int Terminate(TimeSpan timeout)
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+            kill.WaitForExit();
+        }
+        if (!_process.WaitForExit(timeout)) throw new TimeoutException("litecast did not stop after SIGTERM");
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    /// <summary>A TCP port free on loopback right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
