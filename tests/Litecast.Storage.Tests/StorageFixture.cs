@@ -18,10 +18,16 @@ public sealed class ReplicationHarness : IDisposable
     public readonly WalReader Reader;
     private SqliteConnection? _guard;
     private PageApplier? _applier;
+    private bool _truncatedSinceRestart;
     public DatabaseHash? PrimaryHash { get; private set; }
     public DatabaseHash? ReplicaHash { get; private set; }
     public int TransactionsApplied { get; private set; }
     public int Restarts { get; private set; }
+    /// <summary>Every WAL restart seen: the header before and after.</summary>
+    public List<(WalHeader Previous, WalHeader Current)> RestartHeaders { get; } = [];
+    /// <summary>The last result of <see cref="WalReader.Read"/> in <see cref="Drain"/>.</summary>
+    public WalReadResult? LastRead { get; private set; }
+    public int PageSize { get; }
 
     public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false)
     {
@@ -30,6 +36,7 @@ public sealed class ReplicationHarness : IDisposable
         PrimaryPath = Path.Combine(Directory, "primary.db");
         ReplicaPath = Path.Combine(Directory, "replica.db");
         App = SqliteConnections.OpenOrCreate(PrimaryPath);
+        PageSize = pageSize;
         App.Execute($"PRAGMA page_size = {pageSize}");
         App.Execute("PRAGMA journal_mode = WAL");
         App.Execute("PRAGMA synchronous = NORMAL");
@@ -83,6 +90,7 @@ public sealed class ReplicationHarness : IDisposable
         });
         while (!checkpoint.Wait(20)) RotateGuard();
         checkpoint.GetAwaiter().GetResult();
+        if (mode.Equals("TRUNCATE", StringComparison.OrdinalIgnoreCase) && Reader.FileLength() == 0) _truncatedSinceRestart = true;
         return started.Elapsed;
     }
 
@@ -93,11 +101,23 @@ public sealed class ReplicationHarness : IDisposable
         while (true)
         {
             var result = Reader.Read();
+            LastRead = result;
+            Assert.NotEqual(WalReadOutcome.InvalidHeader, result.Outcome);
             if (result.Outcome == WalReadOutcome.Restarted)
             {
+                // The guard was held throughout and everything was read: SQLite's restart pattern (salt1 + 1) must
+                // show -- except after a TRUNCATE: the next writer writes a fresh header, and a writer connection
+                // whose own checkpoint counter is still 0 picks random salts (sqlite3.c walFrames:
+                // "if( pWal->nCkpt==0 ) sqlite3_randomness(8, pWal->hdr.aSalt)").
+                var previous = result.PreviousHeader!.Value;
+                var current = result.Header!.Value;
+                if (!_truncatedSinceRestart) Assert.Equal(previous.Salt1 + 1, current.Salt1);
+                _truncatedSinceRestart = false;
+                RestartHeaders.Add((previous, current));
                 Restarts++;
                 continue;
             }
+            Assert.NotEqual(WalStop.PartialFrame, result.Stop);
             foreach (var tx in result.Transactions)
             {
                 all.Add(tx);
@@ -118,6 +138,29 @@ public sealed class ReplicationHarness : IDisposable
     public void Commit(string sql)
     {
         App.Execute(sql);
+        Drain();
+        RotateGuard();
+        AssertReplicaEqualsPrimary();
+    }
+
+    /// <summary>Runs SQL on the primary from another process (the sqlite3 shell built with Litecast's SQLite), then
+    /// replicates and checks the replica exactly.</summary>
+    public void CommitViaShell(string sql)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(NativeSqlite.ShellPath)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-bail");
+        start.ArgumentList.Add(PrimaryPath);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.WriteLine(".timeout 10000");
+        process.StandardInput.WriteLine(sql + ";");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"sqlite3 shell failed ({process.ExitCode}): {stderr} {stdout.Result}");
         Drain();
         RotateGuard();
         AssertReplicaEqualsPrimary();
