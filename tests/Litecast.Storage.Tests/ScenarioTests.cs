@@ -234,3 +234,33 @@ public class WalRestartFacts
         return connection.Scalar<long>("SELECT count(*) FROM t");
     }
 }
+
+public class ApplierCheckpointTests
+{
+    [Fact]
+    public void ApplierWithoutCheckpointOnCommitStaysExactAndCheckpointsOnRequest()
+    {
+        using var h = new ReplicationHarness(replicaCheckpointOnCommit: false);
+        h.Commit("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        // Well past SQLite's 1000-page automatic checkpoint threshold.
+        h.Commit("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) INSERT INTO t SELECT i, randomblob(3000) FROM n");
+        h.Commit("UPDATE t SET v = randomblob(100) WHERE id % 2 = 0");
+        var replicaWal = WalFormat.WalPath(h.ReplicaPath);
+        Assert.True(new FileInfo(replicaWal).Length > 1500L * 4096, "the replica's WAL was checkpointed on commit");
+
+        using var reader = SqliteConnections.OpenReadOnly(h.ReplicaPath);
+        Assert.Equal(1500, reader.Scalar<long>("SELECT count(*) FROM t"));
+        reader.Close();
+
+        var (log, done) = h.CheckpointReplica(truncate: true);
+        Assert.Equal(0, new FileInfo(replicaWal).Length);
+        Assert.Equal((0, 0), (log, done));
+        h.AssertReplicaEqualsPrimary();
+        h.Commit("DELETE FROM t WHERE id > 10");
+        h.Commit("VACUUM");
+        h.CheckpointReplica(truncate: false);
+        h.AssertReplicaEqualsPrimary();
+        using var after = SqliteConnections.OpenReadOnly(h.ReplicaPath);
+        Assert.Equal(10, after.Scalar<long>("SELECT count(*) FROM t"));
+    }
+}

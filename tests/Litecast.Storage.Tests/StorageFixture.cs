@@ -29,8 +29,11 @@ public sealed class ReplicationHarness : IDisposable
     public WalReadResult? LastRead { get; private set; }
     public int PageSize { get; }
 
-    public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false)
+    private readonly bool _replicaCheckpointOnCommit;
+
+    public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false, bool replicaCheckpointOnCommit = true)
     {
+        _replicaCheckpointOnCommit = replicaCheckpointOnCommit;
         Directory = Path.Combine(Path.GetTempPath(), "litecast-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
         PrimaryPath = Path.Combine(Directory, "primary.db");
@@ -54,7 +57,7 @@ public sealed class ReplicationHarness : IDisposable
         var info = snapshot.CopyTo(staging);
         PrimaryHash = info.Hash;
         RotateGuard();
-        _applier = PageApplier.Open(ReplicaPath, info.PageSize);
+        _applier = PageApplier.Open(ReplicaPath, info.PageSize, _replicaCheckpointOnCommit);
         var bytes = File.ReadAllBytes(staging);
         var pages = new List<PageImage>();
         for (var p = 0u; p < info.PageCount; p++)
@@ -165,6 +168,9 @@ public sealed class ReplicationHarness : IDisposable
         RotateGuard();
         AssertReplicaEqualsPrimary();
     }
+
+    /// <summary>Checkpoints the replica's WAL through the applier.</summary>
+    public (int LogFrames, int CheckpointedFrames) CheckpointReplica(bool truncate) => _applier!.Checkpoint(truncate);
 
     public void AssertReplicaEqualsPrimary()
     {
