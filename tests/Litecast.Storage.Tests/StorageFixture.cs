@@ -46,7 +46,12 @@ public sealed class ReplicationHarness : IDisposable
         if (!autoCheckpoint) App.Execute("PRAGMA wal_autocheckpoint = 0");
         App.Execute("CREATE TABLE IF NOT EXISTS seed(x)");
         Reader = new WalReader(WalFormat.WalPath(PrimaryPath));
-        StartFromSnapshot();
+        try { StartFromSnapshot(); }
+        catch
+        {
+            Dispose(); // a failed start must not leave its temp directory behind
+            throw;
+        }
     }
 
     /// <summary>Copies the primary at a known position into the replica, as a full resync would.</summary>
