@@ -18,25 +18,40 @@ public sealed class ReplicationHarness : IDisposable
     public readonly WalReader Reader;
     private SqliteConnection? _guard;
     private PageApplier? _applier;
+    private bool _truncatedSinceRestart;
     public DatabaseHash? PrimaryHash { get; private set; }
     public DatabaseHash? ReplicaHash { get; private set; }
     public int TransactionsApplied { get; private set; }
     public int Restarts { get; private set; }
+    /// <summary>Every WAL restart seen: the header before and after.</summary>
+    public List<(WalHeader Previous, WalHeader Current)> RestartHeaders { get; } = [];
+    /// <summary>The last result of <see cref="WalReader.Read"/> in <see cref="Drain"/>.</summary>
+    public WalReadResult? LastRead { get; private set; }
+    public int PageSize { get; }
 
-    public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false)
+    private readonly bool _replicaCheckpointOnCommit;
+
+    public ReplicationHarness(int pageSize = 4096, bool autoCheckpoint = false, bool replicaCheckpointOnCommit = true)
     {
+        _replicaCheckpointOnCommit = replicaCheckpointOnCommit;
         Directory = Path.Combine(Path.GetTempPath(), "litecast-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
         PrimaryPath = Path.Combine(Directory, "primary.db");
         ReplicaPath = Path.Combine(Directory, "replica.db");
         App = SqliteConnections.OpenOrCreate(PrimaryPath);
+        PageSize = pageSize;
         App.Execute($"PRAGMA page_size = {pageSize}");
         App.Execute("PRAGMA journal_mode = WAL");
         App.Execute("PRAGMA synchronous = NORMAL");
         if (!autoCheckpoint) App.Execute("PRAGMA wal_autocheckpoint = 0");
         App.Execute("CREATE TABLE IF NOT EXISTS seed(x)");
         Reader = new WalReader(WalFormat.WalPath(PrimaryPath));
-        StartFromSnapshot();
+        try { StartFromSnapshot(); }
+        catch
+        {
+            Dispose(); // a failed start must not leave its temp directory behind
+            throw;
+        }
     }
 
     /// <summary>Copies the primary at a known position into the replica, as a full resync would.</summary>
@@ -47,7 +62,7 @@ public sealed class ReplicationHarness : IDisposable
         var info = snapshot.CopyTo(staging);
         PrimaryHash = info.Hash;
         RotateGuard();
-        _applier = PageApplier.Open(ReplicaPath, info.PageSize);
+        _applier = PageApplier.Open(ReplicaPath, info.PageSize, _replicaCheckpointOnCommit);
         var bytes = File.ReadAllBytes(staging);
         var pages = new List<PageImage>();
         for (var p = 0u; p < info.PageCount; p++)
@@ -83,6 +98,7 @@ public sealed class ReplicationHarness : IDisposable
         });
         while (!checkpoint.Wait(20)) RotateGuard();
         checkpoint.GetAwaiter().GetResult();
+        if (mode.Equals("TRUNCATE", StringComparison.OrdinalIgnoreCase) && Reader.FileLength() == 0) _truncatedSinceRestart = true;
         return started.Elapsed;
     }
 
@@ -93,11 +109,23 @@ public sealed class ReplicationHarness : IDisposable
         while (true)
         {
             var result = Reader.Read();
+            LastRead = result;
+            Assert.NotEqual(WalReadOutcome.InvalidHeader, result.Outcome);
             if (result.Outcome == WalReadOutcome.Restarted)
             {
+                // The guard was held throughout and everything was read: SQLite's restart pattern (salt1 + 1) must
+                // show -- except after a TRUNCATE: the next writer writes a fresh header, and a writer connection
+                // whose own checkpoint counter is still 0 picks random salts (sqlite3.c walFrames:
+                // "if( pWal->nCkpt==0 ) sqlite3_randomness(8, pWal->hdr.aSalt)").
+                var previous = result.PreviousHeader!.Value;
+                var current = result.Header!.Value;
+                if (!_truncatedSinceRestart) Assert.Equal(previous.Salt1 + 1, current.Salt1);
+                _truncatedSinceRestart = false;
+                RestartHeaders.Add((previous, current));
                 Restarts++;
                 continue;
             }
+            Assert.NotEqual(WalStop.PartialFrame, result.Stop);
             foreach (var tx in result.Transactions)
             {
                 all.Add(tx);
@@ -122,6 +150,32 @@ public sealed class ReplicationHarness : IDisposable
         RotateGuard();
         AssertReplicaEqualsPrimary();
     }
+
+    /// <summary>Runs SQL on the primary from another process (the sqlite3 shell built with Litecast's SQLite), then
+    /// replicates and checks the replica exactly.</summary>
+    public void CommitViaShell(string sql)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(NativeSqlite.ShellPath)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-bail");
+        start.ArgumentList.Add(PrimaryPath);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.WriteLine(".timeout 10000");
+        process.StandardInput.WriteLine(sql + ";");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"sqlite3 shell failed ({process.ExitCode}): {stderr} {stdout.Result}");
+        Drain();
+        RotateGuard();
+        AssertReplicaEqualsPrimary();
+    }
+
+    /// <summary>Checkpoints the replica's WAL through the applier.</summary>
+    public (int LogFrames, int CheckpointedFrames) CheckpointReplica(bool truncate) => _applier!.Checkpoint(truncate);
 
     public void AssertReplicaEqualsPrimary()
     {

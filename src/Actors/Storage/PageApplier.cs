@@ -45,7 +45,12 @@ public sealed class PageApplier : IDisposable
     /// does not exist or is empty. An existing file with another page size is an error: its pages cannot be rewritten
     /// in place.
     /// </summary>
-    public static PageApplier Open(string path, int pageSize)
+    /// <param name="checkpointOnCommit">True keeps SQLite's automatic checkpoint (1000 pages), which runs INSIDE the
+    /// commit: a big batch then pays for copying all its pages into the database file and an fsync before
+    /// <see cref="Apply"/> returns (measured: 40k pages/s instead of ~125k for a 100k-page batch). False turns it off:
+    /// the caller must then bound the replica's WAL itself with <see cref="Checkpoint"/> (e.g. from a timer, between
+    /// batches); readers see each batch as soon as it commits either way.</param>
+    public static PageApplier Open(string path, int pageSize, bool checkpointOnCommit = true)
     {
         var info = new FileInfo(path);
         if (!info.Exists || info.Length == 0) Create(path, pageSize);
@@ -68,6 +73,7 @@ public sealed class PageApplier : IDisposable
             connection.Execute($"PRAGMA {Schema}.journal_mode = WAL");
             connection.Execute($"PRAGMA {Schema}.synchronous = NORMAL");
             connection.Execute($"PRAGMA {Schema}.journal_size_limit = {JournalSizeLimitBytes}");
+            if (!checkpointOnCommit) connection.Execute("PRAGMA wal_autocheckpoint = 0");
             return new PageApplier(path, pageSize, connection);
         }
         catch

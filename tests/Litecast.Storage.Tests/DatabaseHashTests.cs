@@ -1,0 +1,137 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+
+namespace Litecast.Storage.Tests;
+
+public class DatabaseHashTests
+{
+    private static byte[] RandomPage(int seed, int size = 4096)
+    {
+        var page = new byte[size];
+        new Random(seed).NextBytes(page);
+        return page;
+    }
+
+    /// <summary>The linear alternative: XOR over pages of CRC-64(page number ‖ page).</summary>
+    private static ulong CrcXor(IEnumerable<(uint PageNumber, byte[] Data)> pages)
+    {
+        ulong total = 0;
+        foreach (var (pageNumber, data) in pages)
+        {
+            var input = new byte[4 + data.Length];
+            BinaryPrimitives.WriteUInt32BigEndian(input, pageNumber);
+            data.CopyTo(input, 4);
+            total ^= Crc64.HashToUInt64(input);
+        }
+        return total;
+    }
+
+    [Fact]
+    public void SwappedPageContentsChangeTheHashButNotACrcXor()
+    {
+        var a = RandomPage(1);
+        var b = RandomPage(2);
+        var c = RandomPage(3);
+        var original = new DatabaseHash(4096);
+        original.Apply([new PageImage(1, c), new PageImage(2, a), new PageImage(3, b)], 3);
+        var swapped = new DatabaseHash(4096);
+        swapped.Apply([new PageImage(1, c), new PageImage(2, b), new PageImage(3, a)], 3);
+        Assert.NotEqual(original.Value, swapped.Value);
+
+        // CRC is affine, so crc(2‖a) ^ crc(3‖b) == crc(2‖b) ^ crc(3‖a) for equal lengths: the swap is invisible to it.
+        Assert.Equal(CrcXor([(1, c), (2, a), (3, b)]), CrcXor([(1, c), (2, b), (3, a)]));
+    }
+
+    [Fact]
+    public void SwappingTwoPagesOfARealReplicaIsDetected()
+    {
+        using var h = new ReplicationHarness();
+        h.Commit("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        h.Commit("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO t SELECT i, randomblob(3000) FROM n");
+        var pages = ReplicationHarness.ReadPages(h.ReplicaPath);
+        var before = h.ReplicaHash!.Value;
+        const int x = 5, y = 9;
+        Assert.False(pages[x - 1].AsSpan().SequenceEqual(pages[y - 1]));
+
+        // The likeliest applier bug: right pages, wrong places.
+        using (var applier = PageApplier.Open(h.ReplicaPath, 4096))
+            applier.Apply([new PageImage(x, pages[y - 1]), new PageImage(y, pages[x - 1])], (uint)pages.Count);
+
+        using var replica = SqliteConnections.OpenReadOnly(h.ReplicaPath);
+        var recomputed = DatabaseHash.Compute(replica);
+        Assert.NotEqual(before, recomputed.Value);
+        Assert.NotEqual(h.ReplicaHash.PageHashAt(x), recomputed.PageHashAt(x));
+        // Page 1 left out: the apply rewrote its change counter.
+        var all = ReplicationHarness.ReadPages(h.ReplicaPath).Select((p, i) => ((uint)(i + 1), p)).Skip(1).ToList();
+        var original = pages.Select((p, i) => ((uint)(i + 1), p)).Skip(1).ToList();
+        Assert.Equal(CrcXor(original), CrcXor(all));
+    }
+
+    [Fact]
+    public void PageOneHeaderBytesThatEachSqliteRewritesAreIgnored()
+    {
+        var page = RandomPage(7);
+        var baseline = DatabaseHash.PageHash(1, page);
+        foreach (var index in new[] { 24, 25, 26, 27, 92, 95, 96, 99 })
+        {
+            var changed = (byte[])page.Clone();
+            changed[index] ^= 0xff;
+            Assert.Equal(baseline, DatabaseHash.PageHash(1, changed));
+        }
+        foreach (var index in new[] { 0, 18, 23, 28, 31, 91, 100, 4095 })
+        {
+            var changed = (byte[])page.Clone();
+            changed[index] ^= 0xff;
+            Assert.NotEqual(baseline, DatabaseHash.PageHash(1, changed));
+        }
+        // Only page 1 is normalised.
+        var other = (byte[])page.Clone();
+        other[24] ^= 0xff;
+        Assert.NotEqual(DatabaseHash.PageHash(2, page), DatabaseHash.PageHash(2, other));
+        // The page number seeds the hash: the same bytes at another place hash differently.
+        Assert.NotEqual(DatabaseHash.PageHash(2, page), DatabaseHash.PageHash(3, page));
+    }
+
+    [Theory]
+    [InlineData(512, 2097153u)]
+    [InlineData(4096, 262145u)]
+    [InlineData(65536, 16385u)]
+    public void LockBytePageIsLeftOut(int pageSize, uint lockPage)
+    {
+        Assert.Equal(lockPage, DatabaseHash.LockBytePage(pageSize));
+        Assert.Equal(0x40000000L, (lockPage - 1L) * pageSize);
+        Assert.Equal(0ul, DatabaseHash.PageHash(lockPage, RandomPage(1, pageSize)));
+        Assert.NotEqual(0ul, DatabaseHash.PageHash(lockPage - 1, RandomPage(1, pageSize)));
+    }
+
+    [Fact]
+    public void IncrementalUpdatesEqualAFreshComputation()
+    {
+        var random = new Random(42);
+        var pages = new Dictionary<uint, byte[]>();
+        var incremental = new DatabaseHash(512);
+        uint count = 0;
+        for (var step = 0; step < 200; step++)
+        {
+            var batch = new List<PageImage>();
+            var newCount = (uint)Math.Max(1, (int)count + random.Next(-5, 8));
+            for (var i = 0; i < random.Next(1, 6); i++)
+            {
+                var page = new PageImage((uint)random.Next(1, (int)newCount + 1), RandomPage(random.Next(), 512));
+                batch.Add(page);
+            }
+            incremental.Apply(batch, newCount);
+            foreach (var p in batch) pages[p.PageNumber] = p.Data;
+            foreach (var gone in pages.Keys.Where(k => k > newCount).ToList()) pages.Remove(gone);
+            count = newCount;
+
+            var fresh = new DatabaseHash(512);
+            var zero = new byte[512];
+            for (var p = 1u; p <= count; p++) fresh.SetPage(p, pages.TryGetValue(p, out var data) ? data : zero);
+            Assert.Equal(fresh.Value, incremental.Value);
+            Assert.Equal(count, incremental.PageCount);
+        }
+    }
+}
