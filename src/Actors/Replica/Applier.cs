@@ -35,9 +35,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>Another connection committed to the replica: a local write.</summary>
     public sealed record LocalWriteDetected(string Detail);
 
-    private sealed record CheckLocalWrites
+    /// <summary>Once a second: notice local writes, and checkpoint the replica's WAL between batches.</summary>
+    private sealed record Maintenance
     {
-        public static readonly CheckLocalWrites Instance = new();
+        public static readonly Maintenance Instance = new();
     }
 
     private readonly DatabaseSettings _settings;
@@ -72,7 +73,11 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         Receive<ResyncPages>(p => p.SessionId == _session, Pages);
         Receive<ResyncOffer>(_ => { });
         Receive<ResyncPages>(_ => { });
-        Receive<CheckLocalWrites>(_ => DetectLocalWrite());
+        Receive<Maintenance>(_ =>
+        {
+            if (DetectLocalWrite() || _open is not null) return;
+            _applier?.Checkpoint(truncate: false);
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -81,7 +86,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer("local-writes", CheckLocalWrites.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("maintenance", Maintenance.Instance, TimeSpan.FromSeconds(1));
         Context.Parent.Tell(Verify());
     }
 
@@ -113,7 +118,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     {
         if (_applier is { } existing && existing.PageSize == pageSize) return;
         _applier?.Dispose();
-        _applier = PageApplier.Open(_settings.Path, pageSize);
+        // SQLite's automatic checkpoint would run inside each commit (halving apply speed for big batches): the
+        // maintenance tick checkpoints between batches instead, and journal_size_limit trims the WAL file.
+        _applier = PageApplier.Open(_settings.Path, pageSize, checkpointOnCommit: false);
         _dataVersion = _applier.DataVersion();
         if (_hash is null || _hash.PageSize != pageSize)
         {
