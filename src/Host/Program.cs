@@ -30,8 +30,7 @@ public static class Program
             case ReplicateCommand replicate:
                 return Replicate(replicate);
             case StatusCommand status:
-                Console.Error.WriteLine($"litecast status {status.Url}: not implemented yet");
-                return 1;
+                return StatusClient.Run(status);
             case DemoCommand demo:
                 Console.Error.WriteLine($"litecast demo -dir {demo.Dir} -addr {demo.Addr}: not implemented yet");
                 return 1;
