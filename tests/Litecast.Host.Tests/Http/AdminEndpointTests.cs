@@ -202,6 +202,15 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Contains("replica", json.GetProperty("error").GetString());
     }
 
+    [Fact]
+    public async Task An_unexpected_failure_is_a_500_json_error()
+    {
+        _node.SyncFailure = new InvalidOperationException("ask timed out");
+        var (status, json) = await Post("/dbs/app/sync");
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.Contains("ask timed out", json.GetProperty("error").GetString());
+    }
+
     [Theory]
     [InlineData("POST", "/dbs/nope/sync")]
     [InlineData("GET", "/dbs/nope/wait?txid=1")]

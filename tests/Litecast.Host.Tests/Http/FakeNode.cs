@@ -36,6 +36,9 @@ internal sealed class FakeNode : ILitecastNode
 
     public ConcurrentQueue<string> Requests { get; } = new();
 
+    /// <summary>When set, SyncAsync throws this unexpected exception.</summary>
+    public Exception? SyncFailure { get; set; }
+
     public FakeNode()
     {
         Statuses[Primary.Name] = PrimaryStatus();
@@ -71,6 +74,8 @@ internal sealed class FakeNode : ILitecastNode
     public Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation)
     {
         Requests.Enqueue($"sync {db.Name}");
+        if (SyncFailure is not null)
+            throw SyncFailure;
         if (db.Role != DbRole.Primary)
             throw new NodeRequestException($"'{db.Name}' is a replica here; sync on its primary");
         return Task.FromResult(new WalSynced(Generation, 101));
