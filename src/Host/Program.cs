@@ -30,8 +30,7 @@ public static class Program
             case ReplicateCommand replicate:
                 return Replicate(replicate);
             case StatusCommand status:
-                Console.Error.WriteLine($"litecast status {status.Url}: not implemented yet");
-                return 1;
+                return StatusClient.Run(status);
             case DemoCommand demo:
                 return Demo.DemoRunner.RunAsync(demo).GetAwaiter().GetResult();
             default:

@@ -1,0 +1,244 @@
+using System.Globalization;
+using Litecast.Actors;
+using Litecast.Host.Configuration;
+using Litecast.Host.Node;
+using Microsoft.AspNetCore.Http.Json;
+using Prometheus;
+
+namespace Litecast.Host.Http;
+
+/// <summary>
+/// The HTTP admin endpoint's routes (ASP.NET Core minimal API). Read-only towards the file system: every handler
+/// only asks the node; none writes a file.
+/// </summary>
+public static class AdminEndpoints
+{
+    /// <summary>Default <c>timeout</c> of <c>/wait</c>.</summary>
+    public static readonly TimeSpan DefaultWaitTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Largest <c>timeout</c> <c>/wait</c> accepts.</summary>
+    public static readonly TimeSpan MaxWaitTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long one database's status may take before <c>/status</c> reports it as unavailable.</summary>
+    public static readonly TimeSpan StatusTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Registers the JSON options the endpoints use (camelCase, source-generated types). Call on the builder's services.</summary>
+    public static IServiceCollection AddLitecastAdmin(this IServiceCollection services) =>
+        services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
+
+    /// <summary>Maps every admin route, JSON 404/405 answers, and JSON 500 answers for unexpected failures.</summary>
+    public static AdminMetrics MapLitecastAdmin(this WebApplication app, ILitecastNode node) => Map(app, node);
+
+    /// <summary>Maps every admin route, JSON 404/405 answers, and JSON 500 answers for unexpected failures; returns the metrics it exports.</summary>
+    public static AdminMetrics Map(WebApplication app, ILitecastNode node)
+    {
+        var metrics = new AdminMetrics();
+        metrics.Registry.AddBeforeCollectCallback(async cancel =>
+        {
+            foreach (var (db, status, _) in await CollectAsync(node, cancel))
+            {
+                if (status is not null) metrics.Update(status);
+                else metrics.MarkUnavailable(db.Name, AdminJson.RoleName(db.Role));
+            }
+        });
+
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (Exception e) when (!context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                await Error(StatusCodes.Status500InternalServerError, $"internal error: {e.Message}").ExecuteAsync(context);
+            }
+        });
+        app.UseStatusCodePages(async ctx =>
+        {
+            var http = ctx.HttpContext;
+            int code = http.Response.StatusCode;
+            string message = code switch
+            {
+                404 => $"not found: {http.Request.Method} {http.Request.Path}",
+                405 => $"method {http.Request.Method} not allowed on {http.Request.Path}",
+                _ => $"HTTP {code}",
+            };
+            await Error(code, message).ExecuteAsync(http);
+        });
+
+        app.MapGet("/status", async (CancellationToken cancel) =>
+        {
+            var dbs = (await CollectAsync(node, cancel))
+                .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
+                .ToList();
+            return Results.Json(new StatusResponse(node.NodeId, dbs), AdminJsonContext.Default.StatusResponse);
+        });
+
+        app.MapGet("/healthz", async (CancellationToken cancel) =>
+        {
+            var reasons = new List<string>();
+            if (node.NodeProblem is { } nodeProblem)
+                reasons.Add($"node: {nodeProblem}");
+            foreach (var (db, status, error) in await CollectAsync(node, cancel))
+            {
+                if (status is null)
+                    reasons.Add($"{db.Name}: status unavailable: {error}");
+                else if (!status.Healthy)
+                    reasons.Add($"{status.Name}: {status.Problem ?? "unhealthy"}");
+            }
+            return reasons.Count == 0
+                ? Results.Json(new HealthResponse("ok", null), AdminJsonContext.Default.HealthResponse)
+                : Results.Json(new HealthResponse("unhealthy", reasons), AdminJsonContext.Default.HealthResponse,
+                    statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+
+        app.MapMetrics("/metrics", metrics.Registry);
+
+        app.MapGet("/cluster", () => Results.Json(
+            new ClusterResponse(node.NodeId,
+                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList()),
+            AdminJsonContext.Default.ClusterResponse));
+
+        app.MapPost("/dbs/{name}/sync", async (string name, CancellationToken cancel) =>
+        {
+            if (Find(node, name) is not { } db)
+                return UnknownDatabase(name);
+            try
+            {
+                var synced = await node.SyncAsync(db, cancel);
+                return Position(synced.Txid, synced.Generation);
+            }
+            catch (NodeRequestException e)
+            {
+                return Error(StatusCodes.Status409Conflict, e.Message);
+            }
+        });
+
+        app.MapGet("/dbs/{name}/wait", async (string name, HttpRequest request, CancellationToken cancel) =>
+        {
+            if (Find(node, name) is not { } db)
+                return UnknownDatabase(name);
+            if (!TryParseTxid(request.Query["txid"], out ulong txid, out string? txidError))
+                return Error(StatusCodes.Status400BadRequest, txidError);
+            if (!TryParseTimeout(request.Query["timeout"], out var timeout, out string? timeoutError))
+                return Error(StatusCodes.Status400BadRequest, timeoutError);
+            try
+            {
+                var reached = await node.WaitAsync(db, txid, timeout, cancel);
+                return reached is null
+                    ? Error(StatusCodes.Status504GatewayTimeout,
+                        $"timed out after {ValueParsers.FormatDuration(timeout)} waiting for txid {txid} on '{db.Name}'")
+                    : Position(reached.Txid, reached.Generation);
+            }
+            catch (NodeRequestException e)
+            {
+                return Error(StatusCodes.Status409Conflict, e.Message);
+            }
+        });
+
+        app.MapPost("/dbs/{name}/resync", async (string name, CancellationToken cancel) =>
+        {
+            if (Find(node, name) is not { } db)
+                return UnknownDatabase(name);
+            try
+            {
+                var started = await node.ResyncAsync(db, cancel);
+                return started.Accepted
+                    ? Results.Json(new ResyncResponse(true, started.Detail), AdminJsonContext.Default.ResyncResponse,
+                        statusCode: StatusCodes.Status202Accepted)
+                    : Error(StatusCodes.Status409Conflict, started.Detail);
+            }
+            catch (NodeRequestException e)
+            {
+                return Error(StatusCodes.Status409Conflict, e.Message);
+            }
+        });
+
+        return metrics;
+    }
+
+    /// <summary>Parses <c>txid</c>: required, a non-negative integer.</summary>
+    internal static bool TryParseTxid(string? text, out ulong txid, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        txid = 0;
+        error = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = "missing query parameter 'txid' (e.g. ?txid=42, the txid /sync answered on the primary)";
+            return false;
+        }
+        if (text.TrimStart().StartsWith('-'))
+        {
+            error = $"invalid txid '{text}': must not be negative";
+            return false;
+        }
+        if (!ulong.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out txid))
+        {
+            error = $"invalid txid '{text}': expected a non-negative integer";
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Parses <c>timeout</c>: a Go duration (default 5s, at most 5m).</summary>
+    internal static bool TryParseTimeout(string? text, out TimeSpan timeout, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        error = null;
+        timeout = DefaultWaitTimeout;
+        if (text is null)
+            return true;
+        if (!ValueParsers.TryParseDuration(text, out timeout, out string? parseError))
+        {
+            error = $"invalid timeout: {parseError}";
+            return false;
+        }
+        if (timeout > MaxWaitTimeout)
+        {
+            error = $"invalid timeout '{text}': at most {ValueParsers.FormatDuration(MaxWaitTimeout)}";
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Finds a database by the route's <c>{name}</c>: its name, file name or path. ASP.NET Core decodes every
+    /// escape in a route value except <c>%2F</c>, which is decoded here so a full path can be given.</summary>
+    private static DbConfig? Find(ILitecastNode node, string name)
+    {
+        string decoded = name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        return node.FindDatabase(decoded);
+    }
+
+    private static async Task<List<(DbConfig Db, DatabaseStatus? Status, string? Error)>> CollectAsync(
+        ILitecastNode node, CancellationToken cancel)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        timeout.CancelAfter(StatusTimeout);
+        var tasks = node.Databases.Select(async db =>
+        {
+            try
+            {
+                return (db, await node.StatusAsync(db, timeout.Token), (string?)null);
+            }
+            catch (Exception e) when (!cancel.IsCancellationRequested)
+            {
+                string error = e is OperationCanceledException ? $"no answer within {ValueParsers.FormatDuration(StatusTimeout)}" : e.Message;
+                return (db, (DatabaseStatus?)null, error);
+            }
+        }).ToList();
+        return [.. await Task.WhenAll(tasks)];
+    }
+
+    private static DbStatusJson Unavailable(DbConfig db, string error) => new(
+        db.Name, db.Path, AdminJson.RoleName(db.Role), AdminJson.Hex(0), 0, AdminJson.Hex(0), null, null,
+        false, $"status unavailable: {error}", null, []);
+
+    private static IResult Position(ulong txid, ulong generation) =>
+        Results.Json(new PositionResponse(txid, AdminJson.Hex(generation)), AdminJsonContext.Default.PositionResponse);
+
+    private static IResult UnknownDatabase(string name) =>
+        Error(StatusCodes.Status404NotFound, $"unknown database '{name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase)}'");
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new ErrorResponse(message), AdminJsonContext.Default.ErrorResponse, statusCode: status);
+}
