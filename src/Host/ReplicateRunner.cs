@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Node;
-using Microsoft.AspNetCore.Builder;
 
 namespace Litecast.Host;
 
@@ -19,7 +18,7 @@ internal static class ReplicateRunner
         Log($"litecast {Program.Version} starting with {config.File}: " +
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
         var node = LitecastNode.Start(config, Log);
-        WebApplication? server = null;
+        AdminServer? server = null;
         try
         {
             if (config.Addr is { } addr)

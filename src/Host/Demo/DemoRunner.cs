@@ -6,7 +6,6 @@ using Litecast.Host.Cli;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Node;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 
@@ -20,6 +19,9 @@ namespace Litecast.Host.Demo;
 internal static class DemoRunner
 {
     private const string DatabaseName = "demo.db";
+
+    // The live view is the demo's output; the nodes' own log lines are collected and printed at the end.
+    private const string QuietAkka = "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR\nakka.remote.log-remote-lifecycle-events = off";
 
     public static async Task<int> RunAsync(DemoCommand command)
     {
@@ -40,15 +42,15 @@ internal static class DemoRunner
         var writer = Task.Run(() => Write(app, cancel.Token));
 
         var primaryConfig = Config(primaryPath, command.Addr, upstream: null);
-        var primary = LitecastNode.Start(primaryConfig, Log);
+        var primary = LitecastNode.Start(primaryConfig, Log, QuietAkka);
         var server = AdminServer.Build(command.Addr, primary);
         await server.StartAsync();
-        var primaryUrl = new Uri(server.Urls.First().Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "127.0.0.1").Replace("*", "127.0.0.1"));
+        var primaryUrl = server.BaseUrl;
         Console.WriteLine($"Litecast demo in {root}: primary {primaryPath}, replicas {string.Join(", ", replicaPaths)}");
         Console.WriteLine($"Admin endpoint: {string.Join(", ", server.Urls)} (try: curl {primaryUrl}status). Ctrl-C stops.");
 
         var replicas = replicaPaths.Select(path => LitecastNode.Start(
-            Config(path, null, new UpstreamConfig { Url = new Uri($"http://127.0.0.1:{primaryUrl.Port}"), Path = primaryPath }), Log)).ToList();
+            Config(path, null, new UpstreamConfig { Url = new Uri($"http://127.0.0.1:{primaryUrl.Port}"), Path = primaryPath }), Log, QuietAkka)).ToList();
         var nodes = new List<(string Label, LitecastNode Node, string Path)> { ("primary", primary, primaryPath) };
         nodes.AddRange(replicas.Select((node, i) => ($"replica{i + 1}", node, replicaPaths[i])));
 

@@ -43,7 +43,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         return node;
     }
 
-    public string NodeId => _current?.NodeId ?? "(joining)";
+    /// <summary>The cluster address, or an empty string while the node has not joined its cluster.</summary>
+    public string NodeId => _current?.NodeId ?? "";
 
     public IReadOnlyList<DbConfig> Databases => _config.Dbs;
 

@@ -28,8 +28,10 @@ public static class UpstreamDiscovery
         var url = new Uri(origin, "/cluster");
         var info = await Http.GetFromJsonAsync<ClusterInfo>(url, cancellation)
             ?? throw new HttpRequestException($"{url} answered an empty body");
-        if (string.IsNullOrWhiteSpace(info.Node) || info.Dbs is null)
+        if (info.Dbs is null || info.Node is null)
             throw new HttpRequestException($"{url} did not answer a Litecast cluster description");
+        if (!info.Node.StartsWith("akka.tcp://", StringComparison.Ordinal))
+            throw new HttpRequestException($"the primary at {origin} has not joined its cluster yet");
         return info;
     }
 
