@@ -62,7 +62,7 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
         var now = Stopwatch.GetTimestamp();
         _waiters.RemoveAll(w =>
         {
-            if (txid >= w.Request.Txid && generation != 0)
+            if (txid >= w.Request.Txid && generation != 0 && generation == CurrentGeneration())
             {
                 w.ReplyTo.Tell(new TxidReached(generation, txid));
                 return true;
@@ -70,6 +70,9 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
             return now > w.Deadline;
         });
     }
+
+    /// <summary>The primary's current generation as this node knows it: a txid bookmark means nothing in another one.</summary>
+    private ulong CurrentGeneration() => _settings.IsPrimary ? _state?.Generation ?? 0 : _lastHeartbeat?.Generation ?? _position?.Generation ?? 0;
 
     private (ulong Generation, ulong Txid) LocalPosition() =>
         _settings.IsPrimary ? (_state?.Generation ?? 0, _state?.Txid ?? 0) : (_position?.Generation ?? 0, _position?.Txid ?? 0);

@@ -64,8 +64,15 @@ public class GuideReplicationTests(ITestOutputHelper output)
         cluster.StartPrimary();
         await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
         await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
-        AssertConverged(cluster, 1080);
-        output.WriteLine(cluster.Primary.Output);
+        try
+        {
+            AssertConverged(cluster, 1080);
+        }
+        finally
+        {
+            output.WriteLine("--- primary ---\n" + cluster.Primary.Output);
+            output.WriteLine("--- replica 1 ---\n" + cluster.Replicas[0]!.Output);
+        }
     }
 
     private static void AssertConverged(EndToEndCluster cluster, int rows)

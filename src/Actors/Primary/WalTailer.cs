@@ -147,11 +147,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         }
         else
         {
+            // Txids keep growing across generations (the discontinuity counts as one), so an application's bookmark
+            // from before never looks reached on a replica still holding the old generation.
             var generation = PrimaryState.NewGenerationId();
-            _state.Begin(generation, 0, info.Hash);
+            var txid = Math.Max(saved?.Txid ?? 0, _state.Txid) + 1;
+            _state.Begin(generation, txid, info.Hash);
             _state.Cursor = _reader.Cursor;
-            _log.Info("{Database}: new generation {Generation:x16} ({Reason}); {Pages} pages, hash {Hash}",
-                _settings.Name, generation, discontinuity, info.PageCount, info.Hash);
+            _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
+                _settings.Name, generation, txid, discontinuity, info.PageCount, info.Hash);
         }
         _state.Consistent = true;
         Persist(durable: true);
