@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace Litecast.EndToEnd.Tests;
+
+/// <summary>Bad input at the process level: each gets a clear error or status, and no database file is touched.</summary>
+public sealed class BadInputTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "litecast-bad-" + Guid.NewGuid().ToString("N"));
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    public BadInputTests() => Directory.CreateDirectory(_dir);
+
+    private string Config(string yaml)
+    {
+        var path = Path.Combine(_dir, "litecast.yml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    [Fact]
+    public void MissingConfigFileExitsNonZeroNamingThePath()
+    {
+        var missing = Path.Combine(_dir, "nope.yml");
+        var (code, output) = LitecastProcess.Run(_dir, "replicate", "-config", missing);
+        Assert.NotEqual(0, code);
+        Assert.Contains(missing, output);
+    }
+
+    [Fact]
+    public void MalformedYamlNamesTheFileAndLine()
+    {
+        var path = Config("addr: \":9090\"\ndbs:\n  - path: /data/db\n   bad: [unclosed\n");
+        var (code, output) = LitecastProcess.Run(_dir, "replicate", "-config", path);
+        Assert.NotEqual(0, code);
+        Assert.Contains("litecast.yml:", output);
+        Assert.Matches(@"litecast\.yml:\d+", output);
+    }
+
+    [Fact]
+    public void UnknownKeyNamesTheKeyAndLine()
+    {
+        var path = Config("addr: \":9090\"\ndbs:\n  - path: /data/db\n    upstrem:\n      url: http://x:9090\n");
+        var (code, output) = LitecastProcess.Run(_dir, "replicate", "-config", path);
+        Assert.NotEqual(0, code);
+        Assert.Contains("litecast.yml:4", output);
+        Assert.Contains("upstrem", output);
+    }
+
+    [Fact]
+    public void UpstreamsInTwoClustersAreAnError()
+    {
+        var path = Config("""
+            dbs:
+              - path: /data/a
+                upstream:
+                  url: http://one:9090
+              - path: /data/b
+                upstream:
+                  url: http://two:9090
+            """);
+        var (code, output) = LitecastProcess.Run(_dir, "replicate", "-config", path);
+        Assert.NotEqual(0, code);
+        Assert.Contains("http://one:9090", output);
+        Assert.Contains("http://two:9090", output);
+    }
+
+    [Fact]
+    public async Task UnreachableUpstreamKeepsRetryingAndIsUnhealthy()
+    {
+        var deadPort = LitecastProcess.FreePort();
+        var httpPort = LitecastProcess.FreePort();
+        var replica = Path.Combine(_dir, "replica.db");
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {replica}
+                upstream:
+                  url: http://127.0.0.1:{deadPort}
+            """);
+        using var process = LitecastProcess.Start(_dir, null, "replicate");
+        var url = $"http://127.0.0.1:{httpPort}/healthz";
+        var watch = Stopwatch.StartNew();
+        HttpResponseMessage? response = null;
+        while (watch.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try { response = await _http.GetAsync(url); }
+            catch (HttpRequestException) { }
+            if (response is not null && process.Output.Contains("unreachable")) break;
+            await Task.Delay(200);
+        }
+        Assert.NotNull(response);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("unreachable", await response.Content.ReadAsStringAsync());
+        Assert.False(process.HasExited, "litecast must keep retrying, not exit");
+        Assert.Contains($"127.0.0.1:{deadPort}", process.Output);
+        Assert.False(File.Exists(replica), "no replica file is created before the primary is reached");
+    }
+
+    [Fact]
+    public async Task PrimaryWaitsForTheApplicationToCreateTheDatabaseAndSwitchesItToWal()
+    {
+        var httpPort = LitecastProcess.FreePort();
+        var db = Path.Combine(_dir, "later.db");
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: 127.0.0.1
+              port: {LitecastProcess.FreePort()}
+            """);
+        using var process = LitecastProcess.Start(_dir, null, "replicate");
+        await Until(() => process.Output.Contains("waiting for the application to create"), process);
+        Assert.False(File.Exists(db), "Litecast never creates the primary's database");
+        var health = await _http.GetAsync($"http://127.0.0.1:{httpPort}/healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+
+        // The application creates it in rollback-journal mode: Litecast switches it to WAL and says so.
+        EndToEndCluster.Python($"""
+            import sqlite3
+            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
+            db.execute("PRAGMA journal_mode = DELETE")
+            db.execute("CREATE TABLE t(x)")
+            db.close()
+            """);
+        await Until(() => process.Output.Contains("switched it to WAL"), process);
+        Assert.Equal("wal", EndToEndCluster.ReadOnlyQuery(db, "PRAGMA journal_mode"));
+        var sync = await _http.PostAsync($"http://127.0.0.1:{httpPort}/dbs/later.db/sync", null);
+        Assert.Equal(HttpStatusCode.OK, sync.StatusCode);
+    }
+
+    [Fact]
+    public async Task HttpRequestsForUnknownDatabasesAndBadTxidsAreRejected()
+    {
+        var httpPort = LitecastProcess.FreePort();
+        var db = Path.Combine(_dir, "app.db");
+        EndToEndCluster.Python($"""
+            import sqlite3
+            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE t(x)")
+            db.close()
+            """);
+        var before = File.ReadAllBytes(db);
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: 127.0.0.1
+              port: {LitecastProcess.FreePort()}
+            """);
+        using var process = LitecastProcess.Start(_dir, null, "replicate");
+        var baseUrl = $"http://127.0.0.1:{httpPort}";
+        await Until(async () => (await TryGet($"{baseUrl}/healthz")) == HttpStatusCode.OK, process);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync($"{baseUrl}/dbs/nope.db/sync", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, await TryGet($"{baseUrl}/dbs/nope.db/wait?txid=1"));
+        Assert.Equal(HttpStatusCode.BadRequest, await TryGet($"{baseUrl}/dbs/app.db/wait?txid=abc"));
+        Assert.Equal(HttpStatusCode.BadRequest, await TryGet($"{baseUrl}/dbs/app.db/wait?txid=-1"));
+        Assert.Equal(HttpStatusCode.BadRequest, await TryGet($"{baseUrl}/dbs/app.db/wait"));
+        Assert.Equal(HttpStatusCode.Conflict, (await _http.PostAsync($"{baseUrl}/dbs/app.db/resync", null)).StatusCode);
+        Assert.Equal("1", EndToEndCluster.ReadOnlyQuery(db, "SELECT count(*) FROM sqlite_schema"));
+        Assert.Equal(before.Length, new FileInfo(db).Length);
+
+        // `litecast status` against the real node.
+        var (code, output) = LitecastProcess.Run(_dir, "status", "-url", baseUrl);
+        Assert.Equal(0, code);
+        Assert.Contains("app.db", output);
+        Assert.Contains("primary", output);
+    }
+
+    private async Task<HttpStatusCode?> TryGet(string url)
+    {
+        try { return (await _http.GetAsync(url)).StatusCode; }
+        catch (HttpRequestException) { return null; }
+    }
+
+    private static Task Until(Func<bool> condition, LitecastProcess process) => Until(() => Task.FromResult(condition()), process);
+
+    private static async Task Until(Func<Task<bool>> condition, LitecastProcess process)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("condition not reached\n" + process.Output);
+            await Task.Delay(100);
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        try { Directory.Delete(_dir, recursive: true); }
+        catch (IOException) { }
+    }
+}
