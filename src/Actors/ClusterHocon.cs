@@ -9,13 +9,18 @@ namespace Litecast.Actors;
 /// <param name="Port">Cluster port; 0 picks a free one (tests).</param>
 /// <param name="PublicHostname">The name other nodes reach this one by.</param>
 /// <param name="Seeds">Cluster addresses to join through (akka.tcp://litecast@host:port); empty for the first node.</param>
-public sealed record ClusterEndpoint(string Hostname, int Port, string PublicHostname, IReadOnlyList<string> Seeds);
+/// <param name="IsPrimary">True on a node that is the primary of a database: the split-brain resolver keeps the side
+/// that holds the primary, so a partition downs replicas (which then rejoin), never the node everything flows from.</param>
+public sealed record ClusterEndpoint(string Hostname, int Port, string PublicHostname, IReadOnlyList<string> Seeds, bool IsPrimary);
 
 /// <summary>Builds the Akka configuration of a Litecast node: hocon/akka.conf, the serializer bindings and the endpoint.</summary>
 public static class ClusterHocon
 {
     /// <summary>The actor system name every Litecast node uses (it is part of every cluster address).</summary>
     public const string SystemName = "litecast";
+
+    /// <summary>The cluster role of a node that is the primary of a database (see hocon/akka.conf, split-brain-resolver).</summary>
+    public const string PrimaryRole = "primary";
 
     private static readonly Lazy<string> Base = new(() =>
     {
@@ -36,6 +41,7 @@ public static class ClusterHocon
               public-hostname = "{{endpoint.PublicHostname}}"
             }
             akka.cluster.seed-nodes = [{{seeds}}]
+            akka.cluster.roles = [{{(endpoint.IsPrimary ? "\"" + PrimaryRole + "\"" : "")}}]
             """;
         return ConfigurationFactory.ParseString(overrides ?? "")
             .WithFallback(ConfigurationFactory.ParseString(node))

@@ -55,18 +55,45 @@ public sealed class TestCluster : IAsyncDisposable
 
     public string ReplicaPath(int index) => Path.Combine(Directory, $"replica{index}", "app.db");
 
-    /// <summary>Opens the application's connection to the primary, creating the database in WAL mode.</summary>
+    /// <summary>
+    /// Opens the application's connection to the primary, creating the database in WAL mode: a plain connection through
+    /// the same native SQLite, without Litecast's settings (closing the last one checkpoints and deletes the WAL).
+    /// </summary>
     public SqliteConnection OpenApplication()
     {
-        var connection = SqliteConnections.OpenOrCreate(PrimaryPath);
+        NativeSqlite.EnsureLoaded();
+        var connection = new SqliteConnection($"Data Source={PrimaryPath};Pooling=False");
+        connection.Open();
         connection.Execute("PRAGMA journal_mode = WAL");
         connection.Execute("PRAGMA busy_timeout = 5000");
         return connection;
     }
 
-    public async Task StartPrimaryAsync()
+    /// <summary>Starts the primary; on a fixed <paramref name="port"/> its identity (and topic) survives a restart, and
+    /// a restarted primary joins the cluster its replicas are still in.</summary>
+    public async Task StartPrimaryAsync(int port = 0)
     {
-        Primary = await StartNodeAsync(null, null);
+        Primary = await StartNodeAsync(null, null, port, Replicas.Select(r => Akka.Cluster.Cluster.Get(r.System).SelfAddress.ToString()).ToList());
+    }
+
+    /// <summary>Stops a node: gracefully (it leaves the cluster), or as a crash (blackholed first, then terminated).</summary>
+    public async Task StopNodeAsync(TestNode node, bool crash = false)
+    {
+        if (crash)
+        {
+            var transport = ((Akka.Remote.IRemoteActorRefProvider)((Akka.Actor.ExtendedActorSystem)node.System).Provider).Transport;
+            foreach (var other in _nodes.Where(n => n != node))
+                await transport.ManagementCommand(new Akka.Remote.Transport.SetThrottle(Akka.Cluster.Cluster.Get(other.System).SelfAddress,
+                    Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+            await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        else
+        {
+            await Akka.Actor.CoordinatedShutdown.Get(node.System).Run(Akka.Actor.CoordinatedShutdown.ClusterLeavingReason.Instance);
+            await node.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        _nodes.Remove(node);
+        Replicas.Remove(node);
     }
 
     public async Task<TestNode> StartReplicaAsync(int index)
@@ -76,15 +103,15 @@ public sealed class TestCluster : IAsyncDisposable
         return replica;
     }
 
-    private async Task<TestNode> StartNodeAsync(TestNode? primary, string? replicaPath)
+    private async Task<TestNode> StartNodeAsync(TestNode? primary, string? replicaPath, int port = 0, List<string>? seedsForPrimary = null)
     {
-        var seeds = primary is null ? new List<string>() : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
-        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", 0, "127.0.0.1", seeds), TestOverrides);
+        var seeds = primary is null ? seedsForPrimary ?? [] : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
+        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null), TestOverrides);
         var system = ActorSystem.Create(ClusterHocon.SystemName, config);
         var mediator = DistributedPubSub.Get(system).Mediator;
         var cluster = Akka.Cluster.Cluster.Get(system);
         var self = cluster.SelfAddress;
-        if (primary is null) cluster.Join(self);
+        if (seeds.Count == 0) cluster.Join(self);
         var joined = new TaskCompletionSource();
         cluster.RegisterOnMemberUp(() => joined.TrySetResult());
         await joined.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -116,17 +143,21 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Waits until every replica reports the primary's current txid and generation.</summary>
     public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
     {
-        var synced = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30));
-        var target = Assert.IsType<WalSynced>(synced);
+        WalSynced? target = null;
+        await Eventually(async () =>
+        {
+            target = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30)) as WalSynced;
+            return target is not null;
+        }, TimeSpan.FromSeconds(30), "the primary to answer a sync");
         foreach (var replica in Replicas)
         {
             await Eventually(async () =>
             {
                 var status = await replica.StatusAsync("app.db");
-                return status.Generation == target.Generation && status.Txid >= target.Txid;
-            }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target.Txid}");
+                return status.Generation == target!.Generation && status.Txid >= target.Txid;
+            }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target!.Txid}");
         }
-        _output?.WriteLine($"replicas at generation {target.Generation:x16} txid {target.Txid}");
+        _output?.WriteLine($"replicas at generation {target!.Generation:x16} txid {target.Txid}");
     }
 
     public async ValueTask DisposeAsync()

@@ -168,7 +168,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
         var cluster = _config.Cluster;
         var hasPrimary = _config.PrimaryDbs.Any();
-        var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds);
+        var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds, hasPrimary);
         var system = ActorSystem.Create(ClusterHocon.SystemName, ClusterHocon.Build(endpoint, _hoconOverrides));
         try
         {
