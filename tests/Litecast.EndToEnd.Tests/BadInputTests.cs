@@ -170,6 +170,35 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("primary", output);
     }
 
+    [Fact]
+    public async Task SigtermLeavesTheClusterAndExitsCleanly()
+    {
+        var httpPort = LitecastProcess.FreePort();
+        var db = Path.Combine(_dir, "app.db");
+        EndToEndCluster.Python($"""
+            import sqlite3
+            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE t(x)")
+            db.close()
+            """);
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: 127.0.0.1
+              port: {LitecastProcess.FreePort()}
+            """);
+        using var process = LitecastProcess.Start(_dir, null, "replicate");
+        await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);
+        Assert.Equal(0, process.Terminate(TimeSpan.FromSeconds(30)));
+        Assert.Contains("leaving the cluster", process.Output);
+        Assert.Contains("stopped", process.Output);
+        // The tailer saved its position on the way out.
+        Assert.True(File.Exists(Path.Combine(_dir, ".app.db-litecast", "primary.json")));
+    }
+
     private async Task<HttpStatusCode?> TryGet(string url)
     {
         try { return (await _http.GetAsync(url)).StatusCode; }

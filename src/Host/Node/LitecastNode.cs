@@ -50,6 +50,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public string? NodeProblem => _problem;
 
+    /// <summary>The current incarnation's ActorSystem (tests cut its network to provoke downing).</summary>
+    internal ActorSystem? CurrentSystem => _current?.System;
+
     /// <summary>Completes once the node first joined its cluster.</summary>
     public Task Joined => _firstIncarnation.Task;
 
