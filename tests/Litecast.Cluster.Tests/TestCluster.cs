@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Remote;
+using Akka.Remote.Transport;
 using Litecast.Actors;
 using Litecast.Actors.Storage;
 using Microsoft.Data.Sqlite;
@@ -15,6 +17,7 @@ public sealed class TestNode
     public required ActorSystem System { get; init; }
     public required string NodeId { get; init; }
     public required Dictionary<string, IActorRef> Databases { get; init; }
+    public required Address Address { get; init; }
 
     public async Task<DatabaseStatus> StatusAsync(string name) =>
         await Databases[name].Ask<DatabaseStatus>(GetDatabaseStatus.Instance, TimeSpan.FromSeconds(10));
@@ -43,6 +46,9 @@ public sealed class TestCluster : IAsyncDisposable
     public TestNode Primary { get; private set; } = null!;
     public List<TestNode> Replicas { get; } = [];
     public Func<DatabaseSettings, DatabaseSettings> Tune { get; init; } = s => s;
+
+    /// <summary>HOCON that wins over <see cref="TestOverrides"/> (e.g. a longer stable-after for one test).</summary>
+    public string ExtraHocon { get; init; } = "";
 
     public TestCluster(ITestOutputHelper? output = null)
     {
@@ -73,7 +79,7 @@ public sealed class TestCluster : IAsyncDisposable
     /// a restarted primary joins the cluster its replicas are still in.</summary>
     public async Task StartPrimaryAsync(int port = 0)
     {
-        Primary = await StartNodeAsync(null, null, port, Replicas.Select(r => Akka.Cluster.Cluster.Get(r.System).SelfAddress.ToString()).ToList());
+        Primary = await StartNodeAsync(null, null, port, Replicas.Where(r => r is not null).Select(r => r.Address.ToString()).ToList());
     }
 
     /// <summary>Stops a node: gracefully (it leaves the cluster), or as a crash (blackholed first, then terminated).</summary>
@@ -81,10 +87,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         if (crash)
         {
-            var transport = ((Akka.Remote.IRemoteActorRefProvider)((Akka.Actor.ExtendedActorSystem)node.System).Provider).Transport;
-            foreach (var other in _nodes.Where(n => n != node))
-                await transport.ManagementCommand(new Akka.Remote.Transport.SetThrottle(Akka.Cluster.Cluster.Get(other.System).SelfAddress,
-                    Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+            await IsolateAsync(node);
             await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
         }
         else
@@ -93,20 +96,58 @@ public sealed class TestCluster : IAsyncDisposable
             await node.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
         }
         _nodes.Remove(node);
-        Replicas.Remove(node);
+        var slot = Replicas.IndexOf(node);
+        if (slot >= 0) Replicas[slot] = null!;
     }
 
+    /// <summary>Starts replica <paramref name="index"/> (1-based); starting an index again after
+    /// <see cref="CrashReplicaAsync"/> is a new incarnation of that replica on the same file.</summary>
     public async Task<TestNode> StartReplicaAsync(int index)
     {
         var replica = await StartNodeAsync(Primary, ReplicaPath(index));
-        Replicas.Add(replica);
+        while (Replicas.Count < index) Replicas.Add(null!);
+        Replicas[index - 1] = replica;
         return replica;
+    }
+
+    public TestNode Replica(int index) => Replicas[index - 1];
+
+    /// <summary>Cuts every link between <paramref name="node"/> and the other live nodes (both directions, both
+    /// sides), with the throttler's blackhole: messages are dropped silently, as on a real network partition.</summary>
+    public Task IsolateAsync(TestNode node) => SetThrottleAsync(node, Blackhole.Instance);
+
+    /// <summary>Heals what <see cref="IsolateAsync"/> cut.</summary>
+    public Task HealAsync(TestNode node) => SetThrottleAsync(node, Unthrottled.Instance);
+
+    private async Task SetThrottleAsync(TestNode node, ThrottleMode mode)
+    {
+        foreach (var other in _nodes.Where(n => n != node && !n.System.WhenTerminated.IsCompleted))
+        {
+            Assert.True(await Transport(node).ManagementCommand(
+                new SetThrottle(other.Address, ThrottleTransportAdapter.Direction.Both, mode)));
+            Assert.True(await Transport(other).ManagementCommand(
+                new SetThrottle(node.Address, ThrottleTransportAdapter.Direction.Both, mode)));
+        }
+    }
+
+    private static RemoteTransport Transport(TestNode node) =>
+        ((IRemoteActorRefProvider)((ExtendedActorSystem)node.System).Provider).Transport;
+
+    /// <summary>Crashes replica <paramref name="index"/>: cut off first, so it cannot leave the cluster gracefully,
+    /// then its ActorSystem is terminated. The survivors see it unreachable and the split-brain resolver downs it.</summary>
+    public async Task CrashReplicaAsync(int index)
+    {
+        var node = Replica(index);
+        await IsolateAsync(node);
+        await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(60));
+        Replicas[index - 1] = null!;
     }
 
     private async Task<TestNode> StartNodeAsync(TestNode? primary, string? replicaPath, int port = 0, List<string>? seedsForPrimary = null)
     {
         var seeds = primary is null ? seedsForPrimary ?? [] : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
-        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null), TestOverrides);
+        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null),
+            TestOverrides + "\n" + ExtraHocon);
         var system = ActorSystem.Create(ClusterHocon.SystemName, config);
         var mediator = DistributedPubSub.Get(system).Mediator;
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -124,7 +165,7 @@ public sealed class TestCluster : IAsyncDisposable
             Upstream = primary is null ? null : new UpstreamSettings(primary.NodeId, PrimaryPath),
         });
         var actor = system.ActorOf(DatabaseActor.Props(settings, mediator), "db-app");
-        var node = new TestNode { System = system, NodeId = nodeId, Databases = new() { ["app.db"] = actor } };
+        var node = new TestNode { System = system, NodeId = nodeId, Address = self, Databases = new() { ["app.db"] = actor } };
         _nodes.Add(node);
         return node;
     }
@@ -149,7 +190,7 @@ public sealed class TestCluster : IAsyncDisposable
             target = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30)) as WalSynced;
             return target is not null;
         }, TimeSpan.FromSeconds(30), "the primary to answer a sync");
-        foreach (var replica in Replicas)
+        foreach (var replica in Replicas.Where(r => r is not null))
         {
             await Eventually(async () =>
             {

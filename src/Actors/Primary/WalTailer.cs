@@ -33,6 +33,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     public sealed record InjectFault(string Reason);
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan WriteLockWait = TimeSpan.FromMilliseconds(100);
 
     private readonly DatabaseSettings _settings;
     private readonly PrimaryState _state;
@@ -42,6 +43,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private readonly string _positionPath;
     private WalReader _reader;
     private SqliteConnection? _checkpointer;
+    private SqliteConnection? _writeLocker;
     private long _lastCheckpointOffset;
     private (long Offset, long Since)? _stall;
     private PrimaryPosition? _persisted;
@@ -89,6 +91,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     {
         _reader.Dispose();
         _checkpointer?.Dispose();
+        _writeLocker?.Dispose();
         try { Persist(durable: true); }
         catch (IOException e) { _log.Warning("Could not save the position of {Database}: {Error}", _settings.Name, e.Message); }
     }
@@ -235,14 +238,20 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             switch (result.Outcome)
             {
                 case WalReadOutcome.Restarted:
-                    // Continuous: the guard was held since the last read, which reached the WAL's end. With the guard
-                    // on a WAL slot no checkpoint can restart the WAL; with it on slot 0 (everything was backfilled when
-                    // it opened) one restart can happen, but no new frame can be backfilled, so nothing unread is ever
-                    // overwritten. The salts alone cannot tell: after a TRUNCATE, a connection that never restarted a
-                    // WAL itself writes random salts, not salt1 + 1 (WalRestartFacts in the storage tests).
-                    _log.Debug("{Database}: WAL restarted (salt1 {Old:x8} -> {New:x8})", _settings.Name,
-                        result.PreviousHeader!.Value.Salt1, result.Header!.Value.Salt1);
-                    continue;
+                    var previous = result.PreviousHeader!.Value;
+                    var next = result.Header!.Value;
+                    // Under the guard SQLite restarts the WAL only once every frame is backfilled and no reader uses
+                    // it (a guard reading the database file only blocks every backfill), and the guard is rotated only
+                    // after the tailer read everything the new guard sees: nothing unread can have been overwritten,
+                    // whatever the new salts are. Requiring salt1 + 1 is wrong: a connection that never restarted a WAL
+                    // itself draws fresh random salts when it writes the first frame after another connection's
+                    // RESTART or TRUNCATE checkpoint (sqlite3.c, sqlite3WalFrames: `if( pWal->nCkpt==0 )
+                    // sqlite3_randomness(8, pWal->hdr.aSalt)`) — the application's TRUNCATE, or the tailer's own.
+                    if (_guard.IsHeld) continue;
+                    _log.Warning("{Database}: the WAL restarted discontinuously (salt1 {Old:x8} -> {New:x8}); new generation",
+                        _settings.Name, previous.Salt1, next.Salt1);
+                    Establish();
+                    return;
                 case WalReadOutcome.NoWal:
                 case WalReadOutcome.InvalidHeader:
                     return;
@@ -368,6 +377,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// Keeps the WAL bounded: a PASSIVE checkpoint once the WAL holds the threshold of frames already read (it backfills
     /// only up to the guard, which is at everything read), then, when that backfilled everything, a TRUNCATE with no
     /// busy wait: it either resets the WAL safely or returns busy because an unread commit exists. Never RESTART.
+    /// Under a sustained write load the application has always committed past the guard by the time the PASSIVE runs,
+    /// so it never backfills everything and the WAL would grow without bound; then the tailer holds the write lock for
+    /// a moment (as a resync snapshot does) to read to the end, backfill everything and leave the guard reading the
+    /// database file only, so the next commit restarts the WAL from its start. Bound: the threshold plus what the
+    /// application appends in about one poll interval.
     /// </summary>
     private void Checkpoint()
     {
@@ -378,17 +392,62 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _lastCheckpointOffset = cursor.Offset;
         _checkpointer ??= SqliteConnections.OpenExisting(_settings.Path);
         raw.sqlite3_busy_timeout(_checkpointer.Handle, 0);
-        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
+        // Once everything is backfilled, a new guard reads from the database file only, so it does not block the reset.
+        if (Passive()) RotateAndDrain();
+        else if (!WriteLocked(() =>
+                 {
+                     RotateAndDrain();
+                     if (!Passive()) return false;
+                     RotateAndDrain();
+                     return true;
+                 }))
+            return;
+        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
+        if (rc == raw.SQLITE_OK) Interlocked.Increment(ref _state.Checkpoints);
+    }
+
+    /// <summary>A PASSIVE checkpoint without waiting; true when it backfilled every frame of the WAL.</summary>
+    private bool Passive()
+    {
+        // A connection whose pager has no WAL open (it never read the database, or not since the WAL was reset) does
+        // nothing on a checkpoint and reports -1 frames (sqlite3PagerCheckpoint). A read first opens the WAL.
+        _checkpointer!.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer!.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
         if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) throw new SqliteException($"{_settings.Path}: PASSIVE checkpoint failed", rc);
         Interlocked.Increment(ref _state.Checkpoints);
-        if (rc != raw.SQLITE_OK || log != done) return;
+        return rc == raw.SQLITE_OK && log == done;
+    }
 
-        // Everything is backfilled: a new guard now reads from the database file only, so it does not block the reset.
+    private void RotateAndDrain()
+    {
         _guard.BeginRotation();
         DrainAndPublish();
         _guard.CompleteRotation();
-        rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
-        if (rc == raw.SQLITE_OK) Interlocked.Increment(ref _state.Checkpoints);
+    }
+
+    /// <summary>Runs <paramref name="action"/> holding the write lock (BEGIN IMMEDIATE on a connection of its own,
+    /// waiting at most <see cref="WriteLockWait"/> for the application's writer); false when the lock was not free.</summary>
+    private bool WriteLocked(Func<bool> action)
+    {
+        _writeLocker ??= SqliteConnections.OpenExisting(_settings.Path);
+        raw.sqlite3_busy_timeout(_writeLocker.Handle, 0);
+        // Not through SqliteCommand (it retries SQLITE_BUSY itself in 150 ms sleeps for the whole command timeout) nor
+        // SQLite's busy handler (its sleeps of several ms almost never catch the moment between two commits of an
+        // application writing in a loop): retry at once, yielding, for at most WriteLockWait.
+        var deadline = Stopwatch.GetTimestamp() + (long)(WriteLockWait.TotalSeconds * Stopwatch.Frequency);
+        int rc;
+        while ((rc = raw.sqlite3_exec(_writeLocker.Handle, "BEGIN IMMEDIATE")) == raw.SQLITE_BUSY && Stopwatch.GetTimestamp() < deadline)
+            Thread.Yield();
+        if (rc == raw.SQLITE_BUSY) return false;
+        if (rc != raw.SQLITE_OK) throw new SqliteException($"{_settings.Path}: BEGIN IMMEDIATE failed", rc);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            _writeLocker.Execute("ROLLBACK");
+        }
     }
 
     private void Persist(bool durable)

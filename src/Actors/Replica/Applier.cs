@@ -235,6 +235,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         CloseStaging();
         _session = session;
         _demanded.Clear();
+        // Compare against the file as it is, not as the applier last left it: a local write changed pages behind the
+        // in-memory hashes.
+        if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0) RehashFromFile();
         _lastOffer = null;
         Directory.CreateDirectory(_settings.StateDirectory);
         _staging = new FileStream(_stagingPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
