@@ -65,6 +65,18 @@ internal sealed class Node : IDisposable
     /// <summary>CPU seconds (utime+stime) and resident memory (VmRSS, VmHWM in MB) from /proc.</summary>
     public (double CpuSeconds, double RssMb, double PeakRssMb) Sample() => ProcStat.Sample(Pid);
 
+    /// <summary>SIGTERM (a graceful cluster leave, so a restarted node rejoins quickly), SIGKILL after 10 s.</summary>
+    public void Stop()
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+            _process.WaitForExit(10_000);
+        }
+        Dispose();
+    }
+
     public void Dispose()
     {
         try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
@@ -138,7 +150,7 @@ internal sealed class BenchCluster : IDisposable
 
     public void StopReplica(int i)
     {
-        Replicas[i]?.Dispose();
+        Replicas[i]?.Stop();
         Replicas[i] = null;
     }
 
