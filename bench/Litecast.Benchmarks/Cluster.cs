@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+/// <summary>A real `litecast replicate` process (litecast.dll from this benchmark's output), its output lines stamped
+/// with the benchmark's clock.</summary>
+internal sealed class Node : IDisposable
+{
+    public static readonly Stopwatch Clock = Stopwatch.StartNew();
+    private readonly Process _process;
+    private readonly List<(double At, string Line)> _lines = new();
+
+    public Node(string directory, IDictionary<string, string>? environment)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "litecast.dll"));
+        foreach (var arg in new[] { "replicate", "-config", Path.Combine(directory, "litecast.yml") }) info.ArgumentList.Add(arg);
+        if (environment is not null) foreach (var (key, value) in environment) info.Environment[key] = value;
+        _process = new Process { StartInfo = info };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        StartedAt = Clock.Elapsed.TotalSeconds;
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public double StartedAt { get; }
+    public int Pid => _process.Id;
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_lines) _lines.Add((Clock.Elapsed.TotalSeconds, line));
+    }
+
+    public string Output
+    {
+        get { lock (_lines) return string.Join('\n', _lines.Select(l => l.Line)); }
+    }
+
+    /// <summary>The benchmark-clock time of the first output line after `after` containing `text`.</summary>
+    public double WaitForLine(string text, double after, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (_lines)
+                foreach (var (at, line) in _lines)
+                    if (at >= after && line.Contains(text, StringComparison.Ordinal)) return at;
+            if (_process.HasExited) throw new InvalidOperationException($"litecast exited ({_process.ExitCode}) waiting for '{text}':\n{Output}");
+            if (clock.Elapsed > timeout) throw new TimeoutException($"no '{text}' from litecast within {timeout}:\n{Output}");
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>CPU seconds (utime+stime) and resident memory (VmRSS, VmHWM in MB) from /proc.</summary>
+    public (double CpuSeconds, double RssMb, double PeakRssMb) Sample() => ProcStat.Sample(Pid);
+
+    /// <summary>SIGTERM (a graceful cluster leave, so a restarted node rejoins quickly), SIGKILL after 10 s.</summary>
+    public void Stop()
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+            _process.WaitForExit(10_000);
+        }
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+}
+
+internal static class ProcStat
+{
+    public static (double CpuSeconds, double RssMb, double PeakRssMb) Sample(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        double rss = 0, hwm = 0;
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kb(line) / 1024.0;
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kb(line) / 1024.0;
+        }
+        return (ticks / 100.0, rss, hwm); // CLK_TCK is 100 on Linux
+        static long Kb(string line) => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>A primary and up to two replicas on loopback, configured as the user's guide configures them (plus distinct
+/// ports), databases under one directory.</summary>
+internal sealed class BenchCluster : IDisposable
+{
+    public readonly string Root;
+    public readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private readonly int _primaryHttp = FreePort();
+    private readonly int _primaryCluster = FreePort();
+    private readonly int[] _replicaHttp = [FreePort(), FreePort()];
+    public Node? Primary;
+    public readonly Node?[] Replicas = new Node?[2];
+
+    public BenchCluster(string root)
+    {
+        Root = root;
+        foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
+        File.WriteAllText(Path.Combine(Root, "primary", "litecast.yml"), $"""
+            addr: "127.0.0.1:{_primaryHttp}"
+            dbs:
+              - path: {PrimaryDb}
+            cluster:
+              host: 127.0.0.1
+              port: {_primaryCluster}
+            """);
+        for (var i = 0; i < 2; i++)
+            File.WriteAllText(Path.Combine(Root, $"replica{i + 1}", "litecast.yml"), $"""
+                addr: "127.0.0.1:{_replicaHttp[i]}"
+                dbs:
+                  - path: {ReplicaDb(i)}
+                    upstream:
+                      url: http://$PRIMARY_HOSTNAME:{_primaryHttp}
+                      path: {PrimaryDb}
+                """);
+    }
+
+    public string PrimaryDb => Path.Combine(Root, "primary", "db");
+    public string ReplicaDb(int i) => Path.Combine(Root, $"replica{i + 1}", "db");
+    public string PrimaryUrl => $"http://127.0.0.1:{_primaryHttp}";
+    public string ReplicaUrl(int i) => $"http://127.0.0.1:{_replicaHttp[i]}";
+
+    public void StartPrimary() => Primary = new Node(Path.Combine(Root, "primary"), null);
+
+    public void StartReplica(int i) => Replicas[i] = new Node(Path.Combine(Root, $"replica{i + 1}"),
+        new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" });
+
+    public void StopReplica(int i)
+    {
+        Replicas[i]?.Stop();
+        Replicas[i] = null;
+    }
+
+    /// <summary>Deletes a stopped replica's database (and WAL, shm) and Litecast's state directory beside it.</summary>
+    public void DeleteReplica(int i, bool stateOnly)
+    {
+        var path = ReplicaDb(i);
+        var state = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "-litecast");
+        if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
+        if (!stateOnly) foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(path + suffix);
+    }
+
+    /// <summary>The primary's bookmark, then every running replica's /wait for it.</summary>
+    public void WaitCaughtUp(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        long txid = -1;
+        while (txid < 0)
+        {
+            try
+            {
+                var response = Http.PostAsync($"{PrimaryUrl}/dbs/db/sync", null).Result;
+                if (response.StatusCode == HttpStatusCode.OK)
+                    txid = JsonDocument.Parse(response.Content.ReadAsStringAsync().Result).RootElement.GetProperty("txid").GetInt64();
+            }
+            catch (Exception e) when (e is HttpRequestException or AggregateException or TaskCanceledException) { }
+            if (txid < 0) Check(clock, timeout, "the primary's /sync");
+            if (txid < 0) Thread.Sleep(200);
+        }
+        for (var i = 0; i < Replicas.Length; i++)
+        {
+            if (Replicas[i] is null) continue;
+            while (true)
+            {
+                try
+                {
+                    var response = Http.GetAsync($"{ReplicaUrl(i)}/dbs/db/wait?txid={txid}&timeout=5s").Result;
+                    if (response.StatusCode == HttpStatusCode.OK) break;
+                }
+                catch (Exception e) when (e is HttpRequestException or AggregateException or TaskCanceledException) { }
+                Check(clock, timeout, $"replica {i + 1} reaching txid {txid}");
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private void Check(Stopwatch clock, TimeSpan timeout, string what)
+    {
+        if (clock.Elapsed <= timeout) return;
+        throw new TimeoutException($"timed out waiting for {what}\n--- primary ---\n{Primary?.Output}\n--- replica 1 ---\n{Replicas[0]?.Output}\n--- replica 2 ---\n{Replicas[1]?.Output}");
+    }
+
+    /// <summary>Sum of a Prometheus metric's samples on a node.</summary>
+    public double Metric(string url, string name)
+    {
+        var text = Http.GetStringAsync(url + "/metrics").Result;
+        return text.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in Replicas.Append(Primary)) node?.Dispose();
+        Http.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

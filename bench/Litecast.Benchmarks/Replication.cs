@@ -1,0 +1,333 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+/// <summary>One reported figure: a value per run, summarised as median, min and max.</summary>
+internal sealed record Figure(string Section, string Name, string Unit, double[] Values, string Note = "")
+{
+    public double Median => Stats.Median(Values);
+    public double Min => Values.Length == 0 ? double.NaN : Values.Min();
+    public double Max => Values.Length == 0 ? double.NaN : Values.Max();
+}
+
+internal static class Stats
+{
+    public static double Median(IEnumerable<double> values)
+    {
+        var s = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        if (s.Length == 0) return double.NaN;
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}
+
+/// <summary>
+/// The replication benchmark: real `litecast replicate` processes on loopback (a primary and two replicas, then one),
+/// an application process writing the primary with plain SQLite, and a reader in the application's process polling
+/// the replica files (commit and visibility on one clock).
+/// </summary>
+internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter output)
+{
+    public readonly List<Figure> Figures = new();
+    public readonly List<string> Failures = new();
+    public readonly List<string> Notes = new();
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "litecast-repbench-" + Guid.NewGuid().ToString("N"));
+
+    private double WriteSeconds => smoke ? 0.5 : 4;
+    private double MaxSeconds => smoke ? 0.5 : 3;
+    private double BigMb => smoke ? 2 : 100;
+    private double ResyncMb => smoke ? 4 : 1126;
+
+    public void Run()
+    {
+        Directory.CreateDirectory(_root);
+        try
+        {
+            var withoutLitecast = WithoutLitecast();
+            WithLitecast(withoutLitecast);
+            Resync();
+        }
+        finally
+        {
+            try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private void Log(string text) => output.WriteLine($"[{Node.Clock.Elapsed.TotalSeconds,7:F1}s] {text}");
+
+    private void Add(string section, string name, string unit, IEnumerable<double> values, string note = "")
+    {
+        var figure = new Figure(section, name, unit, values.ToArray(), note);
+        Figures.Add(figure);
+        Log($"{section} {name}: median {figure.Median:G4} {unit} (min {figure.Min:G4}, max {figure.Max:G4}) {note}");
+    }
+
+    /// <summary>Runs a workload child process (`dotnet Litecast.Benchmarks.dll workload MODE ...`).</summary>
+    private static Dictionary<string, double> Child(string mode, params string[] args)
+    {
+        using var process = StartChild(mode, args);
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"workload {mode} failed ({process.ExitCode}): {stderr}\n{stdout}");
+        return Parse(stdout);
+    }
+
+    private static Dictionary<string, double> Parse(string stdout) =>
+        JsonSerializer.Deserialize<Dictionary<string, double>>(stdout.Trim().Split('\n')[^1], Workload.Json)!;
+
+    private static Process StartChild(string mode, string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Litecast.Benchmarks.dll"));
+        info.ArgumentList.Add("workload");
+        info.ArgumentList.Add(mode);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return Process.Start(info)!;
+    }
+
+    private static string F(double v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string[] Replicas(BenchCluster c, int count) =>
+        Enumerable.Range(0, count).SelectMany(i => new[] { "--replica", c.ReplicaDb(i) }).ToArray();
+
+    private void CheckReplicated(string what, Dictionary<string, double> result, int replicas)
+    {
+        for (var r = 0; r < replicas; r++)
+            if (result.GetValueOrDefault($"r{r}Missing") > 0)
+                Failures.Add($"{what}: {result[$"r{r}Missing"]} of the committed rows never became visible on replica {r + 1}");
+    }
+
+    private sealed record Baseline(double MaxRate, Dictionary<int, (double P50, double P99)> Latency);
+
+    /// <summary>The application alone: its max single-row commit rate and paced latency; and the backup-API baseline.</summary>
+    private Baseline WithoutLitecast()
+    {
+        var dir = Path.Combine(_root, "alone");
+        Directory.CreateDirectory(dir);
+        var db = Path.Combine(dir, "db");
+        Child("init", "--db", db);
+        Log("application alone (no Litecast): max commit rate, paced commit latency");
+        var maxRates = new List<double>();
+        for (var run = 0; run < runs; run++) maxRates.Add(Child("write", "--db", db, "--rate", "0", "--seconds", F(MaxSeconds))["rate"]);
+        Add("2/3", "application max commit rate, no Litecast (synchronous=NORMAL)", "tx/s", maxRates);
+        var latency = new Dictionary<int, (double, double)>();
+        foreach (var rate in new[] { 1000, 5000 })
+        {
+            var results = Enumerable.Range(0, runs).Select(_ => Child("write", "--db", db, "--rate", F(rate), "--seconds", F(WriteSeconds))).ToList();
+            Add("3", $"commit latency p50 at {rate} tx/s, no Litecast", "us", results.Select(r => r["latP50Us"]));
+            Add("3", $"commit latency p99 at {rate} tx/s, no Litecast", "us", results.Select(r => r["latP99Us"]));
+            latency[rate] = (Stats.Median(results.Select(r => r["latP50Us"])), Stats.Median(results.Select(r => r["latP99Us"])));
+        }
+
+        // Baseline 7: SQLite's online backup API copying the database every second into a file readers poll.
+        var dest = Path.Combine(dir, "backup.db");
+        Child("backup", "--db", db, "--dest", dest, "--once");
+        var stale = new List<Dictionary<string, double>>();
+        var cpu = new List<double>();
+        var rss = new List<double>();
+        var seconds = smoke ? 1.5 : 5;
+        for (var run = 0; run < runs; run++)
+        {
+            using var backup = StartChild("backup", ["--db", db, "--dest", dest, "--interval-ms", "1000", "--seconds", "3600"]);
+            Thread.Sleep(300);
+            var before = ProcStat.Sample(backup.Id);
+            var result = Child("write", "--db", db, "--rate", "1000", "--seconds", F(seconds), "--replica", dest, "--timeout", "10");
+            var after = ProcStat.Sample(backup.Id);
+            backup.Kill();
+            backup.WaitForExit();
+            CheckReplicated("backup baseline", result, 1);
+            stale.Add(result);
+            cpu.Add((after.CpuSeconds - before.CpuSeconds) / (result["committed"] / 1000));
+            rss.Add(after.RssMb);
+        }
+        Add("7", "backup API every 1 s: staleness p50 at 1000 tx/s", "ms", stale.Select(r => r["r0LagP50Ms"]));
+        Add("7", "backup API every 1 s: staleness p99 at 1000 tx/s", "ms", stale.Select(r => r["r0LagP99Ms"]));
+        Add("7", "backup API every 1 s: staleness max at 1000 tx/s", "ms", stale.Select(r => r["r0LagMaxMs"]));
+        Add("7", "backup API process: CPU per 1000 tx", "CPU s", cpu);
+        Add("7", "backup API process: resident memory", "MB", rss);
+        return new Baseline(Stats.Median(maxRates), latency);
+    }
+
+    private void WithLitecast(Baseline alone)
+    {
+        using var cluster = new BenchCluster(Path.Combine(_root, "live"));
+        Child("init", "--db", cluster.PrimaryDb);
+        cluster.StartPrimary();
+        cluster.StartReplica(0);
+        cluster.StartReplica(1);
+        Log("litecast: a primary and two replicas starting");
+        cluster.WaitCaughtUp(TimeSpan.FromSeconds(90));
+        Thread.Sleep(smoke ? 500 : 3000);
+        var nodes = new[] { ("primary", cluster.Primary!), ("replica 1", cluster.Replicas[0]!), ("replica 2", cluster.Replicas[1]!) };
+        foreach (var (name, node) in nodes)
+        {
+            var rss = node.Sample().RssMb;
+            Add("6", $"idle resident memory, {name}", "MB", [rss], Verdict("target < 200 MB (one sample)", rss < 200));
+        }
+
+        // 1 + 3 + 6: lag at fixed rates with two replicas; writer latency with Litecast; CPU per 1000 tx.
+        foreach (var rate in new[] { 100, 1000, 5000 })
+        {
+            var results = new List<Dictionary<string, double>>();
+            var cost = nodes.Select(_ => new List<double>()).ToArray();
+            var rss = nodes.Select(_ => new List<double>()).ToArray();
+            for (var run = 0; run < runs; run++)
+            {
+                var before = nodes.Select(n => n.Item2.Sample()).ToArray();
+                var result = Child("write", ["--db", cluster.PrimaryDb, "--rate", F(rate), "--seconds", F(WriteSeconds), .. Replicas(cluster, 2)]);
+                var after = nodes.Select(n => n.Item2.Sample()).ToArray();
+                CheckReplicated($"{rate} tx/s", result, 2);
+                results.Add(result);
+                for (var i = 0; i < nodes.Length; i++)
+                {
+                    cost[i].Add((after[i].CpuSeconds - before[i].CpuSeconds) / (result["committed"] / 1000));
+                    rss[i].Add(after[i].RssMb);
+                }
+            }
+            // Lag over both replicas: each run's percentile is the worse replica's.
+            var p50 = results.Select(r => Math.Max(r["r0LagP50Ms"], r["r1LagP50Ms"])).ToArray();
+            var p99 = results.Select(r => Math.Max(r["r0LagP99Ms"], r["r1LagP99Ms"])).ToArray();
+            Add("1", $"lag p50 at {rate} tx/s (2 replicas)", "ms", p50, rate == 1000 ? Verdict("target < 1 ms", Stats.Median(p50) < 1) : "");
+            Add("1", $"lag p99 at {rate} tx/s (2 replicas)", "ms", p99, rate == 1000 ? Verdict("target < 10 ms", Stats.Median(p99) < 10) : "");
+            Add("1", $"lag max at {rate} tx/s (2 replicas)", "ms", results.Select(r => Math.Max(r["r0LagMaxMs"], r["r1LagMaxMs"])));
+            Add("1", $"achieved write rate (target {rate} tx/s)", "tx/s", results.Select(r => r["rate"]));
+            if (rate is 1000 or 5000)
+            {
+                Add("3", $"commit latency p50 at {rate} tx/s, Litecast + 2 replicas", "us", results.Select(r => r["latP50Us"]),
+                    Ratio(Stats.Median(results.Select(r => r["latP50Us"])), alone.Latency[rate].P50, "vs no Litecast", "overhead target < 1.10", v => v < 1.10));
+                Add("3", $"commit latency p99 at {rate} tx/s, Litecast + 2 replicas", "us", results.Select(r => r["latP99Us"]),
+                    Ratio(Stats.Median(results.Select(r => r["latP99Us"])), alone.Latency[rate].P99, "vs no Litecast", "overhead target < 1.10", v => v < 1.10));
+            }
+            if (rate == 1000)
+                for (var i = 0; i < nodes.Length; i++)
+                {
+                    Add("6", $"CPU per 1000 replicated tx at 1000 tx/s, {nodes[i].Item1}", "CPU s", cost[i]);
+                    Add("6", $"resident memory after 1000 tx/s, {nodes[i].Item1}", "MB", rss[i]);
+                }
+        }
+
+        // 2 + 3: the application as fast as it can, two replicas, then one.
+        MaxRate(cluster, 2, alone.MaxRate, nodes);
+
+        // 4: one big transaction.
+        var big = new List<Dictionary<string, double>>();
+        for (var run = 0; run < runs; run++)
+        {
+            var result = Child("big", ["--db", cluster.PrimaryDb, "--mb", F(BigMb), "--raw", Path.Combine(_root, "raw.bin"), .. Replicas(cluster, 2)]);
+            CheckReplicated("big transaction", result, 2);
+            big.Add(result);
+        }
+        var bigRate = big.Select(r => Math.Min(r["r0MBps"], r["r1MBps"])).ToArray();
+        Add("4", $"big transaction ({BigMb:G} MB) commit -> visible on both replicas", "MB/s", bigRate,
+            Ratio(Stats.Median(bigRate), Stats.Median(big.Select(r => r["rawMBps"])), "vs raw write+fsync", "target >= 0.5", v => v >= 0.5));
+        Add("4", $"raw sequential write+fsync of the same bytes", "MB/s", big.Select(r => r["rawMBps"]));
+        Add("4", $"application's own commit of the big transaction", "s", big.Select(r => r["commitSeconds"]));
+
+        cluster.StopReplica(1);
+        cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+        MaxRate(cluster, 1, alone.MaxRate, nodes);
+    }
+
+    private void MaxRate(BenchCluster cluster, int replicas, double aloneRate, (string, Node)[] nodes)
+    {
+        var results = new List<Dictionary<string, double>>();
+        for (var run = 0; run < runs; run++)
+        {
+            var result = Child("write", ["--db", cluster.PrimaryDb, "--rate", "0", "--seconds", F(MaxSeconds), "--timeout", "60", .. Replicas(cluster, replicas)]);
+            CheckReplicated($"max rate, {replicas} replica(s)", result, replicas);
+            results.Add(result);
+        }
+        var replicated = results.Select(r => Enumerable.Range(0, replicas).Min(i => r[$"r{i}ReplicatedRate"])).ToArray();
+        Add("2", $"replicated rate, application unthrottled, {replicas} replica(s)", "tx/s", replicated,
+            Ratio(Stats.Median(replicated), aloneRate, "vs application alone", "target >= 1.0", v => v >= 1.0));
+        var appRate = results.Select(r => r["rate"]).ToArray();
+        Add("2/3", $"application max commit rate with Litecast + {replicas} replica(s)", "tx/s", appRate,
+            Ratio(Stats.Median(appRate), aloneRate, "vs no Litecast", "overhead target >= 0.90", v => v >= 0.9));
+        Add("2", $"lag p50 in the first / last quarter of the unthrottled run, {replicas} replica(s)", "ms",
+            results.Select(r => Enumerable.Range(0, replicas).Max(i => r[$"r{i}LagLastQuarterP50Ms"])),
+            $"last quarter shown; first quarter median {Stats.Median(results.Select(r => Enumerable.Range(0, replicas).Max(i => r[$"r{i}LagFirstQuarterP50Ms"]))):G3} ms (growing lag = not keeping up)");
+        Add("1", $"lag p99 at the application's max rate, {replicas} replica(s)", "ms",
+            results.Select(r => Enumerable.Range(0, replicas).Max(i => r[$"r{i}LagP99Ms"])));
+    }
+
+    private void Resync()
+    {
+        using var cluster = new BenchCluster(Path.Combine(_root, "resync"));
+        Log($"resync: filling a {ResyncMb:G} MiB primary");
+        var pages = Child("fill", "--db", cluster.PrimaryDb, "--mb", F(ResyncMb))["pages"];
+        var cp = new List<double>();
+        var copy = Path.Combine(_root, "copy.db");
+        for (var run = 0; run < runs; run++)
+        {
+            var clock = Stopwatch.StartNew();
+            Shell("cp", cluster.PrimaryDb, copy);
+            Shell("sync", copy);
+            cp.Add(clock.Elapsed.TotalSeconds);
+            File.Delete(copy);
+        }
+        cluster.StartPrimary();
+        cluster.WaitCaughtUp(TimeSpan.FromSeconds(120)); // no replica yet: waits for the primary's /sync
+        var full = new List<double>();
+        var fullBytes = new List<double>();
+        var startToCaughtUp = new List<double>();
+        for (var run = 0; run < runs; run++)
+        {
+            if (run > 0)
+            {
+                cluster.StopReplica(0);
+                cluster.DeleteReplica(0, stateOnly: false);
+            }
+            var bytesBefore = cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total");
+            cluster.StartReplica(0);
+            var node = cluster.Replicas[0]!;
+            var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(120));
+            var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+            cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+            full.Add(done - started);
+            startToCaughtUp.Add(Node.Clock.Elapsed.TotalSeconds - node.StartedAt);
+            fullBytes.Add(cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total") - bytesBefore);
+        }
+        var size = pages * Workload.PageSize / (1024.0 * 1024 * 1024);
+        Add("5", $"full resync of a {size:F2} GiB replica from empty (log: resyncing -> complete)", "s", full,
+            Ratio(Stats.Median(full), Stats.Median(cp), "vs cp+sync", "", null));
+        Add("5", "  same, from replica process start to caught up (incl. startup and cluster join)", "s", startToCaughtUp);
+        Add("5", $"cp + sync of the same {size:F2} GiB file", "s", cp);
+        Add("5", "bytes sent by the primary for a full resync", "MB", fullBytes.Select(b => b / 1e6));
+
+        var delta = new List<double>();
+        var deltaBytes = new List<double>();
+        for (var run = 0; run < runs; run++)
+        {
+            cluster.StopReplica(0);
+            cluster.DeleteReplica(0, stateOnly: true);
+            Child("touch", "--db", cluster.PrimaryDb);
+            var bytesBefore = cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total");
+            cluster.StartReplica(0);
+            var node = cluster.Replicas[0]!;
+            var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(300));
+            var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+            cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+            delta.Add(done - started);
+            deltaBytes.Add(cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total") - bytesBefore);
+        }
+        Add("5", "delta resync after 1% of rows (~1% of pages) changed", "s", delta);
+        Add("5", "bytes sent by the primary for the delta resync", "MB", deltaBytes.Select(b => b / 1e6),
+            Ratio(Stats.Median(deltaBytes), Stats.Median(fullBytes), "vs full resync bytes", "target < 0.05", v => v < 0.05));
+    }
+
+    private static void Shell(string file, params string[] args)
+    {
+        using var process = Process.Start(file, args);
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{file} failed ({process.ExitCode})");
+    }
+
+    private static string Verdict(string target, bool met) => $"{target} — {(met ? "met" : "NOT met")}";
+
+    private static string Ratio(double value, double baseline, string against, string target, Func<double, bool>? met)
+    {
+        var ratio = value / baseline;
+        var verdict = met is null ? "" : met(ratio) ? " — met" : " — NOT met";
+        return $"ratio {ratio:F2} {against}{(target.Length > 0 ? $" ({target}){verdict}" : "")}";
+    }
+}
