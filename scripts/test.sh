@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# The project's test command (README): builds everything (including the native SQLite) and runs every test suite.
-set -euo pipefail
+# The project's test command (README): builds everything (including the native SQLite), runs every test suite, then
+# the benchmarks' smoke mode (seconds long, so the harness cannot rot). Ends with one "N passed, N failed" line.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-dotnet build cluster.sln -c Release -nologo -v quiet
+dotnet build cluster.sln -c Release -nologo -v quiet || exit 1
+passed=0
+failed=0
 status=0
+log=$(mktemp)
 for project in tests/*/*.csproj; do
-  dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" || status=1
+  dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+  passed=$((passed + $(sed -n 's/^ *Passed: *\([0-9]*\)$/\1/p' "$log" | tail -1 | grep . || echo 0)))
+  failed=$((failed + $(sed -n 's/^ *Failed: *\([0-9]*\)$/\1/p' "$log" | tail -1 | grep . || echo 0)))
 done
+rm -f "$log"
+if dotnet run -c Release --no-build --project bench/Litecast.Benchmarks -- all --smoke; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+echo "tests: $passed passed, $failed failed"
 exit $status

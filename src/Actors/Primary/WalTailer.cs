@@ -33,6 +33,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     public sealed record InjectFault(string Reason);
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
+
+    /// <summary>Past this many times the checkpoint threshold, the tailer briefly takes the write lock to reset the WAL.</summary>
+    internal const int HardBoundFactor = 4;
     private static readonly TimeSpan WriteLockWait = TimeSpan.FromMilliseconds(100);
 
     private readonly DatabaseSettings _settings;
@@ -48,6 +51,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private (long Offset, long Since)? _stall;
     private PrimaryPosition? _persisted;
     private string? _fault;
+    private IDisposable? _walWatch;
+    private int _wakePending;
 
     public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
     {
@@ -58,7 +63,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _positionPath = System.IO.Path.Combine(settings.StateDirectory, "primary.json");
         _reader = new WalReader(WalFormat.WalPath(settings.Path));
 
-        Receive<Tick>(_ => Poll());
+        Receive<Tick>(_ =>
+        {
+            Interlocked.Exchange(ref _wakePending, 0);
+            Poll();
+        });
         Receive<SyncWal>(_ =>
         {
             Poll();
@@ -85,10 +94,17 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             Establish();
         }
         Timers.StartPeriodicTimer("poll", Tick.Instance, _settings.PollInterval);
+        var self = Self;
+        // At most one wake-up waits in the mailbox however many writes the application makes.
+        _walWatch = WalChangeNotifier.Subscribe(WalFormat.WalPath(_settings.Path), () =>
+        {
+            if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Tick.Instance);
+        });
     }
 
     protected override void PostStop()
     {
+        _walWatch?.Dispose();
         _reader.Dispose();
         _checkpointer?.Dispose();
         _writeLocker?.Dispose();
@@ -374,14 +390,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Keeps the WAL bounded: a PASSIVE checkpoint once the WAL holds the threshold of frames already read (it backfills
-    /// only up to the guard, which is at everything read), then, when that backfilled everything, a TRUNCATE with no
-    /// busy wait: it either resets the WAL safely or returns busy because an unread commit exists. Never RESTART.
-    /// Under a sustained write load the application has always committed past the guard by the time the PASSIVE runs,
-    /// so it never backfills everything and the WAL would grow without bound; then the tailer holds the write lock for
-    /// a moment (as a resync snapshot does) to read to the end, backfill everything and leave the guard reading the
-    /// database file only, so the next commit restarts the WAL from its start. Bound: the threshold plus what the
-    /// application appends in about one poll interval.
+    /// Keeps the WAL bounded. Past the threshold of frames already read: a PASSIVE checkpoint (it backfills only up to
+    /// the guard, which is at everything read, and never blocks the application). When it backfilled everything, the
+    /// rotated guard reads the database file only, so the application's next commit restarts the WAL from its start.
+    /// Under a sustained write load the application has always committed past the guard, so that never happens; past
+    /// <see cref="HardBoundFactor"/> times the threshold the tailer therefore holds the write lock for a moment (as a
+    /// resync snapshot does) to read to the end, backfill everything and rotate, then tries a TRUNCATE without waiting
+    /// (it either resets the WAL safely or returns busy because an unread commit exists). Never RESTART. The write lock
+    /// delays the application's commits, so it is taken only at the hard bound, not at every checkpoint.
+    /// Bound: HardBoundFactor × threshold frames, plus what the application appends in one poll interval.
     /// </summary>
     private void Checkpoint()
     {
@@ -392,9 +409,12 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _lastCheckpointOffset = cursor.Offset;
         _checkpointer ??= SqliteConnections.OpenExisting(_settings.Path);
         raw.sqlite3_busy_timeout(_checkpointer.Handle, 0);
-        // Once everything is backfilled, a new guard reads from the database file only, so it does not block the reset.
-        if (Passive()) RotateAndDrain();
-        else if (!WriteLocked(() =>
+        if (Passive())
+        {
+            RotateAndDrain();
+            if (frames < HardBoundFactor * _settings.CheckpointThresholdPages) return;
+        }
+        else if (frames < HardBoundFactor * _settings.CheckpointThresholdPages || !WriteLocked(() =>
                  {
                      RotateAndDrain();
                      if (!Passive()) return false;
@@ -402,6 +422,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                      return true;
                  }))
             return;
+        // Reclaim the file's size too: everything is backfilled and the guard reads the database file only.
         var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
         if (rc == raw.SQLITE_OK) Interlocked.Increment(ref _state.Checkpoints);
     }

@@ -248,7 +248,8 @@ public sealed class WalReader : IDisposable
     /// </summary>
     public byte[] ReadPage(WalTransaction transaction, WalPageRef page)
     {
-        var file = OpenFile() ?? throw new IOException($"{_walPath} disappeared while reading page {page.PageNumber}");
+        // The file opened by the last Read: its identity was checked there, and the salts below prove the frame.
+        var file = _file ?? OpenFile() ?? throw new IOException($"{_walPath} disappeared while reading page {page.PageNumber}");
         var frame = new byte[WalFormat.FrameHeaderSize + transaction.PageSize];
         file.ReadExactly(page.FrameOffset, frame);
         var pageNumber = BinaryPrimitives.ReadUInt32BigEndian(frame);
