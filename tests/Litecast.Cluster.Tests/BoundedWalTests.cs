@@ -12,7 +12,7 @@ namespace Litecast.Cluster.Tests;
 /// </summary>
 public class BoundedWalTests(ITestOutputHelper output)
 {
-    private const int ThresholdPages = 500;
+    private const int ThresholdPages = 1000;
     private const int Commits = 20_000;
 
     /// <summary>The stated bound, in frames: the tailer's hard bound (HardBoundFactor × the checkpoint threshold) plus

@@ -12,8 +12,11 @@ public sealed class WalGuard : IDisposable
 {
     private readonly string _databasePath;
     private readonly object _gate = new();
+
+    // Two connections, reused: one holds the current guard, the other opens the next one. A rotation opens no file.
     private SqliteConnection? _current;
     private SqliteConnection? _next;
+    private SqliteConnection? _idle;
 
     public WalGuard(string databasePath) => _databasePath = databasePath;
 
@@ -29,7 +32,8 @@ public sealed class WalGuard : IDisposable
         lock (_gate)
         {
             if (_next is not null) return;
-            var connection = SqliteConnections.OpenExisting(_databasePath);
+            var connection = _idle ?? SqliteConnections.OpenExisting(_databasePath);
+            _idle = null;
             try
             {
                 // A deferred BEGIN takes its snapshot only at the first read: read at once.
@@ -51,7 +55,11 @@ public sealed class WalGuard : IDisposable
         lock (_gate)
         {
             if (_next is null) return;
-            Close(_current);
+            if (_current is not null)
+            {
+                if (End(_current)) _idle = _current;
+                else _current.Dispose();
+            }
             _current = _next;
             _next = null;
         }
@@ -62,18 +70,28 @@ public sealed class WalGuard : IDisposable
     {
         lock (_gate)
         {
-            Close(_next);
-            Close(_current);
-            _next = _current = null;
+            foreach (var connection in new[] { _next, _current, _idle })
+            {
+                if (connection is null) continue;
+                End(connection);
+                connection.Dispose();
+            }
+            _next = _current = _idle = null;
         }
     }
 
-    private static void Close(SqliteConnection? connection)
+    /// <summary>Ends the connection's read transaction; false when that failed (the connection is not reused).</summary>
+    private static bool End(SqliteConnection connection)
     {
-        if (connection is null) return;
-        try { connection.Execute("ROLLBACK"); }
-        catch (SqliteException) { }
-        connection.Dispose();
+        try
+        {
+            connection.Execute("ROLLBACK");
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
     }
 
     public void Dispose() => Release();
