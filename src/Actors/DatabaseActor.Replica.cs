@@ -99,7 +99,7 @@ public sealed partial class DatabaseActor
         if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
         else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
             StartResync($"the primary started generation {heartbeat.Generation:x16}");
-        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count == 0)
+        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count > 0)
             RequestCatchUp();
         ReportPosition();
     }
@@ -120,6 +120,7 @@ public sealed partial class DatabaseActor
     }
 
     private ulong _forwardingFirst;
+    private ulong _forwardedAtLastTick;
 
     /// <summary>Keeps a batch until its turn; past the bound, drops them and catches up from the log afterwards.</summary>
     private void Hold(PageBatch batch)
@@ -236,6 +237,12 @@ public sealed partial class DatabaseActor
             _catchUpSince = null;
             RequestCatchUp();
         }
+        // Behind the primary's heartbeat with nothing arriving since the last tick (the batches were lost, or a gap was
+        // seen before the primary was known): ask for them.
+        if (_lastHeartbeat is { } heartbeat && _position is not null && heartbeat.Generation == _position.Generation
+            && heartbeat.Txid > _forwarded && _forwarded == _forwardedAtLastTick && _catchUpSince is null)
+            RequestCatchUp();
+        _forwardedAtLastTick = _forwarded;
         AnswerWaiters();
     }
 

@@ -149,6 +149,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             Reject($"the replica has no position for batch {batch.FirstTxid}..{batch.LastTxid}", needsResync: true);
             return;
         }
+        // Already applied (a catch-up resent it): nothing to do, and no reason for alarm.
+        if (batch.Generation == _position.Generation && batch.LastTxid <= _position.Txid && _open?.FirstTxid != batch.FirstTxid) return;
         if (batch.Part == 0)
         {
             AbandonOpen();

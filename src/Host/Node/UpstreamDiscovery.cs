@@ -30,7 +30,8 @@ public static class UpstreamDiscovery
             ?? throw new HttpRequestException($"{url} answered an empty body");
         if (info.Dbs is null || info.Node is null)
             throw new HttpRequestException($"{url} did not answer a Litecast cluster description");
-        if (!info.Node.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        // An Akka address (akka.tcp://litecast@host:port, or with test transport adapters akka.trttl.gremlin.tcp://...).
+        if (!info.Node.StartsWith("akka.", StringComparison.Ordinal) || !info.Node.Contains("://", StringComparison.Ordinal))
             throw new HttpRequestException($"the primary at {origin} has not joined its cluster yet");
         return info;
     }
