@@ -23,6 +23,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         public static readonly Tick Instance = new();
     }
 
+    /// <summary>The WAL changed (file notification): read the new commits now. Reading needs no guard rotation: the
+    /// current guard already keeps every frame after it from being overwritten; rotation, checkpoints and saving the
+    /// position stay on the timer.</summary>
+    private sealed record Wake
+    {
+        public static readonly Wake Instance = new();
+    }
+
     /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync.</summary>
     public sealed record TakeSnapshot(string File);
 
@@ -50,6 +58,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private long _lastCheckpointOffset;
     private (long Offset, long Since)? _stall;
     private PrimaryPosition? _persisted;
+    private long _persistedAt;
+    private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
     private string? _fault;
     private IDisposable? _walWatch;
     private int _wakePending;
@@ -63,10 +73,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _positionPath = System.IO.Path.Combine(settings.StateDirectory, "primary.json");
         _reader = new WalReader(WalFormat.WalPath(settings.Path));
 
-        Receive<Tick>(_ =>
+        Receive<Tick>(_ => Poll());
+        Receive<Wake>(_ =>
         {
             Interlocked.Exchange(ref _wakePending, 0);
-            Poll();
+            if (_state.Ready && _guard.IsHeld) DrainAndPublish();
         });
         Receive<SyncWal>(_ =>
         {
@@ -98,7 +109,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         // At most one wake-up waits in the mailbox however many writes the application makes.
         _walWatch = WalChangeNotifier.Subscribe(WalFormat.WalPath(_settings.Path), () =>
         {
-            if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Tick.Instance);
+            if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Wake.Instance);
         });
     }
 
@@ -479,9 +490,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var identity = _state.DatabaseIdentity ?? default(FileIdentity);
         var position = new PrimaryPosition(generation, txid, hash, pageSize, pageCount, cursor.Salt1, cursor.Salt2, cursor.Offset,
             cursor.Checksum.S1, cursor.Checksum.S2, identity.Device, identity.Inode);
-        if (position == _persisted && !durable) return;
+        // Between durable saves (start, new generation, stop) the position is saved at most once a second: an older
+        // saved position is safe (a restart republishes from it, and replicas skip or resync by hash), and writing it
+        // on every poll would cost a file write per commit.
+        if (!durable && (position == _persisted || Stopwatch.GetElapsedTime(_persistedAt) < PersistInterval)) return;
         PositionFile.Write(_positionPath, position, durable);
         _persisted = position;
+        _persistedAt = Stopwatch.GetTimestamp();
     }
 
     private void Snapshot(TakeSnapshot request)
