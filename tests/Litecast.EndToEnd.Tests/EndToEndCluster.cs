@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Litecast.Actors.Storage;
 
 namespace Litecast.EndToEnd.Tests;
 
@@ -139,26 +138,6 @@ public sealed class EndToEndCluster : IDisposable
             if (watch.Elapsed > timeout) throw new TimeoutException($"{url} did not become healthy\n{output()}");
             await Task.Delay(200);
         }
-    }
-
-    public static void AssertIdentical(string primary, string replica)
-    {
-        static List<byte[]> Read(string path)
-        {
-            using var connection = SqliteConnections.OpenReadOnly(path);
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
-            using var reader = command.ExecuteReader();
-            var pages = new List<byte[]>();
-            while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
-            pages[0].AsSpan(24, 4).Clear();
-            pages[0].AsSpan(92, 8).Clear();
-            return pages;
-        }
-        var expected = Read(primary);
-        var actual = Read(replica);
-        Assert.Equal(expected.Count, actual.Count);
-        for (var i = 0; i < expected.Count; i++) Assert.True(expected[i].AsSpan().SequenceEqual(actual[i]), $"page {i + 1} differs");
     }
 
     public void Dispose()

@@ -82,7 +82,7 @@ public class GuideReplicationTests(ITestOutputHelper output)
             Assert.Equal(rows.ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(i), "SELECT count(*) FROM orders"));
             Assert.Equal(EndToEndCluster.ReadOnlyQuery(cluster.PrimaryDb, "SELECT sum(amount) || ':' || max(id) FROM orders"),
                 EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(i), "SELECT sum(amount) || ':' || max(id) FROM orders"));
-            EndToEndCluster.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(i));
+            Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(i));
         }
     }
 }

@@ -68,7 +68,7 @@ public sealed class RejoinTests : IAsyncDisposable
         await Eventually(() => replica.NodeId.Length > 0 && replica.NodeId != firstIncarnation, "a new incarnation to join");
         for (var i = 0; i < 20; i++) app.Execute($"INSERT INTO t(v) VALUES ('after {i}')");
         await Converged(primary, replica);
-        EndToEndCluster.AssertIdentical(primaryPath, replicaPath);
+        Pages.AssertIdentical(primaryPath, replicaPath);
     }
 
     private static async Task Converged(LitecastNode primary, LitecastNode replica)

@@ -63,6 +63,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private string? _fault;
     private IDisposable? _walWatch;
     private int _wakePending;
+    private long _lastWakeRead;
+    private static readonly TimeSpan MinWakeInterval = TimeSpan.FromMilliseconds(5);
 
     public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
     {
@@ -76,7 +78,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Receive<Tick>(_ => Poll());
         Receive<Wake>(_ =>
         {
+            // Read at once when the last read was a while ago (low lag at low rates); under a steady stream, read at
+            // most every MinWakeInterval so commits travel grouped (each batch costs a replica transaction).
+            var since = Stopwatch.GetElapsedTime(_lastWakeRead);
+            if (since < MinWakeInterval)
+            {
+                Timers.StartSingleTimer("wake", Wake.Instance, MinWakeInterval - since);
+                return;
+            }
             Interlocked.Exchange(ref _wakePending, 0);
+            _lastWakeRead = Stopwatch.GetTimestamp();
             if (_state.Ready && _guard.IsHeld) DrainAndPublish();
         });
         Receive<SyncWal>(_ =>

@@ -1,8 +1,8 @@
 using Litecast.Actors.Storage;
 
-namespace Litecast.Cluster.Tests;
+namespace Litecast.Tests.Shared;
 
-/// <summary>Page-by-page comparison of two databases through SQLite, page 1's per-library header bytes normalised.</summary>
+/// <summary>Shared by the cluster and end-to-end tests (linked into both). Page-by-page comparison of two databases through SQLite, page 1's per-library header bytes normalised.</summary>
 public static class Pages
 {
     public static List<byte[]> Read(string path)
