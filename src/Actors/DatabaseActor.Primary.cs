@@ -161,8 +161,13 @@ public sealed partial class DatabaseActor
             bytes => Interlocked.Add(ref state.ResyncBytesSent, bytes)), $"resync-{ready.Session:N}");
     }
 
+    /// <summary>A replica silent this long is forgotten (a restarted replica reports under a new node identity).</summary>
+    private static readonly TimeSpan ReplicaForgottenAfter = TimeSpan.FromMinutes(1);
+
     private DatabaseStatus PrimaryStatus()
     {
+        foreach (var stale in _replicas.Values.Where(r => DateTimeOffset.UtcNow - r.LastSeen > ReplicaForgottenAfter).ToList())
+            _replicas.Remove(stale.Node);
         var state = _state;
         var (generation, txid, hash, _, _) = state?.Position() ?? default;
         var problem = _waitingFor ?? state?.Problem;

@@ -134,14 +134,7 @@ public sealed class BadInputTests : IDisposable
     public async Task HttpRequestsForUnknownDatabasesAndBadTxidsAreRejected()
     {
         var httpPort = LitecastProcess.FreePort();
-        var db = Path.Combine(_dir, "app.db");
-        EndToEndCluster.Python($"""
-            import sqlite3
-            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("CREATE TABLE t(x)")
-            db.close()
-            """);
+        var db = CreateWalDatabase("app.db");
         var before = File.ReadAllBytes(db);
         Config($"""
             addr: "127.0.0.1:{httpPort}"
@@ -174,14 +167,7 @@ public sealed class BadInputTests : IDisposable
     public async Task SigtermLeavesTheClusterAndExitsCleanly()
     {
         var httpPort = LitecastProcess.FreePort();
-        var db = Path.Combine(_dir, "app.db");
-        EndToEndCluster.Python($"""
-            import sqlite3
-            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("CREATE TABLE t(x)")
-            db.close()
-            """);
+        var db = CreateWalDatabase("app.db");
         Config($"""
             addr: "127.0.0.1:{httpPort}"
             dbs:
@@ -197,6 +183,20 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("stopped", process.Output);
         // The tailer saved its position on the way out.
         Assert.True(File.Exists(Path.Combine(_dir, ".app.db-litecast", "primary.json")));
+    }
+
+    /// <summary>The application creates a WAL database with one table, from Python (another SQLite, another process).</summary>
+    private string CreateWalDatabase(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        EndToEndCluster.Python($"""
+            import sqlite3
+            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(path)}, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE t(x)")
+            db.close()
+            """);
+        return path;
     }
 
     private async Task<HttpStatusCode?> TryGet(string url)
