@@ -26,6 +26,8 @@ public sealed partial class DatabaseActor
 
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
     private ulong _forwarded;
+    private ulong _forwardingFirst;
+    private ulong _forwardedAtLastTick;
     private bool _applierReady;
     private readonly SortedDictionary<(ulong FirstTxid, int Part), PageBatch> _held = new();
     private long? _catchUpSince;
@@ -119,8 +121,6 @@ public sealed partial class DatabaseActor
         ForwardHeld();
     }
 
-    private ulong _forwardingFirst;
-    private ulong _forwardedAtLastTick;
 
     /// <summary>Keeps a batch until its turn; past the bound, drops them and catches up from the log afterwards.</summary>
     private void Hold(PageBatch batch)

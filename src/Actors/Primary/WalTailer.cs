@@ -260,9 +260,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             return;
         }
 
-        _guard.BeginRotation();
-        DrainAndPublish();
-        _guard.CompleteRotation();
+        RotateAndDrain();
         Checkpoint();
         _state.WalBytes = _reader.FileLength();
         Persist(durable: false);
@@ -512,12 +510,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private void Snapshot(TakeSnapshot request)
     {
-        using var snapshot = PrimarySnapshot.Pin(_settings.Path, () =>
-        {
-            _guard.BeginRotation();
-            DrainAndPublish();
-            _guard.CompleteRotation();
-        });
+        using var snapshot = PrimarySnapshot.Pin(_settings.Path, RotateAndDrain);
         var (generation, txid, hash, _, _) = _state.Position();
         var info = snapshot.CopyTo(request.File);
         if (info.Hash.Value != hash)

@@ -259,12 +259,12 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         _lastOffer = offer;
         var demand = new List<uint>();
+        // Without a file of the same page size, every page is demanded.
+        var local = _hash is { } hash && hash.PageSize == offer.PageSize ? hash : null;
         for (var i = 0; i < offer.PageHashes.Length; i++)
         {
             var pageNumber = offer.FirstPage + (uint)i;
-            var local = _hash is not null && _hash.PageSize == offer.PageSize ? _hash.PageHashAt(pageNumber) : 0;
-            var present = _hash is not null && _hash.PageSize == offer.PageSize && pageNumber <= _hash.PageCount;
-            if (!present || local != offer.PageHashes[i]) demand.Add(pageNumber);
+            if (local is null || pageNumber > local.PageCount || local.PageHashAt(pageNumber) != offer.PageHashes[i]) demand.Add(pageNumber);
         }
         _demanded.AddRange(demand);
         _pendingInRange = demand.Count;
