@@ -6,10 +6,13 @@ using System.Text;
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- storage [--runs N] [--pages N]
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- replication [--runs N]
 //   ... -- all --smoke    every measurement once at tiny sizes (CI); exits non-zero if anything fails to replicate
+//   dotnet run -c Release --project bench/Litecast.Benchmarks -- probe --rate R [--seconds S] [--replicas 1|2] [--warmup S] [--big MB]
+//       one paced write (or one big transaction) against a fresh cluster, printing the raw figures (to profile one case)
 // Internal: `workload MODE ...` is the application process the replication benchmark starts (writer, reader, backup).
 
 var arguments = args.ToList();
 if (arguments.Count >= 2 && arguments[0] == "workload") return Workload.Run(arguments[1], new Args(arguments.Skip(2).ToList()));
+if (arguments.FirstOrDefault() == "probe") return ReplicationBenchmark.Probe(new Args(arguments.Skip(1).ToList()), Console.Out);
 var mode = arguments.FirstOrDefault(a => a is "storage" or "replication" or "all");
 if (mode is null)
 {

@@ -15,6 +15,16 @@ public sealed partial class DatabaseActor
         public static readonly ReplicaTick Instance = new();
     }
 
+    /// <summary>Report the position to the primary now (the throttle's timer).</summary>
+    private sealed record ReportDue
+    {
+        public static readonly ReportDue Instance = new();
+    }
+
+    /// <summary>After applied batches the position is reported at most this often: a report per batch would double the
+    /// cluster messages of a busy stream, and the primary only shows it in its status.</summary>
+    private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
+
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ResyncTimeout = TimeSpan.FromSeconds(120);
 
@@ -23,14 +33,17 @@ public sealed partial class DatabaseActor
     private IActorRef? _primary;
     private Heartbeat? _lastHeartbeat;
     private long _lastHeartbeatAt;
+    private long _reportedAt;
 
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
     private ulong _forwarded;
     private ulong _forwardingFirst;
+    private uint _forwardedPageCount;
     private ulong _forwardedAtLastTick;
     private bool _applierReady;
     private readonly SortedDictionary<(ulong FirstTxid, int Part), PageBatch> _held = new();
     private long? _catchUpSince;
+    private bool _catchUpDeferred;
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
     private string? _replicaProblem;
@@ -48,6 +61,9 @@ public sealed partial class DatabaseActor
         Receive<Applier.Applied>(Applied);
         Receive<Applier.Rejected>(r =>
         {
+            // The applier dropped the batch it was applying: nothing it was handed is pending any more.
+            _forwarded = _position?.Txid ?? 0;
+            _forwardingFirst = 0;
             if (r.NeedsResync) StartResync(r.Reason);
             else RequestCatchUp();
         });
@@ -60,6 +76,7 @@ public sealed partial class DatabaseActor
             StartResync("a local write changed the replica");
         });
         Receive<ReplicaTick>(_ => ReplicaTickReceived());
+        Receive<ReportDue>(_ => ReportPosition());
         Receive<RequestResync>(r =>
         {
             StartResync($"operator request: {r.Reason}");
@@ -82,6 +99,8 @@ public sealed partial class DatabaseActor
         _applierReady = true;
         _position = ready.Position;
         _forwarded = ready.Position?.Txid ?? 0;
+        _catchUpDeferred = false;
+        _forwardedPageCount = ready.Position?.PageCount ?? 0;
         _held.Clear();
         _resync = null;
         if (ready.Problem is { } problem)
@@ -101,7 +120,7 @@ public sealed partial class DatabaseActor
         if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
         else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
             StartResync($"the primary started generation {heartbeat.Generation:x16}");
-        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count > 0)
+        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count > 0 && !ApplierBusy)
             RequestCatchUp();
         ReportPosition();
     }
@@ -133,7 +152,11 @@ public sealed partial class DatabaseActor
         _held[(batch.FirstTxid, batch.Part)] = batch;
     }
 
-    /// <summary>Hands the applier every held batch that continues the sequence; asks for catch-up on a gap.</summary>
+    /// <summary>
+    /// Hands the applier the held batches that continue the sequence; asks for catch-up on a gap. The applier gets one
+    /// batch at a time: while it works, later batches wait here and then travel to it merged into one transaction, so
+    /// a replica that falls behind catches up in fewer, larger transactions instead of falling further behind.
+    /// </summary>
     private void ForwardHeld()
     {
         if (_resync is not null || _position is null) return;
@@ -151,24 +174,56 @@ public sealed partial class DatabaseActor
                 RequestCatchUp();
                 return;
             }
+            if (batch.Part == 0 && ApplierBusy) return;
             _held.Remove(key);
+            if (batch.PartCount == 1) batch = MergeHeldAfter(batch);
             _applier.Tell(new Applier.Apply(batch));
             _forwardingFirst = batch.FirstTxid;
             if (batch.Part == batch.PartCount - 1)
             {
                 _forwarded = batch.LastTxid;
+                _forwardedPageCount = batch.PageCount;
                 _forwardingFirst = 0;
             }
         }
     }
 
+    /// <summary>True while the applier has been handed batches it has not applied yet.</summary>
+    private bool ApplierBusy => _forwardingFirst != 0 || _position is not null && _forwarded > _position.Txid;
+
+    /// <summary>Takes the held batches that can be merged after <paramref name="first"/> (see <see cref="BatchMerger"/>)
+    /// and returns the merged batch.</summary>
+    private PageBatch MergeHeldAfter(PageBatch first)
+    {
+        var run = new List<PageBatch> { first };
+        var before = _forwardedPageCount;
+        while (_held.Count > 0)
+        {
+            var (key, next) = _held.First();
+            if (!BatchMerger.CanFollow(run[^1], next, before)) break;
+            _held.Remove(key);
+            before = run[^1].PageCount;
+            run.Add(next);
+        }
+        return BatchMerger.Merge(run);
+    }
+
     private void RequestCatchUp()
     {
         if (_primary is null || _position is null || _resync is not null) return;
+        // Catch-up resends from the last APPLIED txid: asked while the applier works on later batches, its batches
+        // would straddle what the applier is about to apply. Ask once it is done.
+        if (ApplierBusy)
+        {
+            _catchUpDeferred = true;
+            return;
+        }
+        _catchUpDeferred = false;
         if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) < CatchUpTimeout) return;
         _catchUpSince = Stopwatch.GetTimestamp();
         // Whatever part of a batch was in flight is abandoned: catch-up resends whole batches after the last applied.
         _forwarded = _position.Txid;
+        _forwardedPageCount = 0;
         _forwardingFirst = 0;
         _log.Info("{Database}: catching up after txid {Txid}", _settings.Name, _forwarded);
         _primary.Tell(new CatchUpRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position.Generation, _forwarded, Self));
@@ -181,8 +236,9 @@ public sealed partial class DatabaseActor
         _bytesReplicated += applied.Bytes;
         if (_catchUpSince is not null && _held.Count == 0) _catchUpSince = null;
         if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true) _replicaProblem = null;
-        ReportPosition();
+        ReportPositionSoon();
         AnswerWaiters();
+        if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
         ForwardHeld();
     }
 
@@ -211,6 +267,8 @@ public sealed partial class DatabaseActor
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
         _forwarded = done.Txid;
+        _catchUpDeferred = false;
+        _forwardedPageCount = 0;
         _forwardingFirst = 0;
         _resync = null;
         _resyncReason = null;
@@ -240,15 +298,23 @@ public sealed partial class DatabaseActor
         // Behind the primary's heartbeat with nothing arriving since the last tick (the batches were lost, or a gap was
         // seen before the primary was known): ask for them.
         if (_lastHeartbeat is { } heartbeat && _position is not null && heartbeat.Generation == _position.Generation
-            && heartbeat.Txid > _forwarded && _forwarded == _forwardedAtLastTick && _catchUpSince is null)
+            && heartbeat.Txid > _forwarded && _forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
             RequestCatchUp();
         _forwardedAtLastTick = _forwarded;
         AnswerWaiters();
     }
 
+    private void ReportPositionSoon()
+    {
+        var since = Stopwatch.GetElapsedTime(_reportedAt);
+        if (since >= ReportInterval) ReportPosition();
+        else if (!Timers.IsTimerActive("report")) Timers.StartSingleTimer("report", ReportDue.Instance, ReportInterval - since);
+    }
+
     private void ReportPosition()
     {
         if (_primary is null) return;
+        _reportedAt = Stopwatch.GetTimestamp();
         _primary.Tell(new ReplicaPositionReport(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position?.Generation ?? 0,
             _position?.Txid ?? 0, _position?.Hash ?? 0, _resync is not null, Self));
     }

@@ -208,8 +208,10 @@ public class HealingTests(ITestOutputHelper output)
         Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
     }
 
-    [Fact]
-    public async Task PositionFileAheadOfTheDataIsCaughtAtStartupAndHealed()
+    [Theory]
+    [InlineData("ahead")]
+    [InlineData("torn")]
+    public async Task PositionFileAheadOfTheDataOrTornIsCaughtAtStartupAndHealed(string damage)
     {
         await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
@@ -220,10 +222,14 @@ public class HealingTests(ITestOutputHelper output)
         await cluster.WaitForReplicasAsync();
         await cluster.StopNodeAsync(replica);
 
-        // A power loss under synchronous=NORMAL: the position says txid +5 with another hash; the data did not get there.
+        // A power loss under synchronous=NORMAL: the position says txid +5 with another hash and the data did not get
+        // there, or the in-place position write was torn.
         var positionPath = Path.Combine(PositionFile.StateDirectory(cluster.ReplicaPath(1)), "replica.json");
         var position = PositionFile.Read<ReplicaPosition>(positionPath)!;
-        PositionFile.Write(positionPath, position with { Txid = position.Txid + 5, Hash = position.Hash ^ 0x5a5a }, durable: true);
+        if (damage == "ahead")
+            PositionFile.Write(positionPath, position with { Txid = position.Txid + 5, Hash = position.Hash ^ 0x5a5a }, durable: true);
+        else
+            File.WriteAllBytes(positionPath, File.ReadAllBytes(positionPath)[..20]);
 
         Insert(app, 10);
         var restarted = await cluster.StartReplicaAsync(1);

@@ -63,8 +63,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private string? _fault;
     private IDisposable? _walWatch;
     private int _wakePending;
-    private long _lastWakeRead;
-    private static readonly TimeSpan MinWakeInterval = TimeSpan.FromMilliseconds(5);
 
     public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
     {
@@ -78,16 +76,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Receive<Tick>(_ => Poll());
         Receive<Wake>(_ =>
         {
-            // Read at once when the last read was a while ago (low lag at low rates); under a steady stream, read at
-            // most every MinWakeInterval so commits travel grouped (each batch costs a replica transaction).
-            var since = Stopwatch.GetElapsedTime(_lastWakeRead);
-            if (since < MinWakeInterval)
-            {
-                Timers.StartSingleTimer("wake", Wake.Instance, MinWakeInterval - since);
-                return;
-            }
+            // Read at once. Under a steady stream commits still travel grouped: while the tailer reads and publishes,
+            // new commits raise one pending wake-up, and the next read takes all of them.
             Interlocked.Exchange(ref _wakePending, 0);
-            _lastWakeRead = Stopwatch.GetTimestamp();
             if (_state.Ready && _guard.IsHeld) DrainAndPublish();
         });
         Receive<SyncWal>(_ =>
@@ -318,30 +309,34 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Groups consecutive small transactions into one batch (a replica that is behind then applies several commits in
-    /// one transaction; every state a reader sees is still a committed primary state). A group ends before it would
-    /// exceed one message, and after a transaction that shrinks the database.
+    /// Groups consecutive transactions into one batch (a replica then applies several commits in one transaction; every
+    /// state a reader sees is still a committed primary state). A group carries each page once, in its latest image, so
+    /// it is sized by its distinct pages: a stream of small commits rewriting the same few pages travels as one batch
+    /// of those pages. A group ends before its distinct pages would exceed one message, and after a transaction that
+    /// shrinks the database.
     /// </summary>
     private IEnumerable<List<WalTransaction>> Group(IReadOnlyList<WalTransaction> transactions)
     {
         var group = new List<WalTransaction>();
-        long bytes = 0;
+        var pages = new HashSet<uint>();
         foreach (var tx in transactions)
         {
-            var size = (long)tx.Pages.Count * tx.PageSize;
-            if (group.Count > 0 && bytes + size > _settings.MaxPartBytes)
+            var added = 0;
+            foreach (var page in tx.Pages)
+                if (!pages.Contains(page.PageNumber)) added++;
+            if (group.Count > 0 && (long)(pages.Count + added) * tx.PageSize > _settings.MaxPartBytes)
             {
                 yield return group;
                 group = [];
-                bytes = 0;
+                pages.Clear();
             }
             group.Add(tx);
-            bytes += size;
+            foreach (var page in tx.Pages) pages.Add(page.PageNumber);
             if (group.Count > 1 && tx.PageCount < group[^2].PageCount)
             {
                 yield return group;
                 group = [];
-                bytes = 0;
+                pages.Clear();
             }
         }
         if (group.Count > 0) yield return group;

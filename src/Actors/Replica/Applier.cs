@@ -44,6 +44,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private readonly DatabaseSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _positionPath;
+    private readonly PositionFileWriter _positionFile;
     private readonly string _stagingPath;
     private PageApplier? _applier;
     private DatabaseHash? _hash;
@@ -66,6 +67,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     {
         _settings = settings;
         _positionPath = System.IO.Path.Combine(settings.StateDirectory, "replica.json");
+        _positionFile = new PositionFileWriter(_positionPath);
         _stagingPath = System.IO.Path.Combine(settings.StateDirectory, "resync.pages");
         Receive<Apply>(a => ApplyBatch(a.Batch));
         Receive<BeginResync>(b => StartSession(b.Session));
@@ -93,6 +95,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _applier?.Dispose();
+        _positionFile.Dispose();
         CloseStaging();
     }
 
@@ -102,13 +105,23 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// </summary>
     private Ready Verify()
     {
-        _position = PositionFile.Read<ReplicaPosition>(_positionPath);
+        string? unreadable = null;
+        try
+        {
+            _position = PositionFile.Read<ReplicaPosition>(_positionPath);
+        }
+        catch (InvalidDataException e)
+        {
+            // A position write torn by a power loss, or a damaged file: the primary has the truth, resync from it.
+            _position = null;
+            unreadable = e.Message;
+        }
         if (!File.Exists(_settings.Path) || new FileInfo(_settings.Path).Length == 0)
             return new Ready(null, $"{_settings.Path} does not exist yet");
         using (var connection = SqliteConnections.OpenReadOnly(_settings.Path))
             _hash = DatabaseHash.Compute(connection);
         OpenApplier(_hash.PageSize);
-        if (_position is null) return new Ready(null, "no saved position");
+        if (_position is null) return new Ready(null, unreadable ?? "no saved position");
         if (_position.Hash != _hash.Value)
             return new Ready(null, $"the file's hash {_hash} differs from the saved position's {_position.Hash:x16} (txid {_position.Txid})");
         return new Ready(_position, null);
@@ -209,7 +222,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private void Commit(PageBatch batch, bool skipped)
     {
         _position = new ReplicaPosition(batch.Generation, batch.LastTxid, _hash!.Value, batch.PageSize, batch.PageCount);
-        PositionFile.Write(_positionPath, _position, durable: false);
+        _positionFile.Write(_position, durable: false);
         if (skipped) _log.Info("{Database}: batch {First}..{Last} was already applied", _settings.Name, batch.FirstTxid, batch.LastTxid);
         Context.Parent.Tell(new Applied(batch.Generation, batch.FirstTxid, batch.LastTxid, _hash.Value, skipped ? 0 : _openBytes));
     }
@@ -332,7 +345,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             return;
         }
         _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash.Value, offer.PageSize, offer.PageCount);
-        PositionFile.Write(_positionPath, _position, durable: true);
+        _positionFile.Write(_position, durable: true);
         Context.Parent.Tell(new ResyncDone(offer.Generation, offer.Txid, _hash.Value, pagesWritten));
     }
 

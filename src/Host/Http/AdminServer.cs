@@ -51,7 +51,14 @@ public sealed class AdminServer : IAsyncDisposable
     /// </summary>
     public static AdminServer Build(HttpAddress address, ILitecastNode node, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The content root is the install directory and configuration files are never reloaded: by default ASP.NET Core
+        // watches the working directory and everything below it for appsettings changes, and Litecast usually runs
+        // beside the databases, whose every WAL write would then cost the node a file-watcher event.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddLitecastAdmin();
         builder.WebHost.ConfigureKestrel(kestrel =>
