@@ -26,7 +26,7 @@ public sealed class BatchMergerTests : IDisposable
         _app.Execute("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA auto_vacuum = NONE");
         _app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
         _app.Execute("INSERT INTO t(v) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) SELECT randomblob(300) FROM n");
-        _pages = ReadPages(_source);
+        _pages = ReplicationHarness.ReadPages(_source);
     }
 
     public void Dispose()
@@ -67,9 +67,9 @@ public sealed class BatchMergerTests : IDisposable
         Assert.Equal((run[0].PreHash, run[^1].PostHash, run[^1].PageCount), (single.PreHash, single.PostHash, single.PageCount));
         Assert.True(single.Pages.Count < run.Sum(b => b.Pages.Count), "a page written by several batches travels once");
         Assert.Equal(single.Pages.Select(p => p.PageNumber).Order(), single.Pages.Select(p => p.PageNumber));
-        var expected = ReadPages(_source);
-        Assert.Equal(expected, ReadPages(Path.Combine(_directory, "one-by-one.db")));
-        Assert.Equal(expected, ReadPages(Path.Combine(_directory, "merged.db")));
+        var expected = ReplicationHarness.ReadPages(_source);
+        Assert.Equal(expected, ReplicationHarness.ReadPages(Path.Combine(_directory, "one-by-one.db")));
+        Assert.Equal(expected, ReplicationHarness.ReadPages(Path.Combine(_directory, "merged.db")));
         using var check = SqliteConnections.OpenReadOnly(Path.Combine(_directory, "merged.db"));
         Assert.Equal("ok", check.Scalar<string>("PRAGMA integrity_check"));
         Assert.Equal(single.PostHash, DatabaseHash.Compute(check).Value);
@@ -80,7 +80,7 @@ public sealed class BatchMergerTests : IDisposable
     public void ARunEndsAtABatchThatShrinksTheDatabase()
     {
         _app.Execute("INSERT INTO t(v) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) SELECT randomblob(3000) FROM n");
-        _pages = ReadPages(_source);
+        _pages = ReplicationHarness.ReadPages(_source);
         var grown = (uint)_pages.Count;
         var shrink = Commit("DELETE FROM t WHERE id > 150; VACUUM");
         var next = Commit("INSERT INTO t(v) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) SELECT randomblob(3000) FROM n");
@@ -113,7 +113,7 @@ public sealed class BatchMergerTests : IDisposable
     {
         var preHash = HashOf(_pages);
         _app.Execute(sql);
-        var after = ReadPages(_source);
+        var after = ReplicationHarness.ReadPages(_source);
         var changed = new List<PageImage>();
         for (var i = 0; i < after.Count; i++)
             if (i >= _pages.Count || !after[i].AsSpan().SequenceEqual(_pages[i])) changed.Add(new PageImage((uint)i + 1, after[i]));
@@ -125,25 +125,16 @@ public sealed class BatchMergerTests : IDisposable
     private static ulong HashOf(List<byte[]> pages)
     {
         var hash = new DatabaseHash(4096);
-        hash.Apply(pages.Select((data, i) => new PageImage((uint)i + 1, data)).ToList(), (uint)pages.Count);
+        hash.Apply(Images(pages), (uint)pages.Count);
         return hash.Value;
     }
 
     private PageApplier NewReplica(string name)
     {
         var applier = PageApplier.Open(Path.Combine(_directory, name), 4096, checkpointOnCommit: false);
-        applier.Apply(_pages.Select((data, i) => new PageImage((uint)i + 1, data)).ToList(), (uint)_pages.Count);
+        applier.Apply(Images(_pages), (uint)_pages.Count);
         return applier;
     }
 
-    private static List<byte[]> ReadPages(string path)
-    {
-        using var connection = SqliteConnections.OpenReadOnly(path);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
-        using var reader = command.ExecuteReader();
-        var pages = new List<byte[]>();
-        while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
-        return pages;
-    }
+    private static List<PageImage> Images(List<byte[]> pages) => pages.Select((data, i) => new PageImage((uint)i + 1, data)).ToList();
 }
