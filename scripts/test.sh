@@ -8,11 +8,14 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
+failures=$(mktemp)
 for project in tests/*/*.csproj; do
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
   [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
   passed=$((passed + $(sed -n 's/^ *Passed: *\([0-9]*\)$/\1/p' "$log" | tail -1 | grep . || echo 0)))
   failed=$((failed + $(sed -n 's/^ *Failed: *\([0-9]*\)$/\1/p' "$log" | tail -1 | grep . || echo 0)))
+  # Each failed test's name and the first lines of its message, repeated at the end where a truncated log still shows them.
+  grep -A 6 -E '^ *Failed [A-Za-z_]' "$log" >>"$failures" || true
 done
 rm -f "$log"
 if dotnet run -c Release --no-build --project bench/Litecast.Benchmarks -- all --smoke; then
@@ -21,5 +24,10 @@ else
   failed=$((failed + 1))
   status=1
 fi
+if [[ -s "$failures" ]]; then
+  echo "failed tests:"
+  cat "$failures"
+fi
+rm -f "$failures"
 echo "tests: $passed passed, $failed failed"
 exit $status
