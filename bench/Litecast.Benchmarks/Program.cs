@@ -6,7 +6,7 @@ using System.Text;
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- storage [--runs N] [--pages N]
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- replication [--runs N]
 //   ... -- all --smoke    every measurement once at tiny sizes (CI); exits non-zero if anything fails to replicate
-//   dotnet run -c Release --project bench/Litecast.Benchmarks -- probe --rate R [--seconds S] [--replicas 1|2] [--warmup S] [--big MB]
+//   dotnet run -c Release --project bench/Litecast.Benchmarks -- probe --rate R [--seconds S] [--replicas 1|2] [--warmup S] [--big MB] [--autocheckpoint N]
 //       one paced write (or one big transaction) against a fresh cluster, printing the raw figures (to profile one case)
 // Internal: `workload MODE ...` is the application process the replication benchmark starts (writer, reader, backup).
 
