@@ -25,7 +25,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     /// <summary>The WAL changed (file notification): read the new commits now. Reading needs no guard rotation: the
     /// current guard already keeps every frame after it from being overwritten; rotation, checkpoints and saving the
-    /// position stay on the timer.</summary>
+    /// position stay on the timer. (While a big transaction is being written the tailer rotates anyway, to learn from
+    /// the new guard where the committed frames end: see <see cref="BigWriteInProgressBytes"/>.)</summary>
     private sealed record Wake
     {
         public static readonly Wake Instance = new();
@@ -57,6 +58,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private SqliteConnection? _writeLocker;
     private long _lastCheckpointOffset;
     private (long Offset, long Since)? _stall;
+    private bool _bigWriteInProgress;
+
+    /// <summary>
+    /// A read that finds no commit but at least this many bytes of frames after the last one is looking at a big
+    /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
+    /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
+    /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
+    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>).
+    /// </summary>
+    private const long BigWriteInProgressBytes = 1 << 20;
     private PrimaryPosition? _persisted;
     private long _persistedAt;
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
@@ -79,7 +90,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             // Read at once. Under a steady stream commits still travel grouped: while the tailer reads and publishes,
             // new commits raise one pending wake-up, and the next read takes all of them.
             Interlocked.Exchange(ref _wakePending, 0);
-            if (_state.Ready && _guard.IsHeld) DrainAndPublish();
+            if (!_state.Ready || !_guard.IsHeld) return;
+            if (_bigWriteInProgress) RotateAndDrain();
+            else DrainAndPublish(null);
         });
         Receive<SyncWal>(_ =>
         {
@@ -257,11 +270,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Persist(durable: false);
     }
 
-    private void DrainAndPublish()
+    /// <summary>Reads and publishes the committed transactions after the cursor, up to <paramref name="visible"/> when
+    /// given (else to the end of the file).</summary>
+    private void DrainAndPublish(WalVisibleEnd? visible)
     {
         while (true)
         {
-            var result = _reader.Read(1024);
+            var cursor = _reader.Cursor.Offset;
+            var result = _reader.Read(1024, visible);
             switch (result.Outcome)
             {
                 case WalReadOutcome.Restarted:
@@ -285,6 +301,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             }
             foreach (var group in Group(result.Transactions)) Publish(group);
             _state.Cursor = _reader.Cursor;
+            if (result.Transactions.Count > 0) _bigWriteInProgress = false;
+            else if (visible is null && result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
             if (result.Stop != WalStop.Limit) return;
         }
@@ -457,7 +475,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void RotateAndDrain()
     {
         _guard.BeginRotation();
-        DrainAndPublish();
+        DrainAndPublish(_guard.NextVisibleEnd);
         _guard.CompleteRotation();
     }
 

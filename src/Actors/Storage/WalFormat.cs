@@ -99,3 +99,13 @@ public readonly record struct WalHeader(
         return true;
     }
 }
+
+/// <summary>
+/// What one read transaction can see of the WAL: the WAL's salts and its last committed frame (mxFrame) when the
+/// transaction began. Every frame up to it is committed and stays in place until the WAL restarts.
+/// </summary>
+public readonly record struct WalVisibleEnd(uint Salt1, uint Salt2, uint MaxFrame)
+{
+    /// <summary>The file offset just past the last visible frame.</summary>
+    public long Offset(int pageSize) => WalFormat.HeaderSize + (long)MaxFrame * (WalFormat.FrameHeaderSize + pageSize);
+}

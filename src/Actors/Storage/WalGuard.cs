@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Litecast.Actors.Storage;
 
@@ -26,7 +29,10 @@ public sealed class WalGuard : IDisposable
         get { lock (_gate) return _current is not null; }
     }
 
-    /// <summary>Opens the next guard. Its snapshot is fixed now: read the WAL to its end before <see cref="CompleteRotation"/>.</summary>
+    /// <summary>
+    /// Opens the next guard. Its snapshot is fixed now: read the WAL up to <see cref="NextVisibleEnd"/> (or to its end)
+    /// before <see cref="CompleteRotation"/>.
+    /// </summary>
     public void BeginRotation()
     {
         lock (_gate)
@@ -39,6 +45,7 @@ public sealed class WalGuard : IDisposable
                 // A deferred BEGIN takes its snapshot only at the first read: read at once.
                 connection.Execute("BEGIN");
                 connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                NextVisibleEnd = VisibleEnd(connection);
             }
             catch
             {
@@ -46,6 +53,33 @@ public sealed class WalGuard : IDisposable
                 throw;
             }
             _next = connection;
+        }
+    }
+
+    /// <summary>
+    /// The part of the WAL the guard opened by <see cref="BeginRotation"/> can see, or null when SQLite cannot say (no
+    /// WAL written yet). Reading up to it reads everything that guard sees, and never the frames of a transaction still
+    /// being written, which a reader going to the end of the file would check again on every call.
+    /// </summary>
+    public WalVisibleEnd? NextVisibleEnd { get; private set; }
+
+    /// <summary>
+    /// Reads the WAL-index header SQLite copies into a snapshot handle (sqlite3_snapshot_get; the layout is the
+    /// documented wal-index header, https://sqlite.org/walformat.html#the_wal_index_file_format): mxFrame, a native
+    /// 32-bit integer at offset 16, and the salts at offset 32, copied byte for byte from the WAL header (big-endian).
+    /// </summary>
+    private static WalVisibleEnd? VisibleEnd(SqliteConnection connection)
+    {
+        if (raw.sqlite3_snapshot_get(connection.Handle, "main", out var snapshot) != raw.SQLITE_OK) return null;
+        using (snapshot)
+        {
+            Span<byte> header = stackalloc byte[48];
+            unsafe
+            {
+                new ReadOnlySpan<byte>((void*)snapshot.DangerousGetHandle(), header.Length).CopyTo(header);
+            }
+            return new WalVisibleEnd(BinaryPrimitives.ReadUInt32BigEndian(header[32..]), BinaryPrimitives.ReadUInt32BigEndian(header[36..]),
+                MemoryMarshal.Read<uint>(header[16..]));
         }
     }
 

@@ -45,6 +45,9 @@ public enum WalStop
     ChecksumMismatch,
     /// <summary>The caller's transaction limit was reached.</summary>
     Limit,
+    /// <summary>The end of what the caller's read transaction can see (<see cref="WalVisibleEnd"/>) was reached; frames
+    /// past it were not looked at.</summary>
+    VisibleEnd,
 }
 
 /// <summary>The result of one read: committed transactions in order, and what stopped the read.</summary>
@@ -133,11 +136,12 @@ public sealed class WalReader : IDisposable
     }
 
     /// <summary>
-    /// Reads the committed transactions that follow the cursor, at most <paramref name="maxTransactions"/>. When the
-    /// WAL restarted since the last read, returns <see cref="WalReadOutcome.Restarted"/> with no transactions; the
-    /// caller decides about continuity and calls again to read the new WAL.
+    /// Reads the committed transactions that follow the cursor, at most <paramref name="maxTransactions"/>, and when
+    /// <paramref name="visible"/> describes this WAL, no further than it. When the WAL restarted since the last read,
+    /// returns <see cref="WalReadOutcome.Restarted"/> with no transactions; the caller decides about continuity and
+    /// calls again to read the new WAL.
     /// </summary>
-    public WalReadResult Read(int maxTransactions = int.MaxValue)
+    public WalReadResult Read(int maxTransactions = int.MaxValue, WalVisibleEnd? visible = null)
     {
         var file = OpenFile();
         if (file is null || file.Length < WalFormat.HeaderSize)
@@ -157,10 +161,11 @@ public sealed class WalReader : IDisposable
             if (previous is not null)
                 return new WalReadResult(WalReadOutcome.Restarted, [], WalStop.EndOfFile, WalFormat.HeaderSize, null, previous, header);
         }
-        return ReadFrames(file, header, maxTransactions);
+        var end = visible is { } v && v.Salt1 == header.Salt1 && v.Salt2 == header.Salt2 ? v.Offset(header.PageSize) : long.MaxValue;
+        return ReadFrames(file, header, maxTransactions, end);
     }
 
-    private WalReadResult ReadFrames(FileStream file, WalHeader header, int maxTransactions)
+    private WalReadResult ReadFrames(FileStream file, WalHeader header, int maxTransactions, long end)
     {
         var frameSize = WalFormat.FrameHeaderSize + header.PageSize;
         var chunkBytes = frameSize * ReadChunkFrames;
@@ -171,7 +176,7 @@ public sealed class WalReader : IDisposable
         var offset = _committedOffset;
         var transactionStart = offset;
         var checksum = _committedChecksum;
-        var length = file.Length;
+        var length = Math.Min(file.Length, end);
         WalStop stop = WalStop.EndOfFile;
         string? detail = null;
 
@@ -181,7 +186,7 @@ public sealed class WalReader : IDisposable
             var available = length - offset;
             if (available < frameSize)
             {
-                stop = available == 0 ? WalStop.EndOfFile : WalStop.PartialFrame;
+                stop = available != 0 ? WalStop.PartialFrame : offset == end ? WalStop.VisibleEnd : WalStop.EndOfFile;
                 break;
             }
             var frames = (int)Math.Min(ReadChunkFrames, available / frameSize);
