@@ -71,6 +71,7 @@ public sealed class WalReader : IDisposable
     private long _committedOffset;
     private WalChecksum _committedChecksum;
     private byte[] _buffer = [];
+    private byte[] _frameBuffer = [];
 
     public WalReader(string walPath) => _walPath = walPath;
 
@@ -255,15 +256,17 @@ public sealed class WalReader : IDisposable
     {
         // The file opened by the last Read: its identity was checked there, and the salts below prove the frame.
         var file = _file ?? OpenFile() ?? throw new IOException($"{_walPath} disappeared while reading page {page.PageNumber}");
-        var frame = new byte[WalFormat.FrameHeaderSize + transaction.PageSize];
+        var frameSize = WalFormat.FrameHeaderSize + transaction.PageSize;
+        if (_frameBuffer.Length != frameSize) _frameBuffer = new byte[frameSize];
+        var frame = _frameBuffer.AsSpan();
         file.ReadExactly(page.FrameOffset, frame);
         var pageNumber = BinaryPrimitives.ReadUInt32BigEndian(frame);
-        var salt1 = BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(8));
-        var salt2 = BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(12));
+        var salt1 = BinaryPrimitives.ReadUInt32BigEndian(frame[8..]);
+        var salt2 = BinaryPrimitives.ReadUInt32BigEndian(frame[12..]);
         if (pageNumber != page.PageNumber || salt1 != transaction.Salt1 || salt2 != transaction.Salt2)
             throw new WalOverwrittenException(
                 $"{_walPath}: frame at offset {page.FrameOffset} no longer holds page {page.PageNumber} of WAL {transaction.Salt1:x8}/{transaction.Salt2:x8}");
-        return frame.AsSpan(WalFormat.FrameHeaderSize).ToArray();
+        return frame[WalFormat.FrameHeaderSize..].ToArray();
     }
 
     /// <summary>Reads a transaction's pages in parts of at most <paramref name="maxPartBytes"/> bytes (at least one page).</summary>
