@@ -47,6 +47,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     internal const int HardBoundFactor = 4;
     private static readonly TimeSpan WriteLockWait = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// A read that finds no commit but at least this many bytes of frames after the last one is looking at a big
+    /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
+    /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
+    /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
+    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>).
+    /// </summary>
+    private const long BigWriteInProgressBytes = 1 << 20;
+
     private readonly DatabaseSettings _settings;
     private readonly PrimaryState _state;
     private readonly WalGuard _guard;
@@ -59,15 +68,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private long _lastCheckpointOffset;
     private (long Offset, long Since)? _stall;
     private bool _bigWriteInProgress;
-
-    /// <summary>
-    /// A read that finds no commit but at least this many bytes of frames after the last one is looking at a big
-    /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
-    /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
-    /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
-    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>).
-    /// </summary>
-    private const long BigWriteInProgressBytes = 1 << 20;
     private PrimaryPosition? _persisted;
     private long _persistedAt;
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);

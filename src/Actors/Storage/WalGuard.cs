@@ -70,9 +70,10 @@ public sealed class WalGuard : IDisposable
     /// </summary>
     private static WalVisibleEnd? VisibleEnd(SqliteConnection connection)
     {
-        if (raw.sqlite3_snapshot_get(connection.Handle, "main", out var snapshot) != raw.SQLITE_OK) return null;
+        var rc = raw.sqlite3_snapshot_get(connection.Handle, "main", out var snapshot);
         using (snapshot)
         {
+            if (rc != raw.SQLITE_OK) return null;
             Span<byte> header = stackalloc byte[48];
             unsafe
             {
