@@ -235,6 +235,24 @@ public sealed class WalReaderTests : IDisposable
         Assert.Equal(WalReadOutcome.NoWal, reader.Read().Outcome);
     }
 
+    /// <summary>An application's TRUNCATE checkpoint empties the WAL in place (same inode) while the reader holds it
+    /// open: nothing to read, and a saved cursor cannot be resumed; neither is an error.</summary>
+    [Fact]
+    public void WalEmptiedInPlaceIsNoWalAndCannotBeResumed()
+    {
+        var w = new TestWalWriter(1024, 1, 2);
+        ThreeTransactions(w);
+        w.WriteTo(_walPath);
+        using var reader = new WalReader(_walPath);
+        Assert.Equal(3, reader.Read().Transactions.Count);
+        var cursor = reader.Cursor;
+        using (var truncate = new FileStream(_walPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) truncate.SetLength(0);
+
+        Assert.Equal(WalReadOutcome.NoWal, reader.Read().Outcome);
+        Assert.False(reader.TryResume(cursor, out var reason));
+        Assert.Contains("missing or empty", reason);
+    }
+
     [Fact]
     public void SaltsChangedWithoutTheRestartPatternAreReportedWithBothHeaders()
     {

@@ -98,9 +98,8 @@ public sealed class WalReader : IDisposable
     public bool TryResume(WalCursor cursor, out string? reason)
     {
         var file = OpenFile();
-        if (file is null || file.Length < WalFormat.HeaderSize) { reason = "the WAL file is missing or empty"; return false; }
         Span<byte> headerBytes = stackalloc byte[WalFormat.HeaderSize];
-        file.ReadExactly(0, headerBytes);
+        if (file is null || file.ReadAtMost(0, headerBytes) < WalFormat.HeaderSize) { reason = "the WAL file is missing or empty"; return false; }
         if (!WalHeader.TryParse(headerBytes, out var header, out var error)) { reason = error; return false; }
         if (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2)
         {
@@ -120,7 +119,11 @@ public sealed class WalReader : IDisposable
         else
         {
             Span<byte> frameHeader = stackalloc byte[WalFormat.FrameHeaderSize];
-            file.ReadExactly(cursor.Offset - frameSize, frameHeader);
+            if (file.ReadAtMost(cursor.Offset - frameSize, frameHeader) < WalFormat.FrameHeaderSize)
+            {
+                reason = $"the WAL was truncated below the saved offset {cursor.Offset}";
+                return false;
+            }
             var commitSize = BinaryPrimitives.ReadUInt32BigEndian(frameHeader[4..]);
             var checksum = new WalChecksum(BinaryPrimitives.ReadUInt32BigEndian(frameHeader[16..]), BinaryPrimitives.ReadUInt32BigEndian(frameHeader[20..]));
             if (commitSize == 0 || checksum != cursor.Checksum)
@@ -145,11 +148,11 @@ public sealed class WalReader : IDisposable
     public WalReadResult Read(int maxTransactions = int.MaxValue, WalVisibleEnd? visible = null)
     {
         var file = OpenFile();
-        if (file is null || file.Length < WalFormat.HeaderSize)
-            return new WalReadResult(WalReadOutcome.NoWal, [], WalStop.EndOfFile, 0, null, _header, null);
-
+        // One read, not a length check then a read: a TRUNCATE checkpoint (the application's, once Litecast's guard
+        // reads the database file only) can empty the WAL in between, and that is a WAL with nothing to read.
         Span<byte> headerBytes = stackalloc byte[WalFormat.HeaderSize];
-        file.ReadExactly(0, headerBytes);
+        if (file is null || file.ReadAtMost(0, headerBytes) < WalFormat.HeaderSize)
+            return new WalReadResult(WalReadOutcome.NoWal, [], WalStop.EndOfFile, 0, null, _header, null);
         if (!WalHeader.TryParse(headerBytes, out var header, out var error))
             return new WalReadResult(WalReadOutcome.InvalidHeader, [], WalStop.EndOfFile, 0, $"{_walPath}: {error}", _header, null);
 
