@@ -48,14 +48,13 @@ public sealed class LargeDatabaseTests(ITestOutputHelper output) : IDisposable
 
         // Snapshot at a known position and apply it to a new replica, streamed from the staging file in parts.
         using var reader = new WalReader(WalFormat.WalPath(primaryPath));
-        using var guard = SqliteConnections.OpenExisting(primaryPath);
+        using var guard = new WalGuard(primaryPath);
+        guard.BeginRotation();
+        Assert.Empty(reader.Read(visible: guard.NextVisibleEnd).Transactions);
+        guard.CompleteRotation();
         SnapshotInfo info;
-        using (var snapshot = PrimarySnapshot.Pin(primaryPath, () => Assert.Empty(reader.Read().Transactions)))
-        {
-            guard.Execute("BEGIN");
-            guard.Scalar<long>("SELECT count(*) FROM sqlite_schema");
-            info = snapshot.CopyTo(stagingPath);
-        }
+        using (var snapshot = PrimarySnapshot.TryPin(primaryPath, guard))
+            info = Assert.IsType<PrimarySnapshot>(snapshot).CopyTo(stagingPath);
         Assert.Equal((uint)builtPages, info.PageCount);
         var replicaHash = new DatabaseHash(PageSize);
         using var applier = PageApplier.Open(replicaPath, PageSize);
@@ -109,13 +108,15 @@ public sealed class LargeDatabaseTests(ITestOutputHelper output) : IDisposable
             replicaHash.SetPageCount(tx.PageCount);
         }
         output.WriteLine($"tail applied at {clock.Elapsed.TotalSeconds:F1} s");
-        guard.Execute("ROLLBACK");
 
         // A fresh snapshot of the grown primary (across the lock-byte page), the replica recomputed from its file,
         // and the hash kept from the stream all agree.
+        guard.BeginRotation();
+        guard.CompleteRotation();
         SnapshotInfo grown;
-        using (var snapshot = PrimarySnapshot.Pin(primaryPath, () => { }))
-            grown = snapshot.CopyTo(null);
+        using (var snapshot = PrimarySnapshot.TryPin(primaryPath, guard))
+            grown = Assert.IsType<PrimarySnapshot>(snapshot).CopyTo(null);
+        guard.Release();
         using var replica = SqliteConnections.OpenReadOnly(replicaPath);
         var recomputed = DatabaseHash.Compute(replica);
         Assert.Equal((uint)finalPages, grown.PageCount);

@@ -58,8 +58,15 @@ public sealed class ReplicationHarness : IDisposable
     private void StartFromSnapshot()
     {
         var staging = Path.Combine(Directory, "snapshot.pages");
-        using var snapshot = PrimarySnapshot.Pin(PrimaryPath, () => Drain(apply: false));
-        var info = snapshot.CopyTo(staging);
+        SnapshotInfo info;
+        using (var pinGuard = new WalGuard(PrimaryPath))
+        {
+            pinGuard.BeginRotation();
+            Drain(apply: false);
+            pinGuard.CompleteRotation();
+            using var snapshot = PrimarySnapshot.TryPin(PrimaryPath, pinGuard);
+            info = Assert.IsType<PrimarySnapshot>(snapshot).CopyTo(staging);
+        }
         PrimaryHash = info.Hash;
         RotateGuard();
         _applier = PageApplier.Open(ReplicaPath, info.PageSize, _replicaCheckpointOnCommit);

@@ -62,6 +62,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _positionPath;
+    private readonly string _ceilingPath;
+    private ulong _txidCeiling;
+
+    /// <summary>How many txids one durable write of the <see cref="TxidCeiling"/> reserves.</summary>
+    internal const ulong TxidReservation = 100_000;
+
+    /// <summary>Pinning a snapshot fails only when the WAL restarts between a rotation and the pin; a few more
+    /// rotations always get past that unless something restarts the WAL continuously.</summary>
+    private const int MaxPinAttempts = 20;
     private WalReader _reader;
     private SqliteConnection? _checkpointer;
     private SqliteConnection? _writeLocker;
@@ -82,6 +91,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _guard = guard;
         _mediator = mediator;
         _positionPath = System.IO.Path.Combine(settings.StateDirectory, "primary.json");
+        _ceilingPath = System.IO.Path.Combine(settings.StateDirectory, "txid-ceiling.json");
         _reader = new WalReader(WalFormat.WalPath(settings.Path));
 
         Receive<Tick>(_ => Poll());
@@ -96,7 +106,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         });
         Receive<SyncWal>(_ =>
         {
-            Poll();
+            try
+            {
+                Poll();
+            }
+            catch (Exception e)
+            {
+                Sender.Tell(new Status.Failure(e));
+                throw;
+            }
             var (generation, txid, _, _, _) = _state.Position();
             Sender.Tell(new WalSynced(generation, txid));
         });
@@ -141,12 +159,24 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>
     /// Establishes the generation: continues the saved one when the WAL proves continuity (same salts, the saved commit
     /// frame with the saved checksum, the same database file), else starts a new one. Either way the database is
-    /// hashed at a pinned position.
+    /// hashed at a snapshot pinned exactly where the reader stopped, without taking the write lock.
     /// </summary>
     private void Establish()
     {
         _state.Consistent = false;
-        var saved = PositionFile.Read<PrimaryPosition>(_positionPath);
+        var saved = ReadSavedPosition();
+        for (var attempt = 1; ; attempt++)
+        {
+            if (TryEstablish(saved)) return;
+            if (attempt == MaxPinAttempts)
+                throw new IOException($"{_settings.Path}: could not pin a snapshot where the WAL reader stopped in {MaxPinAttempts} attempts (the WAL kept restarting)");
+        }
+    }
+
+    /// <summary>One attempt of <see cref="Establish"/>; false when the snapshot could not be pinned where the reader
+    /// stopped (the WAL restarted meanwhile), and nothing was changed.</summary>
+    private bool TryEstablish(PrimaryPosition? saved)
+    {
         var identity = FileIdentity.Of(_settings.Path);
         string? discontinuity = saved is null ? "no saved position" : null;
         var walEmpty = false;
@@ -154,22 +184,23 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _reader.Dispose();
         _reader = new WalReader(WalFormat.WalPath(_settings.Path));
 
-        using var snapshot = PrimarySnapshot.Pin(_settings.Path, () =>
+        // The next guard's view is fixed first; the reader then goes exactly that far, and the snapshot shares the view.
+        _guard.BeginRotation();
+        var visible = _guard.NextVisibleEnd;
+        if (saved is not null)
         {
-            if (saved is not null)
-            {
-                var cursor = new WalCursor(saved.Salt1, saved.Salt2, saved.WalOffset, new WalChecksum(saved.Checksum1, saved.Checksum2));
-                if (identity is not { } id || id.Device != saved.DatabaseDevice || id.Inode != saved.DatabaseInode)
-                    discontinuity = "the database file was replaced";
-                else if (_reader.FileLength() < WalFormat.HeaderSize)
-                    walEmpty = true;
-                else if (!_reader.TryResume(cursor, out var reason))
-                    discontinuity = reason;
-            }
-            ReadToEnd(discontinuity is null ? resumed : null);
-            _guard.BeginRotation();
-            _guard.CompleteRotation();
-        });
+            var cursor = new WalCursor(saved.Salt1, saved.Salt2, saved.WalOffset, new WalChecksum(saved.Checksum1, saved.Checksum2));
+            if (identity is not { } id || id.Device != saved.DatabaseDevice || id.Inode != saved.DatabaseInode)
+                discontinuity = "the database file was replaced";
+            else if (_reader.FileLength() < WalFormat.HeaderSize)
+                walEmpty = true;
+            else if (!_reader.TryResume(cursor, out var reason))
+                discontinuity = reason;
+        }
+        var readAll = ReadUpTo(visible, discontinuity is null ? resumed : null);
+        _guard.CompleteRotation();
+        using var snapshot = readAll ? PrimarySnapshot.TryPin(_settings.Path, _guard) : null;
+        if (snapshot is null) return false;
         var info = snapshot.CopyTo(null);
         _state.DatabaseIdentity = identity;
 
@@ -187,35 +218,59 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         {
             _state.Begin(saved.Generation, saved.Txid, info.Hash);
             _state.Cursor = _reader.Cursor;
-            if (resumed.Count > 0) PublishResumed(resumed, saved, info.Hash);
+            if (resumed.Count > 0)
+            {
+                ReserveTxids(saved.Txid + (ulong)resumed.Count);
+                PublishResumed(resumed, saved, info.Hash);
+            }
             _log.Info("{Database}: continuing generation {Generation:x16} at txid {Txid}", _settings.Name, saved.Generation, _state.Txid);
         }
         else
         {
-            // Txids keep growing across generations (the discontinuity counts as one), so an application's bookmark
-            // from before never looks reached on a replica still holding the old generation.
+            // Txids keep growing across generations (the discontinuity counts as one) and start above every txid the
+            // previous generation may have published (the durable ceiling; the saved position can be older), so an
+            // application's bookmark never looks reached on a replica still holding the old generation.
             var generation = PrimaryState.NewGenerationId();
-            var txid = Math.Max(saved?.Txid ?? 0, _state.Txid) + 1;
+            var txid = Math.Max(Math.Max(saved?.Txid ?? 0, _state.Txid), ReadTxidCeiling()) + 1;
             _state.Begin(generation, txid, info.Hash);
             _state.Cursor = _reader.Cursor;
+            ReserveTxids(txid);
             _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
                 _settings.Name, generation, txid, discontinuity, info.PageCount, info.Hash);
         }
         _state.Consistent = true;
         Persist(durable: true);
+        return true;
     }
 
-    /// <summary>Reads every committed transaction to the WAL's end without publishing (collecting them if asked).</summary>
-    private void ReadToEnd(List<WalTransaction>? collect)
+    /// <summary>The saved position, or null when there is none or it cannot be read (then a new generation starts,
+    /// still above the durable txid ceiling).</summary>
+    private PrimaryPosition? ReadSavedPosition()
+    {
+        try
+        {
+            return PositionFile.Read<PrimaryPosition>(_positionPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            _log.Warning("{Database}: ignoring the saved position: {Error}", _settings.Name, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads every committed transaction up to <paramref name="visible"/> without publishing (collecting them if asked).
+    /// False when the reader did not stop exactly there: the WAL restarted under a guard that read the database file
+    /// only, or SQLite could not say what the guard sees and frames were found.
+    /// </summary>
+    private bool ReadUpTo(WalVisibleEnd? visible, List<WalTransaction>? collect)
     {
         while (true)
         {
-            var result = _reader.Read();
-            // Impossible while the write lock is held; a tailer that sees it anyway starts over.
-            if (result.Outcome == WalReadOutcome.Restarted)
-                throw new InvalidOperationException($"{_settings.Path}: the WAL restarted while Litecast held the write lock");
+            var result = _reader.Read(1024, visible);
+            if (result.Outcome == WalReadOutcome.Restarted) return false;
             collect?.AddRange(result.Transactions);
-            if (result.Stop != WalStop.Limit) return;
+            if (result.Stop != WalStop.Limit) return _reader.IsAt(visible);
         }
     }
 
@@ -376,6 +431,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// </summary>
     private void Publish(List<WalTransaction> group)
     {
+        ReserveTxids(_state.Txid + (ulong)group.Count);
         _state.Consistent = false;
         PublishParts(_state.Txid + 1, _state.Txid + (ulong)group.Count, group[^1].PageCount, _state.Hash.Value, null,
             MergePages(group), group[0].PageSize);
@@ -523,21 +579,66 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private void Snapshot(TakeSnapshot request)
     {
-        using var snapshot = PrimarySnapshot.Pin(_settings.Path, RotateAndDrain);
-        var (generation, txid, hash, _, _) = _state.Position();
-        var info = snapshot.CopyTo(request.File);
-        if (info.Hash.Value != hash)
+        try
         {
-            // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.
-            var problem = $"the primary's file hash {info.Hash} differs from the stream's {hash:x16} at txid {txid}";
-            _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
-            _state.Problem = problem;
-            _guard.Release();
-            Establish();
-            Self.Forward(request);
-            return;
+            using var snapshot = PinWhereRead();
+            var (generation, txid, hash, _, _) = _state.Position();
+            var info = snapshot.CopyTo(request.File);
+            if (info.Hash.Value != hash)
+            {
+                // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.
+                var problem = $"the primary's file hash {info.Hash} differs from the stream's {hash:x16} at txid {txid}";
+                _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
+                _state.Problem = problem;
+                _guard.Release();
+                Establish();
+                Self.Forward(request);
+                return;
+            }
+            Sender.Tell(new SnapshotTaken(request.File, generation, txid, info));
         }
-        Sender.Tell(new SnapshotTaken(request.File, generation, txid, info));
+        catch (Exception e)
+        {
+            // The requester hears of the failure now (and retries) instead of waiting out its timeout; the supervisor
+            // restarts this tailer from the shared state.
+            Sender.Tell(new Status.Failure(e));
+            throw;
+        }
+    }
+
+    /// <summary>Pins a snapshot at exactly the position the tailer has read and published.</summary>
+    private PrimarySnapshot PinWhereRead()
+    {
+        for (var attempt = 1; attempt <= MaxPinAttempts; attempt++)
+        {
+            RotateAndDrain();
+            if (!_reader.IsAt(_guard.CurrentVisibleEnd)) continue;
+            if (PrimarySnapshot.TryPin(_settings.Path, _guard) is { } snapshot) return snapshot;
+        }
+        throw new IOException($"{_settings.Path}: could not pin a snapshot where the tailer stopped in {MaxPinAttempts} attempts (the WAL kept restarting)");
+    }
+
+    /// <summary>The ceiling saved durably, 0 when none was saved yet.</summary>
+    private ulong ReadTxidCeiling()
+    {
+        try
+        {
+            return PositionFile.Read<TxidCeiling>(_ceilingPath)?.Ceiling ?? 0;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            _log.Warning("{Database}: ignoring the txid ceiling: {Error}", _settings.Name, e.Message);
+            return 0;
+        }
+    }
+
+    /// <summary>Makes sure txids up to <paramref name="lastTxid"/> are below the durable ceiling before they are
+    /// published; raising it costs one durable write per <see cref="TxidReservation"/> txids.</summary>
+    private void ReserveTxids(ulong lastTxid)
+    {
+        if (lastTxid <= _txidCeiling) return;
+        _txidCeiling = lastTxid + TxidReservation;
+        PositionFile.Write(_ceilingPath, new TxidCeiling(_txidCeiling), durable: true);
     }
 }
 

@@ -12,6 +12,13 @@ public sealed record PrimaryPosition(ulong Generation, ulong Txid, ulong Hash, i
     uint Salt1, uint Salt2, long WalOffset, uint Checksum1, uint Checksum2, ulong DatabaseDevice, ulong DatabaseInode);
 
 /// <summary>
+/// The primary's txid reservation, saved durably before any txid above the previous ceiling is published. The position
+/// itself is saved lazily, so after a crash it can lag what replicas already hold; a new generation starts above the
+/// ceiling, so txids keep growing across generations and an old generation never looks as if it reached a new bookmark.
+/// </summary>
+public sealed record TxidCeiling(ulong Ceiling);
+
+/// <summary>
 /// Litecast's small state files, kept in a directory beside the database (<c>.&lt;name&gt;-litecast/</c>).
 /// <see cref="Write{T}"/> replaces a file atomically (temporary file, then rename), so a crash leaves the old or the new
 /// content, never a mix; <see cref="PositionFileWriter"/> rewrites one in place, for positions saved on every commit.

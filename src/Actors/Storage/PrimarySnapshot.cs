@@ -6,49 +6,42 @@ namespace Litecast.Actors.Storage;
 public sealed record SnapshotInfo(int PageSize, uint PageCount, DatabaseHash Hash);
 
 /// <summary>
-/// A consistent snapshot of the primary at a known position. <see cref="Pin"/> holds the write lock
-/// (<c>BEGIN IMMEDIATE</c>) just long enough for the caller to read the WAL to its end and for a second connection to
-/// start a read transaction (a deferred BEGIN fixes its snapshot only at its first read, so it reads at once); then
-/// the write lock is released. <see cref="CopyTo"/> copies the pages at full speed to a local file, so the primary's
-/// WAL is never pinned for the length of a network transfer.
+/// A consistent snapshot of the primary at a known position: exactly what the <see cref="WalGuard"/> sees, which is
+/// where the tailer stands once it has rotated the guard and read up to the guard's view. Pinning takes no lock the
+/// application's writer needs (an earlier version held BEGIN IMMEDIATE, which a busy writer starved until SQLite
+/// answered BUSY and the tailer crashed). <see cref="CopyTo"/> copies the pages at full speed to a local file, so the
+/// primary's WAL is never pinned for the length of a network transfer.
 /// </summary>
 public sealed class PrimarySnapshot : IDisposable
 {
     private readonly SqliteConnection _reader;
-    private SqliteTransaction? _transaction;
+    private bool _open;
 
-    private PrimarySnapshot(SqliteConnection reader, SqliteTransaction transaction, int pageSize)
+    private PrimarySnapshot(SqliteConnection reader, int pageSize)
     {
         _reader = reader;
-        _transaction = transaction;
+        _open = true;
         PageSize = pageSize;
     }
 
     public int PageSize { get; }
 
     /// <summary>
-    /// Pins a snapshot. <paramref name="whileWriteLocked"/> runs while no other connection can commit: the caller
-    /// reads the WAL to its end there, so the snapshot equals the position it reached.
+    /// Pins a snapshot at the view of <paramref name="guard"/>'s current guard; null when SQLite can no longer open
+    /// that view (see <see cref="WalGuard.TryShareView"/>): rotate the guard, read up to it, and try again.
     /// </summary>
-    public static PrimarySnapshot Pin(string databasePath, Action whileWriteLocked)
+    public static PrimarySnapshot? TryPin(string databasePath, WalGuard guard)
     {
-        using var writer = SqliteConnections.OpenExisting(databasePath);
         var reader = SqliteConnections.OpenExisting(databasePath);
         try
         {
-            writer.Execute("BEGIN IMMEDIATE");
-            try
+            if (!guard.TryShareView(reader))
             {
-                whileWriteLocked();
-                var transaction = reader.BeginTransaction(deferred: true);
-                var pageSize = reader.Scalar<int>("PRAGMA page_size");
-                reader.Scalar<long>("SELECT count(*) FROM sqlite_dbpage WHERE pgno = 1");
-                return new PrimarySnapshot(reader, transaction, pageSize);
+                reader.Dispose();
+                return null;
             }
-            finally
-            {
-                writer.Execute("ROLLBACK");
-            }
+            var pageSize = reader.Scalar<int>("PRAGMA page_size");
+            return new PrimarySnapshot(reader, pageSize);
         }
         catch
         {
@@ -63,12 +56,11 @@ public sealed class PrimarySnapshot : IDisposable
     /// </summary>
     public SnapshotInfo CopyTo(string? destinationPath)
     {
-        if (_transaction is null) throw new InvalidOperationException("the snapshot was already copied");
+        if (!_open) throw new InvalidOperationException("the snapshot was already copied");
         var hash = new DatabaseHash(PageSize);
         using var output = destinationPath is null ? null : new FileStream(destinationPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
         using (var command = _reader.CreateCommand())
         {
-            command.Transaction = _transaction;
             command.CommandText = "SELECT pgno, data FROM sqlite_dbpage";
             using var rows = command.ExecuteReader();
             var expected = 1u;
@@ -91,9 +83,9 @@ public sealed class PrimarySnapshot : IDisposable
 
     private void End()
     {
-        _transaction?.Rollback();
-        _transaction?.Dispose();
-        _transaction = null;
+        if (!_open) return;
+        _open = false;
+        _reader.Execute("ROLLBACK");
     }
 
     public void Dispose()

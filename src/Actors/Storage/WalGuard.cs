@@ -84,6 +84,9 @@ public sealed class WalGuard : IDisposable
         }
     }
 
+    /// <summary>What the current guard sees (see <see cref="NextVisibleEnd"/>); null when SQLite cannot say.</summary>
+    public WalVisibleEnd? CurrentVisibleEnd { get; private set; }
+
     /// <summary>Closes the previous guard; the one opened by <see cref="BeginRotation"/> takes its place.</summary>
     public void CompleteRotation()
     {
@@ -97,6 +100,47 @@ public sealed class WalGuard : IDisposable
             }
             _current = _next;
             _next = null;
+            CurrentVisibleEnd = NextVisibleEnd;
+        }
+    }
+
+    /// <summary>
+    /// Starts a read transaction on <paramref name="reader"/> that sees exactly what the current guard sees
+    /// (sqlite3_snapshot_get on the guard, sqlite3_snapshot_open on the reader), without taking any lock the
+    /// application's writer needs. False when SQLite can no longer open that view: the guard reads the database file
+    /// only (every frame backfilled), which does not keep the application from restarting the WAL, and it did; or the
+    /// guard saw no WAL at all and the reader, opened now, sees frames. Either way the caller rotates, reads and tries
+    /// again. On false the reader has no transaction open.
+    /// </summary>
+    public bool TryShareView(SqliteConnection reader)
+    {
+        lock (_gate)
+        {
+            if (_current is null) throw new InvalidOperationException($"{_databasePath}: no guard is held");
+            var rc = raw.sqlite3_snapshot_get(_current.Handle, "main", out var snapshot);
+            using (snapshot)
+            {
+                // sqlite3_snapshot_open needs the reader's pager to have the WAL open, which only a read does.
+                reader.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                reader.Execute("BEGIN");
+                if (rc == raw.SQLITE_OK)
+                {
+                    var opened = raw.sqlite3_snapshot_open(reader.Handle, "main", snapshot);
+                    if (opened == raw.SQLITE_OK) return true;
+                    reader.Execute("ROLLBACK");
+                    // SQLITE_ERROR_SNAPSHOT (an extended SQLITE_ERROR): the WAL restarted or was backfilled past the view.
+                    if ((opened & 0xff) is raw.SQLITE_ERROR or raw.SQLITE_BUSY) return false;
+                    throw new SqliteException($"{_databasePath}: sqlite3_snapshot_open failed", opened);
+                }
+                // SQLite has no snapshot of a WAL that never held a frame: the guard reads the database file alone, and
+                // so does a reader that finds no frames either (the file cannot change without frames to backfill).
+                reader.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                var readerRc = raw.sqlite3_snapshot_get(reader.Handle, "main", out var readerSnapshot);
+                readerSnapshot.Dispose();
+                if (readerRc != raw.SQLITE_OK) return true;
+                reader.Execute("ROLLBACK");
+                return false;
+            }
         }
     }
 
@@ -112,6 +156,7 @@ public sealed class WalGuard : IDisposable
                 connection.Dispose();
             }
             _next = _current = _idle = null;
+            CurrentVisibleEnd = NextVisibleEnd = null;
         }
     }
 

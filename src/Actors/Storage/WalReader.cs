@@ -92,6 +92,16 @@ public sealed class WalReader : IDisposable
     }
 
     /// <summary>
+    /// True when the reader stands at the end of <paramref name="visible"/>: the same WAL, and every frame it covers
+    /// read. A view of no frames (null: SQLite saw no WAL; or a WAL restarted and not yet written) is the database file
+    /// alone, which a reader that followed the WAL under a guard has read all of, whatever WAL it last saw (SQLite
+    /// restarts a WAL only once every frame is backfilled, and a guard keeps it from backfilling unread frames).
+    /// </summary>
+    public bool IsAt(WalVisibleEnd? visible) =>
+        visible is not { } v || v.MaxFrame == 0
+        || _header is { } h && h.Salt1 == v.Salt1 && h.Salt2 == v.Salt2 && _committedOffset == v.Offset(h.PageSize);
+
+    /// <summary>
     /// Positions the reader at a cursor saved earlier, but only if the WAL still proves it: same salts, and the commit
     /// frame just before the cursor carries the saved running checksum. Returns false (and reads nothing) otherwise.
     /// </summary>
