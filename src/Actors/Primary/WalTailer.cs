@@ -270,7 +270,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             var result = _reader.Read(1024, visible);
             if (result.Outcome == WalReadOutcome.Restarted) return false;
             collect?.AddRange(result.Transactions);
-            if (result.Stop != WalStop.Limit) return _reader.IsAt(visible);
+            if (result.Stop == WalStop.Limit) continue;
+            if (_reader.IsAt(visible)) return true;
+            // A frame SQLite counts as committed fails its checksum here: no rotation gets past it.
+            if (result.Stop == WalStop.ChecksumMismatch)
+            {
+                _state.Problem = $"stalled: {result.Detail}";
+                throw new InvalidDataException($"{_settings.Path}: the tailer cannot read the committed WAL: {result.Detail}");
+            }
+            return false;
         }
     }
 
