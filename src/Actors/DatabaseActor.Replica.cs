@@ -75,6 +75,14 @@ public sealed partial class DatabaseActor
             _replicaProblem = $"local write detected: {w.Detail}";
             StartResync("a local write changed the replica");
         });
+        Receive<Applier.FileLost>(lost =>
+        {
+            _replicaProblem = lost.Detail;
+            _position = null;
+            _forwarded = 0;
+            _forwardingFirst = 0;
+            StartResync(lost.Detail);
+        });
         Receive<ReplicaTick>(_ => ReplicaTickReceived());
         Receive<ReportDue>(_ => ReportPosition());
         Receive<RequestResync>(r =>
@@ -235,7 +243,8 @@ public sealed partial class DatabaseActor
         _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
         _bytesReplicated += applied.Bytes;
         if (_catchUpSince is not null && _held.Count == 0) _catchUpSince = null;
-        if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true) _replicaProblem = null;
+        if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true || _replicaProblem?.StartsWith(ApplyFailedPrefix, StringComparison.Ordinal) == true)
+            _replicaProblem = null;
         ReportPositionSoon();
         AnswerWaiters();
         if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
@@ -272,6 +281,8 @@ public sealed partial class DatabaseActor
         _forwardingFirst = 0;
         _resync = null;
         _resyncReason = null;
+        // A completed resync resolves whatever led to it: a local write, a lost file, an earlier failed attempt.
+        _replicaProblem = null;
         ReportPosition();
         AnswerWaiters();
         ForwardHeld();

@@ -43,6 +43,21 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
         else StartReplica();
     }
 
+    /// <summary>How a replica's problem starts when its applier failed (cleared by the next applied batch).</summary>
+    private const string ApplyFailedPrefix = "applying failed: ";
+
+    /// <summary>
+    /// Supervision of this database's children, in one place: the replica's applier and the primary's resync sources
+    /// are restarted after a failure (a restarted applier verifies the file again before it applies anything). On a
+    /// replica the failure becomes the reported problem until a batch applies again, so a full disk or an unwritable
+    /// file shows in /status and /healthz at once. The tailer runs under its own backoff supervisor.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        if (!_settings.IsPrimary) _replicaProblem = ApplyFailedPrefix + e.Message;
+        return Directive.Restart;
+    });
+
     protected override void PostStop()
     {
         if (_settings.IsPrimary) StopPrimary();

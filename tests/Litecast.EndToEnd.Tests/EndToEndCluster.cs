@@ -97,7 +97,12 @@ public sealed class EndToEndCluster : IDisposable
     /// <summary>The primary's bookmark: the txid including every commit made so far.</summary>
     public async Task<long> SyncAsync()
     {
-        var response = await Http.PostAsync($"{PrimaryUrl}/dbs/db/sync", null);
+        HttpResponseMessage response;
+        try { response = await Http.PostAsync($"{PrimaryUrl}/dbs/db/sync", null); }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new TimeoutException($"sync: {e.Message}\n--- primary output ---\n{Primary?.Output}", e);
+        }
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"sync: {(int)response.StatusCode} {body}\n{Primary?.Output}");
         return JsonDocument.Parse(body).RootElement.GetProperty("txid").GetInt64();

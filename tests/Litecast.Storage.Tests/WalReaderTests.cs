@@ -282,6 +282,35 @@ public sealed class WalReaderTests : IDisposable
     }
 
     [Fact]
+    public void AWalDeletedAndCreatedAgainIsReplacedNotRestarted()
+    {
+        var before = new TestWalWriter(4096, 100, 200);
+        before.Frame(1, before.Page(1), commitSize: 1);
+        before.WriteTo(_walPath);
+        using var reader = new WalReader(_walPath);
+        Assert.Single(reader.Read().Transactions);
+
+        // The database renamed over and its WAL removed: a new file, even with the restart pattern's salts.
+        File.Delete(_walPath);
+        Assert.Equal(WalReadOutcome.NoWal, reader.Read().Outcome);
+        var other = new TestWalWriter(4096, 101, 7);
+        other.Frame(1, other.Page(9), commitSize: 1);
+        other.WriteTo(_walPath);
+        var replaced = reader.Read();
+        Assert.Equal(WalReadOutcome.Replaced, replaced.Outcome);
+        Assert.Empty(replaced.Transactions);
+        Assert.Equal(100u, replaced.PreviousHeader!.Value.Salt1);
+        Assert.Equal(101u, replaced.Header!.Value.Salt1);
+
+        // The reader follows the new file from its start once the caller reads on; an in-place rewrite is a restart.
+        Assert.Single(reader.Read().Transactions);
+        var rewritten = new TestWalWriter(4096, 102, 8);
+        rewritten.Frame(1, rewritten.Page(3), commitSize: 1);
+        rewritten.WriteTo(_walPath);
+        Assert.Equal(WalReadOutcome.Restarted, reader.Read().Outcome);
+    }
+
+    [Fact]
     public void RestartWithTheSalt1PlusOnePatternLeavesStaleFramesBehind()
     {
         var old = new TestWalWriter(4096, 41, 1);

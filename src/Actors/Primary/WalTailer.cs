@@ -268,7 +268,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         while (true)
         {
             var result = _reader.Read(1024, visible);
-            if (result.Outcome == WalReadOutcome.Restarted) return false;
+            if (result.Outcome is WalReadOutcome.Restarted or WalReadOutcome.Replaced) return false;
             collect?.AddRange(result.Transactions);
             if (result.Stop == WalStop.Limit) continue;
             if (_reader.IsAt(visible)) return true;
@@ -321,9 +321,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         }
         if (identity != _state.DatabaseIdentity)
         {
-            _log.Warning("{Database}: the database file was replaced; starting a new generation", _settings.Name);
-            _guard.Release();
-            Establish();
+            StartOver("the database file was replaced");
             return;
         }
 
@@ -331,6 +329,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Checkpoint();
         _state.WalBytes = _reader.FileLength();
         Persist(durable: false);
+    }
+
+    /// <summary>Drops the guard and establishes the generation again (a new one: the saved position no longer matches).</summary>
+    private void StartOver(string reason)
+    {
+        _log.Warning("{Database}: {Reason}; starting a new generation", _settings.Name, reason);
+        _guard.Release();
+        Establish();
     }
 
     /// <summary>Reads and publishes the committed transactions after the cursor, up to <paramref name="visible"/> when
@@ -358,9 +364,21 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                         _settings.Name, previous.Salt1, next.Salt1);
                     Establish();
                     return;
+                case WalReadOutcome.Replaced:
+                    // The guard protects the WAL file it was opened on, not a new one: commits in a replaced WAL (the
+                    // database renamed over, the WAL removed) belong to another database, never to this generation.
+                    StartOver("the WAL file was replaced");
+                    return;
                 case WalReadOutcome.NoWal:
                 case WalReadOutcome.InvalidHeader:
                     return;
+            }
+            // Checked after the read, before publishing: an application renames a new database over the path before
+            // it writes that database's WAL, so commits read from such a WAL are always caught here.
+            if (result.Transactions.Count > 0 && FileIdentity.Of(_settings.Path) != _state.DatabaseIdentity)
+            {
+                StartOver("the database file was replaced");
+                return;
             }
             foreach (var group in Group(result.Transactions)) Publish(group);
             _state.Cursor = _reader.Cursor;
@@ -617,13 +635,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>Pins a snapshot at exactly the position the tailer has read and published.</summary>
     private PrimarySnapshot PinWhereRead()
     {
+        var failure = "";
         for (var attempt = 1; attempt <= MaxPinAttempts; attempt++)
         {
             RotateAndDrain();
-            if (!_reader.IsAt(_guard.CurrentVisibleEnd)) continue;
-            if (PrimarySnapshot.TryPin(_settings.Path, _guard) is { } snapshot) return snapshot;
+            if (!_reader.IsAt(_guard.CurrentVisibleEnd))
+                failure = $"the reader stopped at {_reader.Cursor}, the guard sees {_guard.CurrentVisibleEnd}";
+            else if (PrimarySnapshot.TryPin(_settings.Path, _guard) is { } snapshot) return snapshot;
+            else failure = $"SQLite could not open the guard's view {_guard.CurrentVisibleEnd}";
         }
-        throw new IOException($"{_settings.Path}: could not pin a snapshot where the tailer stopped in {MaxPinAttempts} attempts (the WAL kept restarting)");
+        throw new IOException($"{_settings.Path}: could not pin a snapshot where the tailer stopped in {MaxPinAttempts} attempts ({failure})");
     }
 
     /// <summary>The ceiling saved durably, 0 when none was saved yet.</summary>

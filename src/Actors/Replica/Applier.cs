@@ -35,6 +35,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>Another connection committed to the replica: a local write.</summary>
     public sealed record LocalWriteDetected(string Detail);
 
+    /// <summary>The replica's file was deleted or replaced under the applier: it has no position any more.</summary>
+    public sealed record FileLost(string Detail);
+
     /// <summary>Once a second: notice local writes, and checkpoint the replica's WAL between batches.</summary>
     private sealed record Maintenance
     {
@@ -50,6 +53,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private DatabaseHash? _hash;
     private ReplicaPosition? _position;
     private long _dataVersion;
+    private FileIdentity? _fileIdentity;
 
     // The batch (in parts) being applied, and whether it is followed without writing (already applied).
     private PageBatch? _open;
@@ -77,7 +81,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         Receive<ResyncPages>(_ => { });
         Receive<Maintenance>(_ =>
         {
-            if (DetectLocalWrite() || _open is not null) return;
+            if (DetectFileLost() || DetectLocalWrite() || _open is not null) return;
             _applier?.Checkpoint(truncate: false);
         });
     }
@@ -134,12 +138,32 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         // SQLite's automatic checkpoint would run inside each commit (halving apply speed for big batches): the
         // maintenance tick checkpoints between batches instead, and journal_size_limit trims the WAL file.
         _applier = PageApplier.Open(_settings.Path, pageSize, checkpointOnCommit: false);
+        _fileIdentity = FileIdentity.Of(_settings.Path);
         _dataVersion = _applier.DataVersion();
         if (_hash is null || _hash.PageSize != pageSize)
         {
             using var connection = SqliteConnections.OpenReadOnly(_settings.Path);
             _hash = DatabaseHash.Compute(connection);
         }
+    }
+
+    /// <summary>
+    /// True (and reported) when the file the applier writes is no longer the one at the replica's path: deleted (the
+    /// usual way to force a fresh copy) or replaced. The applier would go on writing an unlinked file that no reader can
+    /// open; instead it forgets the file and its position, and the database actor resyncs into a new one.
+    /// </summary>
+    private bool DetectFileLost()
+    {
+        if (_applier is null || FileIdentity.Of(_settings.Path) == _fileIdentity) return false;
+        var detail = $"{_settings.Path} was deleted or replaced while Litecast was applying to it";
+        _log.Error("{Database}: {Detail}; resyncing into a new file", _settings.Name, detail);
+        AbandonOpen();
+        _applier.Dispose();
+        _applier = null;
+        _hash = null;
+        _position = null;
+        Context.Parent.Tell(new FileLost(detail));
+        return true;
     }
 
     /// <summary>True (and reported) when another connection committed to the replica since the last check.</summary>

@@ -28,6 +28,10 @@ public enum WalReadOutcome
     InvalidHeader,
     /// <summary>The WAL restarted (new salts) since the last read; the reader now follows the new WAL.</summary>
     Restarted,
+    /// <summary>The WAL is another file than the one read before (deleted and created again, or the database replaced
+    /// with its WAL); the reader now follows the new file. Never continuous: SQLite deletes a WAL only when its last
+    /// connection closes, so a WAL that disappeared under a held guard was removed by hand, with the frames in it.</summary>
+    Replaced,
     /// <summary>Frames were read (possibly none new).</summary>
     Read,
 }
@@ -72,6 +76,7 @@ public sealed class WalReader : IDisposable
     private WalChecksum _committedChecksum;
     private byte[] _buffer = [];
     private byte[] _frameBuffer = [];
+    private bool _fileSwitched;
 
     public WalReader(string walPath) => _walPath = walPath;
 
@@ -166,14 +171,17 @@ public sealed class WalReader : IDisposable
         if (!WalHeader.TryParse(headerBytes, out var header, out var error))
             return new WalReadResult(WalReadOutcome.InvalidHeader, [], WalStop.EndOfFile, 0, $"{_walPath}: {error}", _header, null);
 
-        if (_header is not { } current || current.Salt1 != header.Salt1 || current.Salt2 != header.Salt2)
+        var replaced = _fileSwitched;
+        _fileSwitched = false;
+        if (_header is not { } current || replaced || current.Salt1 != header.Salt1 || current.Salt2 != header.Salt2)
         {
             var previous = _header;
             _header = header;
             _committedOffset = WalFormat.HeaderSize;
             _committedChecksum = header.Checksum;
             if (previous is not null)
-                return new WalReadResult(WalReadOutcome.Restarted, [], WalStop.EndOfFile, WalFormat.HeaderSize, null, previous, header);
+                return new WalReadResult(replaced ? WalReadOutcome.Replaced : WalReadOutcome.Restarted, [], WalStop.EndOfFile,
+                    WalFormat.HeaderSize, null, previous, header);
         }
         var end = visible is { } v && v.Salt1 == header.Salt1 && v.Salt2 == header.Salt2 ? v.Offset(header.PageSize) : long.MaxValue;
         return ReadFrames(file, header, maxTransactions, end);
@@ -311,6 +319,8 @@ public sealed class WalReader : IDisposable
         }
         try
         {
+            // A file opened after one was read is another WAL file, whatever its header says (see Replaced).
+            _fileSwitched = _header is not null;
             _file = new FileStream(_walPath, new FileStreamOptions
             {
                 Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete,

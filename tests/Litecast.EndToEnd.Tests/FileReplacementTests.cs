@@ -1,0 +1,92 @@
+namespace Litecast.EndToEnd.Tests;
+
+/// <summary>
+/// Files replaced or deleted under a running Litecast (issue 11, failures 1 and 4). A replica that readers find
+/// malformed, or one that keeps answering from a file nobody can open, is never acceptable.
+/// </summary>
+public sealed class FileReplacementTests
+{
+    private static readonly TimeSpan Converge = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task PrimaryFileReplacedWhileRunningConvergesTheReplicaToTheNewFile()
+    {
+        using var cluster = new EndToEndCluster();
+        cluster.App("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            db.executemany('INSERT INTO t(v) VALUES (?)', [('old %d' % i + 'x' * 2000,) for i in range(60)])
+            """);
+        cluster.StartPrimary();
+        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
+        cluster.StartReplica(0);
+        await WaitForReplicaAsync(cluster);
+        Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+
+        // The application renames a new, smaller database over the primary's path, removes the old WAL and shared
+        // memory, and writes to the new file at once.
+        var replacement = cluster.PrimaryDb + ".new";
+        EndToEndCluster.Python($"""
+            import os, sqlite3
+            new = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(replacement)}, isolation_level=None)
+            new.execute('PRAGMA journal_mode = WAL')
+            new.execute('CREATE TABLE other(id INTEGER PRIMARY KEY, w TEXT)')
+            new.execute("INSERT INTO other(w) VALUES ('new 0')")
+            new.close()
+            path = {System.Text.Json.JsonSerializer.Serialize(cluster.PrimaryDb)}
+            os.rename({System.Text.Json.JsonSerializer.Serialize(replacement)}, path)
+            for suffix in ('-wal', '-shm'):
+                if os.path.exists(path + suffix): os.remove(path + suffix)
+            db = sqlite3.connect(path, isolation_level=None, timeout=10)
+            db.execute('PRAGMA busy_timeout = 5000')
+            for i in range(1, 20):
+                db.execute("INSERT INTO other(w) VALUES (?)", ('new %d' % i,))
+            """);
+
+        await WaitForReplicaAsync(cluster);
+        Assert.Equal("ok", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "PRAGMA integrity_check"));
+        Assert.Equal("20", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM other"));
+        Assert.Equal("0", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM sqlite_schema WHERE name = 't'"));
+        Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
+    }
+
+    [Fact]
+    public async Task ReplicaFileDeletedWhileRunningIsResyncedIntoANewFile()
+    {
+        using var cluster = new EndToEndCluster();
+        cluster.App("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            db.executemany('INSERT INTO t(v) VALUES (?)', [('row %d' % i,) for i in range(50)])
+            """);
+        cluster.StartPrimary();
+        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
+        cluster.StartReplica(0);
+        await WaitForReplicaAsync(cluster);
+
+        // The operator's way to force a fresh copy: delete the replica's files while Litecast runs.
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.ReplicaDb(0) + suffix);
+        cluster.App("db.executemany('INSERT INTO t(v) VALUES (?)', [('after %d' % i,) for i in range(10)])");
+
+        await WaitForReplicaAsync(cluster);
+        Assert.True(File.Exists(cluster.ReplicaDb(0)), "the replica's file was not created again");
+        Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+        Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
+        Assert.Contains("was deleted or replaced", cluster.Replicas[0]!.Output);
+    }
+
+    private static async Task WaitForReplicaAsync(EndToEndCluster cluster)
+    {
+        var txid = await cluster.SyncAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            HttpResponseMessage? response = null;
+            try { response = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=2s"); }
+            catch (HttpRequestException) { }
+            // Reached only when the file also says so: /wait answering from a deleted file is the bug this guards.
+            if (response?.StatusCode == System.Net.HttpStatusCode.OK && File.Exists(cluster.ReplicaDb(0))) return;
+            if (clock.Elapsed > Converge)
+                throw new TimeoutException($"the replica did not reach txid {txid}\n--- replica ---\n{cluster.Replicas[0]!.Output}\n--- primary ---\n{cluster.Primary!.Output}");
+            await Task.Delay(200);
+        }
+    }
+}
