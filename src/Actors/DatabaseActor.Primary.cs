@@ -131,8 +131,26 @@ public sealed partial class DatabaseActor
             lag = Stopwatch.GetElapsedTime(published).TotalMilliseconds;
         var previous = _replicas.GetValueOrDefault(report.ReplicaNode);
         if (lag is null && previous is not null && previous.Txid == report.Txid) lag = previous.LagMs;
-        _replicas[report.ReplicaNode] = new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, DateTimeOffset.UtcNow);
+        var now = DateTimeOffset.UtcNow;
+        var progressAt = previous is not null && previous.Txid == report.Txid && previous.Generation == report.Generation ? previous.ProgressAt : now;
+        _replicas[report.ReplicaNode] = new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, now,
+            ReplicaStates.Following, progressAt);
     }
+
+    /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or
+    /// behind and advancing.</summary>
+    private string ReplicaStateOf(ReplicaView replica, ulong generation, ulong txid)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (now - replica.LastSeen > ReplicaSilentAfter) return ReplicaStates.Disconnected;
+        if (replica.Resyncing) return ReplicaStates.Resyncing;
+        if (replica.Generation == generation && replica.Txid >= txid) return ReplicaStates.Following;
+        if (now - replica.ProgressAt > ReplicaSilentAfter) return ReplicaStates.Stalled;
+        return replica.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
+    }
+
+    /// <summary>Replicas report at least once a second (on each heartbeat): silent this long, one is not heard.</summary>
+    private static readonly TimeSpan ReplicaSilentAfter = TimeSpan.FromSeconds(10);
 
     private void StartResyncSource(ResyncRequest request)
     {
@@ -174,7 +192,7 @@ public sealed partial class DatabaseActor
         var counters = new DatabaseCounters(state?.TransactionsPublished ?? 0, state?.BytesPublished ?? 0, _resyncs,
             state?.Checkpoints ?? 0, state?.WalBytes ?? 0, 0, state?.ResyncBytesSent ?? 0);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
-            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal).ToList(), problem is null && state is { Ready: true },
+            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal).Select(r => r with { State = ReplicaStateOf(r, generation, txid) }).ToList(), problem is null && state is { Ready: true },
             problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version);
     }
 }

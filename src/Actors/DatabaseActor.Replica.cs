@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Litecast.Actors.Replica;
 using Litecast.Actors.Storage;
@@ -28,6 +29,13 @@ public sealed partial class DatabaseActor
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ResyncTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>Behind the primary with no progress this long: the replica is stalled (reported, counted) and asks
+    /// for the missing batches again.</summary>
+    private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(10);
+
+    /// <summary>Stalled this long without a resync: catch-up is not getting anywhere, so the replica resyncs.</summary>
+    private static readonly TimeSpan ResyncAfterStall = TimeSpan.FromSeconds(20);
+
     private IActorRef _applier = ActorRefs.Nobody;
     private ReplicaPosition? _position;
     private IActorRef? _primary;
@@ -47,6 +55,17 @@ public sealed partial class DatabaseActor
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
     private string? _replicaProblem;
+
+    // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
+    // in the replica's generation (heartbeats and batches), since when the replica has been behind it, and when the
+    // applied txid last advanced. From them: the state, the lag on this node's clock, and stall escalation.
+    private ulong _primaryTxid;
+    private long? _behindSince;
+    private long _progressAt = Stopwatch.GetTimestamp();
+    private string _replicaState = ReplicaStates.Disconnected;
+    private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
+    private long _stalls;
+    private long? _primaryUnreachableSince;
 
     private void Replica()
     {
@@ -83,6 +102,18 @@ public sealed partial class DatabaseActor
             _forwardingFirst = 0;
             StartResync(lost.Detail);
         });
+        Receive<ClusterEvent.UnreachableMember>(u =>
+        {
+            if (_primary is not null && u.Member.Address == _primary.Path.Address) _primaryUnreachableSince ??= Stopwatch.GetTimestamp();
+        });
+        Receive<ClusterEvent.ReachableMember>(r =>
+        {
+            if (_primary is not null && r.Member.Address == _primary.Path.Address) _primaryUnreachableSince = null;
+        });
+        Receive<ClusterEvent.MemberRemoved>(r =>
+        {
+            if (_primary is not null && r.Member.Address == _primary.Path.Address) _primaryUnreachableSince ??= Stopwatch.GetTimestamp();
+        });
         Receive<ReplicaTick>(_ => ReplicaTickReceived());
         Receive<ReportDue>(_ => ReportPosition());
         Receive<RequestResync>(r =>
@@ -100,7 +131,72 @@ public sealed partial class DatabaseActor
         _mediator.Tell(new Subscribe(_settings.Topic, Self));
         _applier = Context.ActorOf(Applier.Props(_settings), "applier");
         Timers.StartPeriodicTimer("replica-tick", ReplicaTick.Instance, TimeSpan.FromSeconds(1));
+        // A replica paused (SIGSTOP, a frozen VM) sees the primary unreachable when it resumes, while heartbeats queued
+        // before the pause still arrive: the failure detector, not those heartbeats, says whether the primary is heard.
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
     }
+
+    private void StopReplica() => Cluster.Get(Context.System).Unsubscribe(Self);
+
+    /// <summary>Notes the primary's txid from a heartbeat or batch of the replica's generation.</summary>
+    private void PrimaryAt(ulong generation, ulong txid)
+    {
+        if (_position is null || generation != _position.Generation || txid <= _primaryTxid) return;
+        _primaryTxid = txid;
+        if (_position.Txid < txid) _behindSince ??= Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The applied position advanced (or a resync finished).</summary>
+    private void Progressed()
+    {
+        _progressAt = Stopwatch.GetTimestamp();
+        if (_position is not null && _position.Txid >= _primaryTxid) _behindSince = null;
+    }
+
+    /// <summary>How long the replica has been behind the primary's known txid (0 when it is not), on this node's
+    /// clock; null when the primary's position is not known.</summary>
+    private TimeSpan? BehindFor() =>
+        _lastHeartbeat is null || _position is null ? null : _behindSince is { } since ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
+
+    private string CurrentState()
+    {
+        if (_resync is not null) return ReplicaStates.Resyncing;
+        if (_primaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag)
+            return ReplicaStates.Disconnected;
+        if (_position is null || _behindSince is null) return _position is null ? ReplicaStates.CatchingUp : ReplicaStates.Following;
+        return Stopwatch.GetElapsedTime(_progressAt) > StallAfter && Stopwatch.GetElapsedTime(_behindSince.Value) > StallAfter
+            ? ReplicaStates.Stalled
+            : ReplicaStates.CatchingUp;
+    }
+
+    /// <summary>Once a second: the state, and the escalation of a stall (catch-up again, then a resync).</summary>
+    private void UpdateState()
+    {
+        var state = CurrentState();
+        if (state != _replicaState)
+        {
+            _replicaState = state;
+            _replicaStateSince = DateTimeOffset.UtcNow;
+            if (state == ReplicaStates.Stalled)
+            {
+                _stalls++;
+                _log.Warning("{Database}: stalled at txid {Txid} while the primary is at {PrimaryTxid}: no progress for {Seconds:F0} s; {Waiting}",
+                    _settings.Name, _position?.Txid, _primaryTxid, Stopwatch.GetElapsedTime(_progressAt).TotalSeconds, WaitingFor());
+            }
+        }
+        // Catch-up is asked again by the tick while stalled (see ReplicaTickReceived); past this, a resync.
+        if (state == ReplicaStates.Stalled && Stopwatch.GetElapsedTime(_progressAt) > ResyncAfterStall)
+            StartResync($"no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s at txid {_position?.Txid} while the primary is at {_primaryTxid}");
+    }
+
+    /// <summary>What the replica is waiting for, in words (log and /status).</summary>
+    private string WaitingFor() =>
+        _resync is not null ? $"waiting for the resync ({_resyncReason})"
+        : ApplierBusy ? $"waiting for the applier to apply up to txid {_forwarded}"
+        : _catchUpSince is not null ? $"waiting for catch-up from txid {_position?.Txid + 1}"
+        : _held.Count > 0 ? $"waiting for txid {_forwarded + 1} ({_held.Count} later batches held)"
+        : "waiting for batches";
 
     private void ApplierReady(Applier.Ready ready)
     {
@@ -124,6 +220,7 @@ public sealed partial class DatabaseActor
         _primary = Sender;
         _lastHeartbeat = heartbeat;
         _lastHeartbeatAt = Stopwatch.GetTimestamp();
+        PrimaryAt(heartbeat.Generation, heartbeat.Txid);
         if (!_applierReady) return;
         if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
         else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
@@ -136,6 +233,7 @@ public sealed partial class DatabaseActor
     private void BatchReceived(PageBatch batch)
     {
         if (!_applierReady) return;
+        PrimaryAt(batch.Generation, batch.LastTxid);
         if (_resync is not null || _position is null || batch.Generation != _position.Generation)
         {
             if (_resync is null && _position is not null && batch.Generation != _position.Generation)
@@ -240,6 +338,7 @@ public sealed partial class DatabaseActor
     private void Applied(Applier.Applied applied)
     {
         _position = new ReplicaPosition(applied.Generation, applied.LastTxid, applied.Hash, _position?.PageSize ?? 0, 0);
+        Progressed();
         _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
         _bytesReplicated += applied.Bytes;
         if (_catchUpSince is not null && _held.Count == 0) _catchUpSince = null;
@@ -275,6 +374,9 @@ public sealed partial class DatabaseActor
         _log.Info("{Database}: resync complete at generation {Generation:x16} txid {Txid} ({Pages} pages written)",
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
+        _primaryTxid = Math.Max(done.Txid, _lastHeartbeat?.Generation == done.Generation ? _lastHeartbeat.Txid : 0);
+        _behindSince = _primaryTxid > done.Txid ? Stopwatch.GetTimestamp() : null;
+        Progressed();
         _forwarded = done.Txid;
         _catchUpDeferred = false;
         _forwardedPageCount = 0;
@@ -312,6 +414,7 @@ public sealed partial class DatabaseActor
             && heartbeat.Txid > _forwarded && _forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
             RequestCatchUp();
         _forwardedAtLastTick = _forwarded;
+        UpdateState();
         AnswerWaiters();
     }
 
@@ -335,15 +438,24 @@ public sealed partial class DatabaseActor
         var heartbeat = _lastHeartbeat;
         var sinceHeartbeat = heartbeat is null ? (TimeSpan?)null : Stopwatch.GetElapsedTime(_lastHeartbeatAt);
         ulong? lagTxids = heartbeat is not null && _position is not null && heartbeat.Generation == _position.Generation
-            ? heartbeat.Txid > _position.Txid ? heartbeat.Txid - _position.Txid : 0
+            ? _primaryTxid > _position.Txid ? _primaryTxid - _position.Txid : 0
             : null;
+        var behind = BehindFor();
+        var state = CurrentState();
         string? problem = _replicaProblem;
+        if (_primaryUnreachableSince is { } unreachable)
+            problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
         if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
         else if (sinceHeartbeat > _settings.MaxLag) problem = $"no heartbeat from the primary for {sinceHeartbeat.Value.TotalSeconds:F0} s";
         if (_resync is not null) problem ??= $"resyncing ({_resyncReason})";
         else if (_position is null) problem ??= "no data yet";
-        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0);
+        else if (state == ReplicaStates.Stalled)
+            problem ??= $"stalled: {lagTxids} txids behind the primary, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {WaitingFor()}";
+        else if (behind > _settings.MaxLag)
+            problem ??= $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {WaitingFor()}";
+        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
-            _position?.Hash ?? 0, null, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion);
+            _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
+            state, state == _replicaState ? _replicaStateSince : DateTimeOffset.UtcNow);
     }
 }

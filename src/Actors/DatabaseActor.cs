@@ -61,6 +61,7 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         if (_settings.IsPrimary) StopPrimary();
+        else StopReplica();
     }
 
     private void AddWaiter(WaitForTxid request)

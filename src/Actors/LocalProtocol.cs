@@ -15,7 +15,25 @@ public sealed record GetDatabaseStatus
 /// both on the primary's clock; null before the first report.</param>
 /// <param name="Resyncing">True while it resyncs.</param>
 /// <param name="LastSeen">When its last report arrived (primary's clock).</param>
-public sealed record ReplicaView(string Node, ulong Generation, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen);
+/// <param name="State">following, catching-up, resyncing or stalled (no report for a while, or behind without progress).</param>
+/// <param name="ProgressAt">When its reported txid last changed (primary's clock).</param>
+public sealed record ReplicaView(string Node, ulong Generation, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen,
+    string State = ReplicaStates.Following, DateTimeOffset ProgressAt = default);
+
+/// <summary>The states a replica reports in /status (replica side and, per replica, primary side).</summary>
+public static class ReplicaStates
+{
+    /// <summary>At the primary's position, or applying what arrives as it arrives.</summary>
+    public const string Following = "following";
+    /// <summary>Behind the primary and advancing (a catch-up from the retained log, or a backlog being applied).</summary>
+    public const string CatchingUp = "catching-up";
+    /// <summary>A resync is in flight.</summary>
+    public const string Resyncing = "resyncing";
+    /// <summary>Behind the primary with no progress: Litecast escalates (catch-up again, then a resync) and says why.</summary>
+    public const string Stalled = "stalled";
+    /// <summary>The primary cannot be heard (no heartbeat, or unreachable in the cluster).</summary>
+    public const string Disconnected = "disconnected";
+}
 
 /// <summary>The state of one database on this node.</summary>
 public sealed record DatabaseStatus(
@@ -31,7 +49,9 @@ public sealed record DatabaseStatus(
     bool Healthy,
     string? Problem,
     DatabaseCounters Counters,
-    string? PrimarySqliteVersion);
+    string? PrimarySqliteVersion,
+    string? State = null,
+    DateTimeOffset? StateSince = null);
 
 /// <summary>Monotonic counters exported as metrics.</summary>
 public sealed record DatabaseCounters(
@@ -41,7 +61,8 @@ public sealed record DatabaseCounters(
     long Checkpoints,
     long WalBytes,
     long LocalWritesDetected,
-    long ResyncBytes);
+    long ResyncBytes,
+    long Stalls = 0);
 
 /// <summary>Primary only: read the WAL to its end now and answer the txid that includes every commit made before.</summary>
 public sealed record SyncWal

@@ -55,7 +55,12 @@ public sealed class BusyWriterTests(ITestOutputHelper output)
             Assert.Equal((Accounts * Balance).ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(i), "SELECT sum(balance) FROM accounts"));
             Assert.Equal(commits.ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(i), "SELECT n FROM version"));
             Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(i));
+            var status = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(i)}/status")).GetProperty("dbs")[0];
+            Assert.Equal("following", status.GetProperty("state").GetString());
+            Assert.Equal(0UL, status.GetProperty("lagTxids").GetUInt64());
         }
+        var primary = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0];
+        Assert.Contains(primary.GetProperty("replicas").EnumerateArray(), r => r.GetProperty("state").GetString() == "following");
     }
 
     /// <summary>

@@ -19,6 +19,8 @@ public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs
 /// <param name="LagTxids">Replica: transactions behind the primary; null when unknown.</param>
 /// <param name="SqliteVersion">The primary's SQLite version (replicas report their primary's), or null when not known yet.</param>
 /// <param name="Replicas">Primary: the replicas it knows; empty on replicas.</param>
+/// <param name="State">Replica: following, catching-up, resyncing, stalled or disconnected; null on a primary.</param>
+/// <param name="StateSince">Replica: when it entered that state.</param>
 public sealed record DbStatusJson(
     string Name,
     string Path,
@@ -31,10 +33,13 @@ public sealed record DbStatusJson(
     bool Healthy,
     string? Problem,
     string? SqliteVersion,
-    IReadOnlyList<ReplicaJson> Replicas);
+    IReadOnlyList<ReplicaJson> Replicas,
+    string? State,
+    DateTimeOffset? StateSince);
 
 /// <summary>One replica as its primary sees it.</summary>
-public sealed record ReplicaJson(string Node, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen);
+/// <param name="State">following, catching-up, resyncing, stalled or disconnected (see ReplicaStates).</param>
+public sealed record ReplicaJson(string Node, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen, string State);
 
 /// <summary><c>GET /cluster</c>: what a replica that only knows <c>upstream.url</c> asks to find the cluster.</summary>
 /// <param name="Node">The node's cluster address (<c>akka.tcp://litecast@host:port</c>).</param>
@@ -90,6 +95,8 @@ public static class AdminJson
         s.Problem,
         s.PrimarySqliteVersion,
         s.Role == "primary"
-            ? s.Replicas.Select(r => new ReplicaJson(r.Node, r.Txid, r.LagMs, r.Resyncing, r.LastSeen)).ToList()
-            : []);
+            ? s.Replicas.Select(r => new ReplicaJson(r.Node, r.Txid, r.LagMs, r.Resyncing, r.LastSeen, r.State)).ToList()
+            : [],
+        s.State,
+        s.StateSince);
 }

@@ -23,6 +23,7 @@ public sealed class AdminMetrics
     private readonly Counter _checkpoints;
     private readonly Counter _localWrites;
     private readonly Counter _resyncBytes;
+    private readonly Counter _stalls;
     private readonly Dictionary<string, string> _roles = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
@@ -46,6 +47,8 @@ public sealed class AdminMetrics
         _localWrites = f.CreateCounter("litecast_local_writes_total",
             "Replica: writes by something other than Litecast detected in the local copy.", Labels);
         _resyncBytes = f.CreateCounter("litecast_resync_bytes_total", "Bytes transferred by resyncs.", Labels);
+        _stalls = f.CreateCounter("litecast_stalls_total",
+            "Replica: times it was behind the primary with no progress for 10 s (it then asks again, then resyncs).", Labels);
     }
 
     /// <summary>The registry the <c>/metrics</c> endpoint exports.</summary>
@@ -73,6 +76,7 @@ public sealed class AdminMetrics
             SetCounter(_resyncs, db, role, c.Resyncs);
             SetCounter(_checkpoints, db, role, c.Checkpoints);
             SetCounter(_localWrites, db, role, c.LocalWritesDetected);
+            SetCounter(_stalls, db, role, c.Stalls);
             SetCounter(_resyncBytes, db, role, c.ResyncBytes);
         }
     }
@@ -126,7 +130,7 @@ public sealed class AdminMetrics
     {
         foreach (var g in new[] { _txid, _lagSeconds, _lagTxids, _walBytes, _healthy })
             g.RemoveLabelled(db, role);
-        foreach (var c in new[] { _transactions, _bytes, _resyncs, _checkpoints, _localWrites, _resyncBytes })
+        foreach (var c in new[] { _transactions, _bytes, _resyncs, _checkpoints, _localWrites, _resyncBytes, _stalls })
             c.RemoveLabelled(db, role);
     }
 }

@@ -61,8 +61,9 @@ public sealed class AdminEndpointTests : IAsyncLifetime
 
         var p = json.GetProperty("dbs")[0];
         Assert.Equal(
-            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas"],
+            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas", "state", "stateSince"],
             PropertyNames(p));
+        Assert.Equal(JsonValueKind.Null, p.GetProperty("state").ValueKind);
         Assert.Equal("app", p.GetProperty("name").GetString());
         Assert.Equal("/data/app.db", p.GetProperty("path").GetString());
         Assert.Equal("primary", p.GetProperty("role").GetString());
@@ -79,7 +80,8 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         var replicas = p.GetProperty("replicas");
         Assert.Equal(2, replicas.GetArrayLength());
         var r1 = replicas[0];
-        Assert.Equal(["node", "txid", "lagMs", "resyncing", "lastSeen"], PropertyNames(r1));
+        Assert.Equal(["node", "txid", "lagMs", "resyncing", "lastSeen", "state"], PropertyNames(r1));
+        Assert.Equal("following", r1.GetProperty("state").GetString());
         Assert.Equal("akka.tcp://litecast@r1:4053", r1.GetProperty("node").GetString());
         Assert.Equal(98UL, r1.GetProperty("txid").GetUInt64());
         Assert.Equal(12.5, r1.GetProperty("lagMs").GetDouble());
@@ -90,6 +92,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal(95UL, r2.GetProperty("txid").GetUInt64());
         Assert.Equal(250.0, r2.GetProperty("lagMs").GetDouble());
         Assert.True(r2.GetProperty("resyncing").GetBoolean());
+        Assert.Equal("resyncing", r2.GetProperty("state").GetString());
     }
 
     [Fact]
@@ -112,6 +115,8 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal("3.50.4", r.GetProperty("sqliteVersion").GetString());
         Assert.Equal(JsonValueKind.Array, r.GetProperty("replicas").ValueKind);
         Assert.Equal(0, r.GetProperty("replicas").GetArrayLength());
+        Assert.Equal("stalled", r.GetProperty("state").GetString());
+        Assert.Equal(FakeNode.LastSeen, r.GetProperty("stateSince").GetDateTimeOffset());
     }
 
     [Fact]
@@ -358,6 +363,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal(4, Value(text, "litecast_checkpoints_total", "other.db", "replica"));
         Assert.Equal(4096, Value(text, "litecast_wal_bytes", "other.db", "replica"));
         Assert.Equal(7, Value(text, "litecast_local_writes_total", "other.db", "replica"));
+        Assert.Equal(2, Value(text, "litecast_stalls_total", "other.db", "replica"));
         Assert.Equal(65536, Value(text, "litecast_resync_bytes_total", "other.db", "replica"));
         Assert.Equal(1, Value(text, "litecast_healthy", "other.db", "replica"));
     }

@@ -49,7 +49,7 @@ internal sealed class FakeNode : ILitecastNode
         Primary.Name, Primary.Path, "primary", Generation, 100, PrimaryHash, null, null,
         [
             new ReplicaView("akka.tcp://litecast@r1:4053", Generation, 98, 12.5, false, LastSeen),
-            new ReplicaView("akka.tcp://litecast@r2:4053", Generation, 95, 250, true, LastSeen),
+            new ReplicaView("akka.tcp://litecast@r2:4053", Generation, 95, 250, true, LastSeen, ReplicaStates.Resyncing),
         ],
         true, null,
         new DatabaseCounters(transactions, 409600, 2, 3, 8192, 0, 123456),
@@ -58,8 +58,8 @@ internal sealed class FakeNode : ILitecastNode
     public static DatabaseStatus ReplicaStatus(bool healthy = true, double? lagMs = 1500, ulong? lagTxids = 10) => new(
         Replica.Name, Replica.Path, "replica", Generation, 90, ReplicaHash, lagMs, lagTxids,
         [], healthy, healthy ? null : "lag 15s exceeds max-lag 10s",
-        new DatabaseCounters(90, 368640, 1, 4, 4096, 7, 65536),
-        "3.50.4");
+        new DatabaseCounters(90, 368640, 1, 4, 4096, 7, 65536, 2),
+        "3.50.4", healthy ? ReplicaStates.Following : ReplicaStates.Stalled, LastSeen);
 
     public DbConfig? FindDatabase(string nameOrPath) =>
         Databases.FirstOrDefault(d => d.Name == nameOrPath || d.Path == nameOrPath || DbConfig.DefaultName(d.Path) == nameOrPath);
