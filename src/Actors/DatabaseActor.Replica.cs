@@ -450,9 +450,9 @@ public sealed partial class DatabaseActor
         if (_resync is not null) problem ??= $"resyncing ({_resyncReason})";
         else if (_position is null) problem ??= "no data yet";
         else if (state == ReplicaStates.Stalled)
-            problem ??= $"stalled: {lagTxids} txids behind the primary, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {WaitingFor()}";
+            problem = $"stalled: {lagTxids} txids behind the primary, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {_replicaProblem ?? WaitingFor()}";
         else if (behind > _settings.MaxLag)
-            problem ??= $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {WaitingFor()}";
+            problem = $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,

@@ -108,18 +108,20 @@ public sealed class EndToEndCluster : IDisposable
         return JsonDocument.Parse(body).RootElement.GetProperty("txid").GetInt64();
     }
 
-    /// <summary>Waits until every running replica reports the bookmark (the read-your-writes path).</summary>
-    public async Task WaitForReplicasAsync(long txid, TimeSpan timeout)
+    /// <summary>Waits until every started replica reports the bookmark (the read-your-writes path) and, when given,
+    /// <paramref name="also"/> holds for it.</summary>
+    public async Task WaitForReplicasAsync(long txid, TimeSpan timeout, Func<int, bool>? also = null)
     {
         for (var i = 0; i < Replicas.Length; i++)
         {
+            if (Replicas[i] is null) continue;
             var watch = Stopwatch.StartNew();
             while (true)
             {
                 HttpResponseMessage? response = null;
                 try { response = await Http.GetAsync($"{ReplicaUrl(i)}/dbs/db/wait?txid={txid}&timeout=2s"); }
                 catch (HttpRequestException) { }
-                if (response?.StatusCode == HttpStatusCode.OK) break;
+                if (response?.StatusCode == HttpStatusCode.OK && (also?.Invoke(i) ?? true)) break;
                 if (watch.Elapsed > timeout)
                     throw new TimeoutException($"replica {i + 1} did not reach txid {txid}: {(response is null ? "unreachable" : (int)response.StatusCode)}\n" +
                                                $"--- replica output ---\n{Replicas[i]?.Output}\n--- primary output ---\n{Primary?.Output}");

@@ -63,11 +63,19 @@ public sealed class RejoinTests : IAsyncDisposable
         var primaryAddress = Akka.Actor.Address.Parse(primary.NodeId);
         await transport.ManagementCommand(new SetThrottle(primaryAddress, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance));
         for (var i = 0; i < 20; i++) app.Execute($"INSERT INTO t(v) VALUES ('while cut off {i}')");
+        // A reader waits on the cut-off replica for what was just written: the wait must survive the downing and be
+        // answered by the next incarnation once it has the rows (issue 11, failure 3).
+        var bookmark = await primary.SyncAsync(primary.Databases[0], CancellationToken.None);
+        var wait = replica.WaitAsync(replica.Databases[0], bookmark.Txid, TimeSpan.FromSeconds(90), CancellationToken.None);
         await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(wait.IsCompleted, "the wait was answered before the replica could have the rows");
 
         await Eventually(() => replica.NodeId.Length > 0 && replica.NodeId != firstIncarnation, "a new incarnation to join");
         for (var i = 0; i < 20; i++) app.Execute($"INSERT INTO t(v) VALUES ('after {i}')");
         await Converged(primary, replica);
+        var reached = await wait.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotNull(reached);
+        Assert.True(reached.Txid >= bookmark.Txid);
         Pages.AssertIdentical(primaryPath, replicaPath);
     }
 

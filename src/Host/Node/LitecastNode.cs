@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Litecast.Actors;
@@ -82,17 +83,39 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
         };
 
+    /// <summary>
+    /// Waits until the local copy reaches <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
+    /// incarnations: a wait asked while the node is joining, or of an incarnation that is downed and replaced, goes on
+    /// with the next one (whose database actor starts from the position saved with the file).
+    /// </summary>
     public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation)
     {
-        try
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
         {
-            return await AskAsync(db, new WaitForTxid(txid, timeout), timeout, cancellation) as TxidReached;
-        }
-        catch (AskTimeoutException)
-        {
-            return null;
+            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero) return null;
+            if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
+            {
+                await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
+                continue;
+            }
+            var ask = actor.Ask<object>(new WaitForTxid(txid, remaining), remaining, cancellation);
+            // An ask of a terminated system never completes before its timeout: watch the system too.
+            if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
+            try
+            {
+                return await ask as TxidReached;
+            }
+            catch (AskTimeoutException)
+            {
+                return null;
+            }
         }
     }
+
+    /// <summary>How often a wait looks for the node's next incarnation while there is none.</summary>
+    private static readonly TimeSpan IncarnationPoll = TimeSpan.FromMilliseconds(100);
 
     public async Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation) =>
         await AskAsync(db, new RequestResync("HTTP request"), AskTimeout, cancellation) switch
