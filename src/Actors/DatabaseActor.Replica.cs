@@ -173,6 +173,15 @@ public sealed partial class DatabaseActor
     /// <summary>Once a second: the state, and the escalation of a stall (catch-up again, then a resync).</summary>
     private void UpdateState()
     {
+        var state = RefreshState();
+        // Catch-up is asked again by the tick while stalled (see ReplicaTickReceived); past this, a resync.
+        if (state == ReplicaStates.Stalled && Stopwatch.GetElapsedTime(_progressAt) > ResyncAfterStall)
+            StartResync($"no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s at txid {_position?.Txid} while the primary is at {_primaryTxid}");
+    }
+
+    /// <summary>Takes the current state; on a change, notes since when, and counts and logs a stall.</summary>
+    private string RefreshState()
+    {
         var state = CurrentState();
         if (state != _replicaState)
         {
@@ -182,12 +191,10 @@ public sealed partial class DatabaseActor
             {
                 _stalls++;
                 _log.Warning("{Database}: stalled at txid {Txid} while the primary is at {PrimaryTxid}: no progress for {Seconds:F0} s; {Waiting}",
-                    _settings.Name, _position?.Txid, _primaryTxid, Stopwatch.GetElapsedTime(_progressAt).TotalSeconds, WaitingFor());
+                    _settings.Name, _position?.Txid, _primaryTxid, Stopwatch.GetElapsedTime(_progressAt).TotalSeconds, _replicaProblem ?? WaitingFor());
             }
         }
-        // Catch-up is asked again by the tick while stalled (see ReplicaTickReceived); past this, a resync.
-        if (state == ReplicaStates.Stalled && Stopwatch.GetElapsedTime(_progressAt) > ResyncAfterStall)
-            StartResync($"no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s at txid {_position?.Txid} while the primary is at {_primaryTxid}");
+        return state;
     }
 
     /// <summary>What the replica is waiting for, in words (log and /status).</summary>
@@ -441,7 +448,7 @@ public sealed partial class DatabaseActor
             ? _primaryTxid > _position.Txid ? _primaryTxid - _position.Txid : 0
             : null;
         var behind = BehindFor();
-        var state = CurrentState();
+        var state = RefreshState();
         string? problem = _replicaProblem;
         if (_primaryUnreachableSince is { } unreachable)
             problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
@@ -456,6 +463,6 @@ public sealed partial class DatabaseActor
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
-            state, state == _replicaState ? _replicaStateSince : DateTimeOffset.UtcNow);
+            state, _replicaStateSince);
     }
 }

@@ -192,11 +192,21 @@ public sealed class TestCluster : IAsyncDisposable
         }, TimeSpan.FromSeconds(30), "the primary to answer a sync");
         foreach (var replica in Replicas.Where(r => r is not null))
         {
-            await Eventually(async () =>
+            DatabaseStatus? last = null;
+            try
             {
-                var status = await replica.StatusAsync("app.db");
-                return status.Generation == target!.Generation && status.Txid >= target.Txid;
-            }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target!.Txid}");
+                await Eventually(async () =>
+                {
+                    last = await replica.StatusAsync("app.db");
+                    return last.Generation == target!.Generation && last.Txid >= target.Txid;
+                }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target!.Txid}");
+            }
+            catch (TimeoutException e)
+            {
+                // Say where the replica stands and why, so a failure in a loaded CI run can be understood from its log.
+                throw new TimeoutException($"{e.Message}; it is at generation {last?.Generation:x16} txid {last?.Txid}, " +
+                                           $"state {last?.State}, problem: {last?.Problem}", e);
+            }
         }
         _output?.WriteLine($"replicas at generation {target!.Generation:x16} txid {target.Txid}");
     }
