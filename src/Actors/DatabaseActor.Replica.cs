@@ -57,10 +57,13 @@ public sealed partial class DatabaseActor
     private string? _replicaProblem;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
-    // in the replica's generation (heartbeats and batches), since when the replica has been behind it, and when the
-    // applied txid last advanced. From them: the state, the lag on this node's clock, and stall escalation.
+    // in the replica's generation (heartbeats and batches), the last moment the replica was known to be current (a
+    // heartbeat or batch arrived that it had already applied, or it applied everything announced), and when the
+    // applied txid last advanced. From them: the state, the lag on this node's clock, and stall escalation. The lag
+    // is the age of the replica's data: a replica resumed after a pause, or cut off, is as far behind as it was away,
+    // not as far as since the first heartbeat it hears again.
     private ulong _primaryTxid;
-    private long? _behindSince;
+    private long _currentAt = Stopwatch.GetTimestamp();
     private long _progressAt = Stopwatch.GetTimestamp();
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
@@ -142,30 +145,33 @@ public sealed partial class DatabaseActor
     /// <summary>Notes the primary's txid from a heartbeat or batch of the replica's generation.</summary>
     private void PrimaryAt(ulong generation, ulong txid)
     {
-        if (_position is null || generation != _position.Generation || txid <= _primaryTxid) return;
-        _primaryTxid = txid;
-        if (_position.Txid < txid) _behindSince ??= Stopwatch.GetTimestamp();
+        if (_position is null || generation != _position.Generation) return;
+        _primaryTxid = Math.Max(_primaryTxid, txid);
+        if (txid <= _position.Txid) _currentAt = Stopwatch.GetTimestamp();
     }
 
     /// <summary>The applied position advanced (or a resync finished).</summary>
     private void Progressed()
     {
         _progressAt = Stopwatch.GetTimestamp();
-        if (_position is not null && _position.Txid >= _primaryTxid) _behindSince = null;
+        if (_position is not null && _position.Txid >= _primaryTxid) _currentAt = _progressAt;
     }
 
-    /// <summary>How long the replica has been behind the primary's known txid (0 when it is not), on this node's
-    /// clock; null when the primary's position is not known.</summary>
+    /// <summary>How old the replica's data is when it is behind the primary's known txid (0 when it is not), on this
+    /// node's clock; null when the primary's position is not known.</summary>
     private TimeSpan? BehindFor() =>
-        _lastHeartbeat is null || _position is null ? null : _behindSince is { } since ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
+        _lastHeartbeat is null || _position is null ? null
+        : _position.Txid >= _primaryTxid ? TimeSpan.Zero
+        : Stopwatch.GetElapsedTime(_currentAt);
 
     private string CurrentState()
     {
         if (_resync is not null) return ReplicaStates.Resyncing;
         if (_primaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag)
             return ReplicaStates.Disconnected;
-        if (_position is null || _behindSince is null) return _position is null ? ReplicaStates.CatchingUp : ReplicaStates.Following;
-        return Stopwatch.GetElapsedTime(_progressAt) > StallAfter && Stopwatch.GetElapsedTime(_behindSince.Value) > StallAfter
+        if (_position is null) return ReplicaStates.CatchingUp;
+        if (_position.Txid >= _primaryTxid) return ReplicaStates.Following;
+        return Stopwatch.GetElapsedTime(_progressAt) > StallAfter && Stopwatch.GetElapsedTime(_currentAt) > StallAfter
             ? ReplicaStates.Stalled
             : ReplicaStates.CatchingUp;
     }
@@ -214,6 +220,9 @@ public sealed partial class DatabaseActor
         _forwardedPageCount = ready.Position?.PageCount ?? 0;
         _held.Clear();
         _resync = null;
+        // A replica starting (or restarted) behind is as stale as its last save, not as its start.
+        if (ready.SavedAt is { } savedAt)
+            _currentAt = Stopwatch.GetTimestamp() - (long)(Math.Max(0, (DateTime.UtcNow - savedAt).TotalSeconds) * Stopwatch.Frequency);
         if (ready.Problem is { } problem)
         {
             _log.Info("{Database}: replica needs a resync: {Problem}", _settings.Name, problem);
@@ -382,7 +391,8 @@ public sealed partial class DatabaseActor
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
         _primaryTxid = Math.Max(done.Txid, _lastHeartbeat?.Generation == done.Generation ? _lastHeartbeat.Txid : 0);
-        _behindSince = _primaryTxid > done.Txid ? Stopwatch.GetTimestamp() : null;
+        // The snapshot was taken after the resync was asked for: the data is at least that recent.
+        if (_resync is { } resync) _currentAt = Math.Max(_currentAt, resync.Since);
         Progressed();
         _forwarded = done.Txid;
         _catchUpDeferred = false;

@@ -58,6 +58,13 @@ public sealed class LitecastProcess : IDisposable
         lock (_output) _output.AppendLine(line);
     }
 
+    /// <summary>Sends a signal by name (STOP, CONT: a frozen VM or a long pause, and its end).</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", [$"-{name}", _process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL: no shutdown hook runs, as in a crash.</summary>
     public void Kill()
     {
@@ -68,11 +75,7 @@ public sealed class LitecastProcess : IDisposable
     /// <summary>SIGTERM, then wait for the clean exit.</summary>
     public int Terminate(TimeSpan timeout)
     {
-        if (!_process.HasExited)
-        {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
-            kill.WaitForExit();
-        }
+        if (!_process.HasExited) Signal("TERM");
         if (!_process.WaitForExit(timeout)) throw new TimeoutException("litecast did not stop after SIGTERM");
         return _process.ExitCode;
     }

@@ -17,8 +17,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>Apply this batch (the database actor checked its place in the sequence).</summary>
     public sealed record Apply(PageBatch Batch);
 
-    /// <summary>Reported to the parent at startup (and after a restart): the verified position, or why there is none.</summary>
-    public sealed record Ready(ReplicaPosition? Position, string? Problem);
+    /// <summary>Reported to the parent at startup (and after a restart): the verified position, or why there is none.
+    /// <paramref name="SavedAt"/> is when the position was last saved (this machine's clock), the last moment the
+    /// data is known to have been current.</summary>
+    public sealed record Ready(ReplicaPosition? Position, string? Problem, DateTime? SavedAt = null);
 
     public sealed record Applied(ulong Generation, ulong FirstTxid, ulong LastTxid, ulong Hash, long Bytes);
 
@@ -128,7 +130,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         if (_position is null) return new Ready(null, unreadable ?? "no saved position");
         if (_position.Hash != _hash.Value)
             return new Ready(null, $"the file's hash {_hash} differs from the saved position's {_position.Hash:x16} (txid {_position.Txid})");
-        return new Ready(_position, null);
+        return new Ready(_position, null, File.GetLastWriteTimeUtc(_positionPath));
     }
 
     private void OpenApplier(int pageSize)
