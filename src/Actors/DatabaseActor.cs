@@ -78,7 +78,8 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
         var now = Stopwatch.GetTimestamp();
         _waiters.RemoveAll(w =>
         {
-            if (txid >= w.Request.Txid && generation != 0 && generation == CurrentGeneration())
+            if (txid >= w.Request.Txid && generation != 0 && generation == CurrentGeneration()
+                && (w.Request.Generation is null || w.Request.Generation == generation))
             {
                 w.ReplyTo.Tell(new TxidReached(generation, txid));
                 return true;

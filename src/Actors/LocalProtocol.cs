@@ -73,9 +73,10 @@ public sealed record SyncWal
 /// <summary>The answer to <see cref="SyncWal"/>.</summary>
 public sealed record WalSynced(ulong Generation, ulong Txid);
 
-/// <summary>Answers <see cref="TxidReached"/> once the local copy has reached <paramref name="Txid"/>; gives up silently
-/// after <paramref name="Timeout"/> (the asker times out on its side).</summary>
-public sealed record WaitForTxid(ulong Txid, TimeSpan Timeout);
+/// <summary>Answers <see cref="TxidReached"/> once the local copy has reached <paramref name="Txid"/> (in
+/// <paramref name="Generation"/> when given: a bookmark is a position in one generation); gives up silently after
+/// <paramref name="Timeout"/> (the asker times out on its side).</summary>
+public sealed record WaitForTxid(ulong Txid, TimeSpan Timeout, ulong? Generation = null);
 
 /// <summary>The local copy has reached (at least) the awaited txid.</summary>
 public sealed record TxidReached(ulong Generation, ulong Txid);

@@ -66,7 +66,7 @@ public sealed class RejoinTests : IAsyncDisposable
         // A reader waits on the cut-off replica for what was just written: the wait must survive the downing and be
         // answered by the next incarnation once it has the rows (issue 11, failure 3).
         var bookmark = await primary.SyncAsync(primary.Databases[0], CancellationToken.None);
-        var wait = replica.WaitAsync(replica.Databases[0], bookmark.Txid, TimeSpan.FromSeconds(90), CancellationToken.None);
+        var wait = replica.WaitAsync(replica.Databases[0], bookmark.Txid, bookmark.Generation, TimeSpan.FromSeconds(90), CancellationToken.None);
         await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.False(wait.IsCompleted, "the wait was answered before the replica could have the rows");
 

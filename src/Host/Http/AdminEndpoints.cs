@@ -123,9 +123,11 @@ public static class AdminEndpoints
                 return Error(StatusCodes.Status400BadRequest, txidError);
             if (!TryParseTimeout(request.Query["timeout"], out var timeout, out string? timeoutError))
                 return Error(StatusCodes.Status400BadRequest, timeoutError);
+            if (!TryParseGeneration(request.Query["generation"], out var generation, out string? generationError))
+                return Error(StatusCodes.Status400BadRequest, generationError);
             try
             {
-                var reached = await node.WaitAsync(db, txid, timeout, cancel);
+                var reached = await node.WaitAsync(db, txid, generation, timeout, cancel);
                 return reached is null
                     ? Error(StatusCodes.Status504GatewayTimeout,
                         $"timed out after {ValueParsers.FormatDuration(timeout)} waiting for txid {txid} on '{db.Name}'")
@@ -178,6 +180,22 @@ public static class AdminEndpoints
             error = $"invalid txid '{text}': expected a non-negative integer";
             return false;
         }
+        return true;
+    }
+
+    /// <summary>Parses <c>generation</c>: optional, the 16 hex digits <c>/sync</c> answered.</summary>
+    internal static bool TryParseGeneration(string? text, out ulong? generation, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        generation = null;
+        error = null;
+        if (text is null)
+            return true;
+        if (text.Length != 16 || !ulong.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value))
+        {
+            error = $"invalid generation '{text}': expected the 16 hex digits /sync answered";
+            return false;
+        }
+        generation = value;
         return true;
     }
 

@@ -28,8 +28,9 @@ public interface ILitecastNode
     /// Throws <see cref="NodeRequestException"/> when the database is not the primary here or not ready.</summary>
     Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation);
 
-    /// <summary>Waits until the local copy reaches <paramref name="txid"/>; null when <paramref name="timeout"/> passes first.</summary>
-    Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation);
+    /// <summary>Waits until the local copy reaches <paramref name="txid"/> (of <paramref name="generation"/> when given);
+    /// null when <paramref name="timeout"/> passes first.</summary>
+    Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation);
 
     /// <summary>Replica only: starts a resync. Throws <see cref="NodeRequestException"/> on a primary.</summary>
     Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);

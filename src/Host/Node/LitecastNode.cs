@@ -88,7 +88,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// incarnations: a wait asked while the node is joining, or of an incarnation that is downed and replaced, goes on
     /// with the next one (whose database actor starts from the position saved with the file).
     /// </summary>
-    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation)
+    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (true)
@@ -100,7 +100,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
                 continue;
             }
-            var ask = actor.Ask<object>(new WaitForTxid(txid, remaining), remaining, cancellation);
+            var ask = actor.Ask<object>(new WaitForTxid(txid, remaining, generation), remaining, cancellation);
             // An ask of a terminated system never completes before its timeout: watch the system too.
             if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
             try

@@ -241,6 +241,14 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Wait_passes_the_bookmarks_generation_on()
+    {
+        var (status, _) = await Get("/dbs/other.db/wait?txid=85&timeout=2s&generation=0123456789ABCDEF");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(["wait other.db 85 2000 0123456789abcdef"], _node.Requests);
+    }
+
+    [Fact]
     public async Task Wait_defaults_to_a_5s_timeout()
     {
         var (status, _) = await Get("/dbs/other.db/wait?txid=0");
@@ -272,6 +280,10 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [InlineData("?txid=1&timeout=5", "invalid timeout")]
     [InlineData("?txid=1&timeout=-1s", "invalid timeout")]
     [InlineData("?txid=1&timeout=6m", "at most 5m")]
+    [InlineData("?txid=1&generation=", "invalid generation ''")]
+    [InlineData("?txid=1&generation=12345", "invalid generation '12345'")]
+    [InlineData("?txid=1&generation=0123456789abcdeg", "16 hex digits")]
+    [InlineData("?txid=1&generation=0x23456789abcdef", "invalid generation")]
     public async Task Wait_rejects_bad_parameters_with_400(string query, string expected)
     {
         var (status, json) = await Get("/dbs/other.db/wait" + query);

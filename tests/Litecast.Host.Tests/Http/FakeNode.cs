@@ -81,9 +81,9 @@ internal sealed class FakeNode : ILitecastNode
         return Task.FromResult(new WalSynced(Generation, 101));
     }
 
-    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, TimeSpan timeout, CancellationToken cancellation)
+    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation)
     {
-        Requests.Enqueue($"wait {db.Name} {txid} {timeout.TotalMilliseconds}");
+        Requests.Enqueue(generation is null ? $"wait {db.Name} {txid} {timeout.TotalMilliseconds}" : $"wait {db.Name} {txid} {timeout.TotalMilliseconds} {generation:x16}");
         ulong reached = db.Role == DbRole.Primary ? 100 : ReplicaReached;
         if (txid <= reached)
             return new TxidReached(Generation, reached);
