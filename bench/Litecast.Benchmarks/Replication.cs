@@ -376,6 +376,49 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
         Add("5", "delta resync after 1% of rows (~1% of pages) changed", "s", delta);
         Add("5", "bytes sent by the primary for the delta resync", "MB", deltaBytes.Select(b => b / 1e6),
             Ratio(Stats.Median(deltaBytes), Stats.Median(fullBytes), "vs full resync bytes", "target < 0.05", v => v < 0.05));
+        CommitLatencyDuringSnapshots(cluster);
+    }
+
+    /// <summary>
+    /// 3: the application's commit latency while the primary takes resync snapshots back to back (a replica asked to
+    /// resync again and again; each resync pins a snapshot and copies the whole database), against the same cluster
+    /// with none, in the same run. A snapshot takes no lock the application's writer needs (issue 10), so the two
+    /// should match up to the cost of the copy's reads on a shared machine.
+    /// </summary>
+    private void CommitLatencyDuringSnapshots(BenchCluster cluster)
+    {
+        cluster.WaitCaughtUp(TimeSpan.FromSeconds(120));
+        var quiet = new List<Dictionary<string, double>>();
+        var snapshotting = new List<Dictionary<string, double>>();
+        var snapshots = new List<double>();
+        for (var run = 0; run < runs; run++)
+        {
+            quiet.Add(Child("write", "--db", cluster.PrimaryDb, "--rate", "1000", "--seconds", F(WriteSeconds)));
+            var resyncsBefore = cluster.Metric(cluster.PrimaryUrl, "litecast_resyncs_total");
+            using var stop = new CancellationTokenSource();
+            var asking = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    // A new request once the previous resync is over: one snapshot after the other, never idle long.
+                    await cluster.Http.PostAsync($"{cluster.ReplicaUrl(0)}/dbs/db/resync", null);
+                    await Task.Delay(100);
+                }
+            });
+            snapshotting.Add(Child("write", "--db", cluster.PrimaryDb, "--rate", "1000", "--seconds", F(WriteSeconds)));
+            stop.Cancel();
+            asking.GetAwaiter().GetResult();
+            snapshots.Add(cluster.Metric(cluster.PrimaryUrl, "litecast_resyncs_total") - resyncsBefore);
+            cluster.WaitCaughtUp(TimeSpan.FromSeconds(300));
+        }
+        foreach (var (percentile, key) in new[] { ("p50", "latP50Us"), ("p99", "latP99Us") })
+        {
+            var baseline = Stats.Median(quiet.Select(r => r[key]));
+            Add("3", $"commit latency {percentile} at 1000 tx/s, no resync running (same cluster)", "us", quiet.Select(r => r[key]));
+            Add("3", $"commit latency {percentile} at 1000 tx/s, resync snapshots taken back to back", "us", snapshotting.Select(r => r[key]),
+                Ratio(Stats.Median(snapshotting.Select(r => r[key])), baseline, "vs no resync", "target < 1.5", v => v < 1.5));
+        }
+        Add("3", "resync snapshots served while the application wrote", "count", snapshots);
     }
 
     private static void Shell(string file, params string[] args)
