@@ -164,9 +164,20 @@ public sealed partial class DatabaseActor
         var replica = request.ReplyTo;
         var session = request.SessionId;
         _log.Info("{Database}: resync {Session} requested by {Replica}", _settings.Name, session, request.ReplicaNode);
-        _tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(file), TimeSpan.FromMinutes(10))
+        _tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(file), SnapshotTimeout())
             .PipeTo(Self, success: taken => new ResyncSourceReady(session, replica, taken),
                 failure: e => new SnapshotFailed(session, replica, e.Message));
+    }
+
+    /// <summary>
+    /// How long a snapshot may take: the copy of the whole database at a conservative 50 MB/s, plus 30 s. A request
+    /// lost in a tailer restart (a backoff supervisor drops messages while its child is down) fails after this, and the
+    /// replica hears of it and asks again.
+    /// </summary>
+    private TimeSpan SnapshotTimeout()
+    {
+        var bytes = new FileInfo(_settings.Path) is { Exists: true } file ? file.Length : 0;
+        return TimeSpan.FromSeconds(30 + bytes / 50e6);
     }
 
     private sealed record ResyncSourceReady(Guid Session, IActorRef Replica, WalTailer.SnapshotTaken Snapshot);

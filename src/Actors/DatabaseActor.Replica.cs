@@ -27,7 +27,9 @@ public sealed partial class DatabaseActor
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
 
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan ResyncTimeout = TimeSpan.FromSeconds(120);
+    /// <summary>A resync with no offer or pages from the primary for this long is given up and asked again (a
+    /// snapshot lost in a tailer restart, a primary that went away); a long resync that progresses is never cut.</summary>
+    private static readonly TimeSpan ResyncTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Behind the primary with no progress this long: the replica is stalled (reported, counted) and asks
     /// for the missing batches again.</summary>
@@ -54,6 +56,7 @@ public sealed partial class DatabaseActor
     private bool _catchUpDeferred;
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
+    private long _resyncProgressAt;
     private string? _replicaProblem;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
@@ -76,8 +79,16 @@ public sealed partial class DatabaseActor
         Receive<Heartbeat>(HeartbeatReceived);
         Receive<PageBatch>(BatchReceived);
         Receive<CatchUpUnavailable>(u => StartResync($"catch-up unavailable: {u.Reason}"));
-        Receive<ResyncOffer>(o => _applier.Forward(o));
-        Receive<ResyncPages>(p => _applier.Forward(p));
+        Receive<ResyncOffer>(o =>
+        {
+            if (o.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
+            _applier.Forward(o);
+        });
+        Receive<ResyncPages>(p =>
+        {
+            if (p.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
+            _applier.Forward(p);
+        });
         Receive<ResyncFailed>(f => ResyncEnded($"the primary failed the resync: {f.Reason}"));
         Receive<Applier.Ready>(ApplierReady);
         Receive<Applier.Applied>(Applied);
@@ -377,6 +388,7 @@ public sealed partial class DatabaseActor
         }
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
+        _resyncProgressAt = _resync.Value.Since;
         _resyncs++;
         _catchUpSince = null;
         _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, reason);
@@ -417,7 +429,7 @@ public sealed partial class DatabaseActor
 
     private void ReplicaTickReceived()
     {
-        if (_resync is { } resync && Stopwatch.GetElapsedTime(resync.Since) > ResyncTimeout)
+        if (_resync is not null && Stopwatch.GetElapsedTime(_resyncProgressAt) > ResyncTimeout)
             ResyncEnded("no progress for " + ResyncTimeout);
         if (_resync is null && _resyncReason is not null && _primary is not null) StartResync(_resyncReason);
         if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) > CatchUpTimeout)

@@ -95,6 +95,37 @@ public class TailerFaultTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A resync requested just as the tailer crashes: its snapshot request dies with the tailer's mailbox (a backoff
+    /// supervisor drops what arrives while its child is down). The primary fails it after its snapshot timeout, the
+    /// replica hears of it and asks again, and the resync completes (it used to hang for the ask's 10 minutes).
+    /// </summary>
+    [Fact]
+    public async Task ResyncRequestedAsTheTailerCrashesIsRetriedAndCompletes()
+    {
+        await using var cluster = new TestCluster(output);
+        using var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        for (var i = 0; i < 50; i++) app.Execute("INSERT INTO t(v) VALUES (randomblob(1000))");
+        await cluster.StartPrimaryAsync();
+        await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        var resyncsBefore = (await cluster.Replica(1).StatusAsync("app.db")).Counters.Resyncs;
+
+        var database = cluster.Primary.Databases["app.db"];
+        database.Tell(new WalTailer.InjectFault("crash under a resync"));
+        await cluster.Replica(1).Databases["app.db"].Ask<Litecast.Actors.ResyncStarted>(new Litecast.Actors.RequestResync("test"), TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 20; i++) app.Execute("INSERT INTO t(v) VALUES (randomblob(1000))");
+
+        await TestCluster.Eventually(async () =>
+        {
+            var status = await cluster.Replica(1).StatusAsync("app.db");
+            return status.Counters.Resyncs > resyncsBefore && status.State == Litecast.Actors.ReplicaStates.Following;
+        }, TimeSpan.FromSeconds(90), "the replica's resync to complete");
+        await cluster.WaitForReplicasAsync();
+        PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+    }
+
     private static async Task<IActorRef?> Resolve(ActorSystem system, ActorPath path)
     {
         try { return await system.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(2)); }

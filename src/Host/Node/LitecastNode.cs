@@ -75,13 +75,36 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         }
     }
 
-    public async Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation) =>
-        await AskAsync(db, SyncWal.Instance, AskTimeout, cancellation) switch
+    /// <summary>
+    /// Asks the primary for its bookmark. A request caught by a tailer restart fails (the tailer answers with its
+    /// failure) or is lost (a backoff supervisor drops messages while its child is down): it is asked again, for at
+    /// most <see cref="AskTimeout"/> in all.
+    /// </summary>
+    public async Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(AskTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
         {
-            WalSynced synced => synced,
-            DatabaseRequestRefused refused => throw new NodeRequestException(refused.Reason),
-            var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
-        };
+            object answer;
+            try
+            {
+                answer = await AskAsync(db, SyncWal.Instance, SyncAttemptTimeout, cancellation);
+            }
+            catch (Exception e) when (e is not NodeRequestException && !cancellation.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline)
+            {
+                await Task.Delay(IncarnationPoll, cancellation);
+                continue;
+            }
+            return answer switch
+            {
+                WalSynced synced => synced,
+                DatabaseRequestRefused refused => throw new NodeRequestException(refused.Reason),
+                var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
+            };
+        }
+    }
+
+    private static readonly TimeSpan SyncAttemptTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Waits until the local copy reaches <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
