@@ -5,10 +5,10 @@ namespace Litecast.Chaos;
 /// <summary>Reads the bank's state from a database file, read-only, through Litecast's SQLite build.</summary>
 internal static class Bank
 {
-    public sealed record State(long Total, long Accounts, long Version)
+    public sealed record State(long Total, long Accounts, long Version, long Ledger)
     {
-        public bool Intact => Total == BankWriter.Total && Accounts == BankWriter.Accounts;
-        public override string ToString() => $"total {Total} over {Accounts} accounts, version {Version}";
+        public bool Intact => Total == BankWriter.Total && Accounts == BankWriter.Accounts && Ledger == Version;
+        public override string ToString() => $"total {Total} over {Accounts} accounts, version {Version}, newest ledger entry {Ledger}";
     }
 
     /// <summary>One statement, so one snapshot.</summary>
@@ -16,9 +16,10 @@ internal static class Bank
     {
         using var connection = SqliteConnections.OpenReadOnly(path);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT (SELECT sum(balance) FROM accounts), (SELECT count(*) FROM accounts), (SELECT v FROM version)";
+        command.CommandText = "SELECT (SELECT sum(balance) FROM accounts), (SELECT count(*) FROM accounts), (SELECT v FROM version), " +
+                              "(SELECT coalesce(max(id), 0) FROM ledger)";
         using var reader = command.ExecuteReader();
         reader.Read();
-        return new State(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        return new State(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
     }
 }

@@ -11,6 +11,8 @@ internal sealed class BankWriter : IDisposable
     public const int Accounts = 100;
     public const long InitialBalance = 1000;
     public const long Total = Accounts * InitialBalance;
+    /// <summary>4 KB documents, about 2 MB, so that a resync or a VACUUM copies a real file, not three pages.</summary>
+    public const int Documents = 500;
 
     private readonly ChildProcess _process;
     private TaskCompletionSource<string>? _command;
@@ -36,6 +38,9 @@ internal sealed class BankWriter : IDisposable
             db.execute("CREATE TABLE version (v INTEGER NOT NULL)")
             db.executemany("INSERT INTO accounts VALUES (?, ?)", [(i, {InitialBalance}) for i in range({Accounts})])
             db.execute("INSERT INTO version VALUES (0)")
+            db.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, memo BLOB)")
+            db.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, body BLOB)")
+            db.executemany("INSERT INTO documents VALUES (?, randomblob(4000))", [(i,) for i in range({Documents})])
             db.execute("COMMIT")
             db.close()
             """;

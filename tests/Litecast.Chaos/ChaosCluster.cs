@@ -123,6 +123,17 @@ internal sealed class ChaosCluster : IDisposable
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"resync {replica.Name}: {(int)response.StatusCode} {body}");
     }
 
+    /// <summary>True while the replica's /status says it is resyncing (its <c>problem</c> reads "resyncing (reason)").</summary>
+    public async Task<bool> IsResyncingAsync(Node replica, CancellationToken cancellation)
+    {
+        var body = await Http.GetStringAsync($"{replica.Url}/status", cancellation);
+        foreach (var db in JsonDocument.Parse(body).RootElement.GetProperty("dbs").EnumerateArray())
+            if (db.TryGetProperty("problem", out var problem) && problem.ValueKind == JsonValueKind.String &&
+                problem.GetString()!.StartsWith("resyncing", StringComparison.Ordinal))
+                return true;
+        return false;
+    }
+
     /// <summary>The replica's /status entry for the database, for failure reports.</summary>
     public async Task<string> StatusAsync(Node node)
     {

@@ -12,7 +12,8 @@ internal sealed class ChaosFailure(string message) : Exception(message);
 /// </summary>
 internal static class Convergence
 {
-    /// <summary>Time until every replica converged; a <see cref="ChaosFailure"/> past <paramref name="bound"/>.</summary>
+    /// <summary>Time until every replica converged (reached the bookmark, is not resyncing, holds intact data); a
+    /// <see cref="ChaosFailure"/> past <paramref name="bound"/>.</summary>
     public static async Task<TimeSpan> WaitAsync(ChaosCluster cluster, TimeSpan bound, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
@@ -48,7 +49,15 @@ internal static class Convergence
                 try
                 {
                     var wait = remaining < TimeSpan.FromSeconds(5) ? remaining : TimeSpan.FromSeconds(5);
-                    if (await cluster.WaitAsync(replica, txid, wait, cancellation)) break;
+                    // Reaching the txid is not enough: a resync (forced, or started by a fault) keeps the old state
+                    // readable meanwhile, so a replica stuck resyncing would still answer /wait.
+                    if (await cluster.WaitAsync(replica, txid, wait, cancellation))
+                    {
+                        if (!await cluster.IsResyncingAsync(replica, cancellation)) break;
+                        lastProblem = "reached the txid but still resyncing";
+                        await Task.Delay(200, cancellation);
+                        continue;
+                    }
                     lastProblem = null;
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)

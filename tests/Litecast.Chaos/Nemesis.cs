@@ -136,7 +136,7 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
                 try
                 {
                     await cluster.ResyncAsync(target, cancellation);
-                    return "requested";
+                    return "requested"; // convergence then waits until the replica no longer reports resyncing
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
                 {

@@ -1,8 +1,8 @@
 """The application: bank transfers on the primary with Python's own SQLite, as a real user's app would write it.
 
 argv: db_path seed accounts commits_per_second
-Each transaction is BEGIN IMMEDIATE, 1-25 transfers (2-50 account updates, so the total never changes) and one
-increment of the version row. Commands on stdin, run between transactions on the same connection (the application's
+Each transaction is BEGIN IMMEDIATE, 1-25 transfers (2-50 account updates, so the total never changes), one ledger
+entry whose id is the new version, and one increment of the version row. Commands on stdin, run between transactions on the same connection (the application's
 own maintenance): TRUNCATE, RESTART (wal_checkpoint modes), VACUUM, stop.
 Prints "progress <commits> <errors> <version>" every 0.5 s, "done <cmd> <result> <ms>" / "failed <cmd> <error>"
 per command, and "error <message>" for a failed transaction (retried with the next one).
@@ -11,6 +11,8 @@ import os, queue, random, sqlite3, sys, threading, time
 
 path, seed, accounts, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 rng = random.Random(seed)
+LEDGER_KEPT = 5000  # as in BankWriter.cs
+DOCUMENTS = 500
 parent = os.getppid()
 commands = queue.Queue()
 
@@ -68,6 +70,13 @@ while True:
             a, b, amount = rng.randrange(accounts), rng.randrange(accounts), rng.randint(1, 100)
             db.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amount, a))
             db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, b))
+        # The ledger's newest entry is always the version (a second invariant), and the oldest entries are deleted,
+        # so the file has free pages and VACUUM has work to do; now and then a 4 KB document is rewritten, so pages
+        # beyond the hot accounts change too.
+        db.execute("INSERT INTO ledger VALUES (?, ?, randomblob(200))", (version + 1, amount))
+        db.execute("DELETE FROM ledger WHERE id = ?", (version + 1 - LEDGER_KEPT,))
+        if rng.random() < 0.1:
+            db.execute("UPDATE documents SET body = randomblob(4000) WHERE id = ?", (rng.randrange(DOCUMENTS),))
         db.execute("UPDATE version SET v = v + 1")
         db.execute("COMMIT")
         commits += 1
