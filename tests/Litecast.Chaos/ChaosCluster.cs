@@ -153,23 +153,27 @@ internal sealed class ChaosCluster : IDisposable
         return text.ToString();
     }
 
+    /// <summary>Keep the directory on disposal (set after a failure).</summary>
+    public bool Keep { get; set; }
+
     /// <summary>Relay counters, printed at the end: a cut only works on connections whose opening node was identified.</summary>
     public string RelayStats() => string.Join(", ", All.Select(n =>
         $"{n.Name} {n.Relay!.Connections} connections ({n.Relay.Unidentified} unidentified, {n.Relay.Refused} refused)"));
 
     public void Dispose()
     {
-        var keep = Environment.GetEnvironmentVariable("LITECAST_CHAOS_KEEP") is not null;
+        var keep = Keep || Environment.GetEnvironmentVariable("LITECAST_CHAOS_KEEP") is not null;
         foreach (var node in _nodes.Values)
         {
             node.Process?.Dispose(); // SIGKILL works on a SIGSTOPped process too
             node.Relay?.Dispose();
-            // LITECAST_CHAOS_KEEP=1 keeps the directory, with each node's output beside its database.
+            // After a failure, or with LITECAST_CHAOS_KEEP=1, the directory is kept with each node's output (every
+            // incarnation's) beside its database: the evidence.
             if (keep) File.WriteAllText(Path.Combine(node.Directory, "output.log"),
                 string.Join('\n', node.PastOutput.Append(node.Process?.Tail(2000) ?? "")));
         }
         Http.Dispose();
-        if (keep) Console.WriteLine($"kept {Root} (LITECAST_CHAOS_KEEP)");
+        if (keep) Console.WriteLine($"kept {Root}: databases and each node's output.log");
         else
         {
             try { System.IO.Directory.Delete(Root, recursive: true); }

@@ -67,6 +67,7 @@ internal sealed class ChaosRun(Options options)
         catch (ChaosFailure e)
         {
             _summary.Failure = e.Message;
+            cluster.Keep = true;
             ReportFailure(e.Message, current, cluster, writer, readers);
         }
         finally

@@ -53,10 +53,38 @@ internal sealed class ChildProcess : IDisposable
         _onLine?.Invoke(line);
     }
 
-    /// <summary>The last <paramref name="count"/> output lines, stamped with the harness's clock.</summary>
+    /// <summary>The last <paramref name="count"/> output lines, stamped with the harness's clock; a run of lines
+    /// that differ only in their leading [time][thread] stamps is shown once with its count, so that a flood of one
+    /// message does not push everything else out of a failure report.</summary>
     public string Tail(int count)
     {
-        lock (_lines) return string.Join('\n', _lines.Skip(Math.Max(0, _lines.Count - count)));
+        List<string> lines;
+        lock (_lines) lines = _lines.ToList();
+        var collapsed = new List<string>();
+        string? previousKey = null;
+        var repeats = 0;
+        foreach (var line in lines)
+        {
+            var key = StripStamps(line);
+            if (key == previousKey)
+            {
+                repeats++;
+                continue;
+            }
+            if (repeats > 0) collapsed.Add($"    (the line above repeated {repeats} more times)");
+            collapsed.Add(line);
+            previousKey = key;
+            repeats = 0;
+        }
+        if (repeats > 0) collapsed.Add($"    (the line above repeated {repeats} more times)");
+        return string.Join('\n', collapsed.Skip(Math.Max(0, collapsed.Count - count)));
+    }
+
+    private static string StripStamps(string line)
+    {
+        var span = line.AsSpan().TrimStart();
+        while (span.StartsWith("[") && span.IndexOf(']') is var end and > 0) span = span[(end + 1)..].TrimStart();
+        return span.ToString();
     }
 
     public void WriteLine(string line)

@@ -68,7 +68,8 @@ internal static class Convergence
             }
             var state = Bank.Read(replica.Db);
             if (!state.Intact || state.Version < primary.Version)
-                throw new ChaosFailure($"{replica.Name} reported txid {txid} but holds {state}; the primary had {primary} before the bookmark");
+                throw new ChaosFailure($"{replica.Name} answered /wait?txid={txid} (read-your-writes) but holds {state}; the primary had {primary} before the bookmark\n" +
+                                       $"{replica.Name} /status: {await cluster.StatusAsync(replica)}\nprimary /status: {await cluster.StatusAsync(cluster.Primary)}");
         }
         return watch.Elapsed;
     }

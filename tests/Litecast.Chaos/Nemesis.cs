@@ -7,6 +7,8 @@ internal enum FaultKind
 {
     /// <summary>kill -9 of a node's litecast (the primary's included), restarted 1-3 s later.</summary>
     Kill,
+    /// <summary>kill -9 of a replica's litecast only ("kill-replica"), restarted 1-3 s later.</summary>
+    KillReplica,
     /// <summary>SIGSTOP for 1-10 s, then SIGCONT: a frozen VM or a long GC pause.</summary>
     Pause,
     /// <summary>A silent partition of one link or of a node from both others, 1-10 s.</summary>
@@ -35,7 +37,7 @@ internal sealed record Fault(int Number, FaultKind Kind, string[] Targets, TimeS
         var seconds = Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
         return Kind switch
         {
-            FaultKind.Kill => $"kill -9 {targets}, restart after {seconds} s",
+            FaultKind.Kill or FaultKind.KillReplica => $"kill -9 {targets}, restart after {seconds} s",
             FaultKind.Pause => $"SIGSTOP {targets} for {seconds} s",
             FaultKind.Cut => $"cut {targets} (silent) for {seconds} s",
             FaultKind.Reset => $"reset {targets} for {seconds} s",
@@ -63,13 +65,17 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
         var kinds = new List<FaultKind>();
         foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (name == "all") kinds.AddRange(Enum.GetValues<FaultKind>());
+            // "all" means every kind; kill already covers the replicas, so kill-replica is not added to it.
+            if (name == "all") kinds.AddRange(Enum.GetValues<FaultKind>().Where(k => k != FaultKind.KillReplica));
             else if (name == "checkpoint") kinds.AddRange([FaultKind.Truncate, FaultKind.Restart]);
-            else if (Enum.TryParse<FaultKind>(name, ignoreCase: true, out var kind) && !int.TryParse(name, out _)) kinds.Add(kind);
-            else throw new ArgumentException($"unknown fault kind '{name}' (kinds: all, checkpoint, {string.Join(", ", Enum.GetNames<FaultKind>().Select(n => n.ToLowerInvariant()))})");
+            else if (Enum.GetValues<FaultKind>().FirstOrDefault(k => Name(k) == name) is var kind && Name(kind) == name) kinds.Add(kind);
+            else throw new ArgumentException($"unknown fault kind '{name}' (kinds: all, checkpoint, {string.Join(", ", Enum.GetValues<FaultKind>().Select(Name))})");
         }
         return kinds.Distinct().ToList();
     }
+
+    /// <summary>The kind's name on the command line and in reports: kill, kill-replica, pause, ...</summary>
+    public static string Name(FaultKind kind) => kind == FaultKind.KillReplica ? "kill-replica" : kind.ToString().ToLowerInvariant();
 
     /// <summary>The quiet time before the next fault (the writer and readers keep going).</summary>
     public TimeSpan NextQuiet() => TimeSpan.FromMilliseconds(random.Next(500, 3000));
@@ -92,6 +98,7 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
         return kind switch
         {
             FaultKind.Kill => new Fault(number, kind, [nodes[random.Next(nodes.Length)]], Seconds(1, 3), TimeSpan.Zero),
+            FaultKind.KillReplica => new Fault(number, kind, [replicas[random.Next(replicas.Length)]], Seconds(1, 3), TimeSpan.Zero),
             FaultKind.Pause => new Fault(number, kind, [nodes[random.Next(nodes.Length)]], Seconds(1, 10), TimeSpan.Zero),
             FaultKind.Cut or FaultKind.Reset => new Fault(number, kind, Link(), Seconds(1, 10), TimeSpan.Zero),
             FaultKind.Delay => new Fault(number, kind, Link(), Seconds(2, 10), TimeSpan.FromMilliseconds(random.Next(20, 501))),
@@ -106,7 +113,7 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
         var target = cluster[fault.Targets[0]];
         switch (fault.Kind)
         {
-            case FaultKind.Kill:
+            case FaultKind.Kill or FaultKind.KillReplica:
                 target.Process?.Kill();
                 await Task.Delay(fault.Duration, cancellation);
                 cluster.Start(target);

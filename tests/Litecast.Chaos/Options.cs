@@ -18,16 +18,19 @@ internal sealed record Options
     /// <summary>The application's commits per second.</summary>
     public int Rate { get; init; } = 300;
     public bool Soak { get; init; }
+    /// <summary><c>--plan N</c>: print the first N faults the seed draws and exit (to choose or explain a seed).</summary>
+    public int Plan { get; init; }
     public string? Report { get; init; }
 
     public const string Usage = """
         usage: dotnet run -c Release --project tests/Litecast.Chaos -- [options]
           --seed N          replay a run (default: random; the seed is printed first)
           --duration 60s    how long to inject faults (s, m, h)
-          --faults LIST     comma-separated kinds: all (default), kill, pause, cut, reset, delay, resync,
-                            truncate, restart, vacuum, checkpoint (= truncate,restart)
+          --faults LIST     comma-separated kinds: all (default), kill, kill-replica, pause, cut, reset, delay,
+                            resync, truncate, restart, vacuum, checkpoint (= truncate,restart)
           --bound 30s       how long replicas may take to converge after each fault
           --rate 300        the application's commits per second
+          --plan N          print the first N faults this seed draws, and exit
           --soak            a long run; writes the summary as markdown to --report
           --report PATH     where --soak writes its report (default docs/reliability.md)
         """;
@@ -46,6 +49,7 @@ internal sealed record Options
                 "--bound" => options with { Bound = ParseDuration(Value()) },
                 "--rate" => options with { Rate = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--soak" => options with { Soak = true },
+                "--plan" => options with { Plan = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--report" => options with { Report = Value() },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };

@@ -18,6 +18,18 @@ catch (Exception e) when (e is ArgumentException or FormatException or OverflowE
 // The seed first, so that any run, even one killed halfway, can be replayed.
 Console.WriteLine($"seed {options.Seed}{(options.SeedGiven ? "" : " (random)")}");
 
+if (options.Plan > 0)
+{
+    // The same draws as a run makes (quiet time, then the fault), without starting anything.
+    var nemesis = new Nemesis(null!, null!, new Random(options.Seed), options.Faults);
+    for (var i = 0; i < options.Plan; i++)
+    {
+        var quiet = nemesis.NextQuiet();
+        Console.WriteLine($"after {quiet.TotalSeconds:0.0} s quiet: #{i + 1} {nemesis.Next()}");
+    }
+    return 0;
+}
+
 using var cancel = new CancellationTokenSource();
 // Ctrl-C and SIGTERM cancel the run; its finally blocks then kill every process and close every relay.
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; cancel.Cancel(); });

@@ -43,7 +43,7 @@ internal sealed class Summary(Options options)
         if (Failure is not null) text.AppendLine($"failure: {Failure.Split('\n')[0]}");
         text.AppendLine($"faults injected {Injected.Values.Sum()}, survived {Survived.Values.Sum()}");
         foreach (var kind in Enum.GetValues<FaultKind>().Where(Injected.ContainsKey))
-            text.AppendLine($"  {kind.ToString().ToLowerInvariant(),-9} injected {Injected[kind],4}, survived {Survived.GetValueOrDefault(kind),4}");
+            text.AppendLine($"  {Nemesis.Name(kind),-12} injected {Injected[kind],4}, survived {Survived.GetValueOrDefault(kind),4}");
         text.AppendLine($"longest convergence {S(Longest)} (after {(LongestAfter.Length > 0 ? LongestAfter : "-")})");
         text.AppendLine($"invariant checks: {ReaderChecks} reads on the replicas, {ConvergenceChecks} convergence checks");
         text.AppendLine($"application commits {Commits}; failed transactions {(WriterErrors.Length > 0 ? WriterErrors : "none")}");
@@ -77,7 +77,7 @@ internal sealed class Summary(Options options)
         md.AppendLine("| fault kind | injected | survived |");
         md.AppendLine("|---|---:|---:|");
         foreach (var kind in Enum.GetValues<FaultKind>().Where(Injected.ContainsKey))
-            md.AppendLine($"| {kind.ToString().ToLowerInvariant()} | {Injected[kind]} | {Survived.GetValueOrDefault(kind)} |");
+            md.AppendLine($"| {Nemesis.Name(kind)} | {Injected[kind]} | {Survived.GetValueOrDefault(kind)} |");
         md.AppendLine();
         md.AppendLine("<details><summary>Fault log</summary>");
         md.AppendLine();
