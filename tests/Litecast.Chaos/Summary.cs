@@ -64,11 +64,14 @@ internal sealed class Summary(Options options)
         md.AppendLine("|---|---|");
         md.AppendLine($"| result | **{(Passed ? "passed" : Interrupted ? "interrupted" : "failed")}** |");
         md.AppendLine($"| seed | {options.Seed} |");
+        md.AppendLine($"| fault kinds enabled | {string.Join(", ", options.Faults.Select(Nemesis.Name))} |");
+        var left = Enum.GetValues<FaultKind>().Where(k => k != FaultKind.KillReplica && !options.Faults.Contains(k)).Select(Nemesis.Name).ToList();
+        if (left.Count > 0) md.AppendLine($"| fault kinds **not** enabled | {string.Join(", ", left)} |");
         md.AppendLine($"| duration of faults / whole run | {S(options.Duration)} / {S(Elapsed)} |");
         md.AppendLine($"| faults injected / survived | {Injected.Values.Sum()} / {Survived.Values.Sum()} |");
         md.AppendLine($"| convergence bound | {S(options.Bound)} after each fault is healed |");
         md.AppendLine($"| longest convergence | {S(Longest)} (after {(LongestAfter.Length > 0 ? LongestAfter.Replace("|", "\\|") : "-")}) |");
-        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, version never back), {ConvergenceChecks} convergence checks |");
+        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, newest ledger entry = version, version never back), {ConvergenceChecks} convergence checks |");
         md.AppendLine($"| application commits | {Commits} |");
         md.AppendLine($"| failed application transactions | {(WriterErrors.Length > 0 ? WriterErrors : "none")} |");
         md.AppendLine($"| replica read errors (retried) | {(ReaderErrors.Length > 0 ? ReaderErrors : "none")} |");
