@@ -123,14 +123,19 @@ internal sealed class ChaosCluster : IDisposable
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"resync {replica.Name}: {(int)response.StatusCode} {body}");
     }
 
-    /// <summary>True while the replica's /status says it is resyncing (its <c>problem</c> reads "resyncing (reason)").</summary>
+    /// <summary>True while the replica's /status says it is resyncing: its <c>state</c> is "resyncing" (newer
+    /// Litecast), or its <c>problem</c> reads "resyncing (reason)".</summary>
     public async Task<bool> IsResyncingAsync(Node replica, CancellationToken cancellation)
     {
         var body = await Http.GetStringAsync($"{replica.Url}/status", cancellation);
         foreach (var db in JsonDocument.Parse(body).RootElement.GetProperty("dbs").EnumerateArray())
+        {
+            if (db.TryGetProperty("state", out var state) && state.ValueKind == JsonValueKind.String && state.GetString() == "resyncing")
+                return true;
             if (db.TryGetProperty("problem", out var problem) && problem.ValueKind == JsonValueKind.String &&
                 problem.GetString()!.StartsWith("resyncing", StringComparison.Ordinal))
                 return true;
+        }
         return false;
     }
 
