@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Litecast needs on Debian: gcc (native SQLite), npm (fetches the SQLite
-# amalgamation), sqlite3 (a second SQLite build for interoperability tests), python3, and docker-compose (validates
-# docker/compose.yml). The .NET 10 SDK is expected on PATH.
+# amalgamation), sqlite3 (a second SQLite build for interoperability tests), sqlite3-tools (sqldiff, which the chaos
+# harness compares replicas with), python3, and docker-compose (validates docker/compose.yml). The .NET 10 SDK is expected on PATH.
 set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v npm >/dev/null || missing+=(npm)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v sqldiff >/dev/null || missing+=(sqlite3-tools)
 command -v python3 >/dev/null || missing+=(python3)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v flock >/dev/null || missing+=(util-linux)

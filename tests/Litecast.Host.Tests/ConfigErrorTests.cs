@@ -52,7 +52,7 @@ public sealed class ConfigErrorTests : IDisposable
 
         e = _t.Fail("dbs: [{path: /d}]\ncluster:\n  seed: []\n");
         At(e, 3, 3, "cluster.seed");
-        Assert.Contains("(expected one of: host, port, public-host, seeds)", e.Message);
+        Assert.Contains("(expected one of: host, port, public-host, public-port, seeds)", e.Message);
     }
 
     [Fact]
@@ -173,6 +173,9 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("port: four", "cluster.port", "not a number")]
     [InlineData("host: \"\"", "cluster.host", "must not be empty")]
     [InlineData("public-host: 0.0.0.0", "cluster.public-host", "not a name other nodes can reach")]
+    [InlineData("public-port: 70000", "cluster.public-port", "out of range")]
+    [InlineData("public-port: 0", "cluster.public-port", "not a port other nodes can reach")]
+    [InlineData("public-port: four", "cluster.public-port", "not a number")]
     [InlineData("seeds: akka.tcp://litecast@a:4053", "cluster.seeds", "expected a list")]
     [InlineData("seeds: [\"http://a:4053\"]", "cluster.seeds[0]", "expected akka.tcp")]
     [InlineData("seeds: [\"akka.tcp://other@a:4053\"]", "cluster.seeds[0]", "must name the actor system 'litecast'")]

@@ -127,6 +127,17 @@ public sealed class GuideConfigTests : IDisposable
     }
 
     [Fact]
+    public void PublicPortIsReadAndDefaultsToNone()
+    {
+        var relayed = _t.Load("dbs: [{path: /d}]\ncluster:\n  host: 127.0.0.1\n  port: 4100\n  public-port: 14100\n");
+        Assert.Equal(4100, relayed.Cluster.Port);
+        Assert.Equal(14100, relayed.Cluster.PublicPort);
+
+        Assert.Null(_t.Load("dbs: [{path: /d}]\ncluster:\n  port: 4100\n").Cluster.PublicPort);
+        Assert.Null(_t.Load("dbs: [{path: /d}]\n").Cluster.PublicPort);
+    }
+
+    [Fact]
     public void PublicHostDefaultsToABoundHostOrTheMachineName()
     {
         var bound = _t.Load("dbs: [{path: /d}]\ncluster:\n  host: 192.168.1.2\n");

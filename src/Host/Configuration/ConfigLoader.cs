@@ -44,7 +44,7 @@ public static class ConfigLoader
     internal static readonly string[] TopKeys = ["addr", "dbs", "cluster"];
     internal static readonly string[] DbKeys = ["path", "upstream", "name", "checkpoint-threshold-pages", "retained-log-bytes", "max-lag"];
     internal static readonly string[] UpstreamKeys = ["url", "path"];
-    internal static readonly string[] ClusterKeys = ["host", "port", "public-host", "seeds"];
+    internal static readonly string[] ClusterKeys = ["host", "port", "public-host", "public-port", "seeds"];
 
     /// <summary>
     /// Picks the config file: <paramref name="explicitPath"/> (from <c>-config</c>) if given, which must exist; else
@@ -291,7 +291,7 @@ public static class ConfigLoader
             if (node is YamlScalarNode s && IsNull(s))
                 return DefaultCluster();
             if (node is not YamlMappingNode map)
-                throw Error(node, "cluster", "cluster: expected a mapping (host:, port:, public-host:, seeds:)");
+                throw Error(node, "cluster", "cluster: expected a mapping (host:, port:, public-host:, public-port:, seeds:)");
             var keys = CheckKeys(map, "cluster", "in cluster", ClusterKeys);
 
             string host = ClusterConfig.DefaultHost;
@@ -318,6 +318,18 @@ public static class ConfigLoader
                     throw Error(phEntry.Value, "cluster.public-host", $"cluster.public-host: '{publicHost}' is not a name other nodes can reach");
             }
 
+            int? publicPort = null;
+            if (keys.TryGetValue("public-port", out var ppEntry))
+            {
+                string text = RequiredScalar(ppEntry.Value, "cluster.public-port");
+                if (!ValueParsers.TryParsePort(text, out int pp, out string? err))
+                    throw Error(ppEntry.Value, "cluster.public-port", $"cluster.public-port: {err}");
+                // 0 would advertise an address nobody can dial.
+                if (pp == 0)
+                    throw Error(ppEntry.Value, "cluster.public-port", "cluster.public-port: 0 is not a port other nodes can reach");
+                publicPort = pp;
+            }
+
             var seeds = new List<string>();
             if (keys.TryGetValue("seeds", out var seedsEntry) && !(seedsEntry.Value is YamlScalarNode ns && IsNull(ns)))
             {
@@ -340,6 +352,7 @@ public static class ConfigLoader
                 Port = port,
                 PortIsExplicit = keys.ContainsKey("port"),
                 PublicHost = publicHost ?? DefaultPublicHost(host),
+                PublicPort = publicPort,
                 Seeds = seeds,
             };
         }

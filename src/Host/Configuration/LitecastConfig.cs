@@ -128,6 +128,12 @@ public sealed record ClusterConfig
     /// </summary>
     public string? PublicHost { get; init; }
 
+    /// <summary>
+    /// <c>public-port</c>: the port other nodes reach this one by, when it differs from <see cref="Port"/> (a NAT, a
+    /// port-forward, a proxy or relay in front of the cluster endpoint). Null (the default): the port it listens on.
+    /// </summary>
+    public int? PublicPort { get; init; }
+
     /// <summary><c>seeds</c>: cluster addresses to join, <c>akka.tcp://litecast@host:port</c>. Empty: a replica discovers its primary through <c>upstream.url</c>; a primary forms its own cluster.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
 

@@ -218,7 +218,12 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         var cluster = _config.Cluster;
         var hasPrimary = _config.PrimaryDbs.Any();
         var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds, hasPrimary);
-        var system = ActorSystem.Create(ClusterHocon.SystemName, ClusterHocon.Build(endpoint, _hoconOverrides));
+        // cluster.public-port: advertise the port other nodes dial (a relay or port-forward), not the one bound here.
+        // Placed before the caller's overrides so that those still win.
+        var overrides = cluster.PublicPort is { } publicPort
+            ? $"akka.remote.dot-netty.tcp.public-port = {publicPort}\n{_hoconOverrides}"
+            : _hoconOverrides;
+        var system = ActorSystem.Create(ClusterHocon.SystemName, ClusterHocon.Build(endpoint, overrides));
         try
         {
             var mediator = DistributedPubSub.Get(system).Mediator;

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using Litecast.Actors.Storage;
+
+namespace Litecast.Chaos;
+
+/// <summary>
+/// The end of a run, with the writer stopped and every replica converged: each replica is identical to the primary
+/// page for page (read through SQLite's <c>sqlite_dbpage</c>), by <c>sqldiff</c> (Debian's sqlite3-tools: an empty
+/// diff), and passes <c>PRAGMA integrity_check</c>.
+/// </summary>
+internal static class FinalCheck
+{
+    /// <summary>Problems found; empty when every replica is identical to the primary.</summary>
+    public static List<string> Compare(ChaosCluster cluster)
+    {
+        var problems = new List<string>();
+        var expected = ReadPages(cluster.Primary.Db);
+        foreach (var replica in cluster.Replicas)
+        {
+            var actual = ReadPages(replica.Db);
+            if (actual.Count != expected.Count)
+                problems.Add($"{replica.Name} has {actual.Count} pages, the primary {expected.Count}");
+            var differing = Enumerable.Range(0, Math.Min(actual.Count, expected.Count))
+                .Where(i => !actual[i].AsSpan().SequenceEqual(expected[i])).Select(i => i + 1).ToList();
+            if (differing.Count > 0)
+                problems.Add($"{replica.Name}: {differing.Count} page(s) differ from the primary's, first {string.Join(", ", differing.Take(10))}");
+
+            using (var connection = SqliteConnections.OpenReadOnly(replica.Db))
+            {
+                var integrity = connection.Scalar<string>("PRAGMA integrity_check");
+                if (integrity != "ok") problems.Add($"{replica.Name}: integrity_check: {integrity}");
+            }
+
+            var (exitCode, diff) = Sqldiff(cluster.Primary.Db, replica.Db);
+            if (exitCode != 0 || diff.Length > 0)
+                problems.Add($"{replica.Name}: sqldiff exited {exitCode}: {(diff.Length > 2000 ? diff[..2000] + "..." : diff)}");
+        }
+        return problems;
+    }
+
+    /// <summary>Every page, in order. Page 1's bytes 24-27 (file change counter) and 92-99 (version-valid-for, the
+    /// writing library's version number) are cleared: SQLite stamps them per library and per file, so they are not
+    /// replicated content (the end-to-end tests normalise them the same way).</summary>
+    private static List<byte[]> ReadPages(string path)
+    {
+        using var connection = SqliteConnections.OpenReadOnly(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
+        using var reader = command.ExecuteReader();
+        var pages = new List<byte[]>();
+        while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
+        if (pages.Count > 0)
+        {
+            pages[0].AsSpan(24, 4).Clear();
+            pages[0].AsSpan(92, 8).Clear();
+        }
+        return pages;
+    }
+
+    /// <summary>sqldiff, both databases opened read-only (URI filenames) so that it cannot write a replica.</summary>
+    private static (int ExitCode, string Output) Sqldiff(string primary, string replica)
+    {
+        var info = new ProcessStartInfo("sqldiff") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add($"file:{primary}?mode=ro");
+        info.ArgumentList.Add($"file:{replica}?mode=ro");
+        Process process;
+        try { process = Process.Start(info)!; }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, $"sqldiff could not be run ({e.Message}); install Debian's sqlite3-tools (scripts/install-prereqs.sh)");
+        }
+        using (process)
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode, (output + stderr.Result).Trim());
+        }
+    }
+}
