@@ -6,20 +6,18 @@ using Xunit.Abstractions;
 namespace Litecast.EndToEnd.Tests;
 
 /// <summary>
-/// Found by the chaos harness (tests/Litecast.Chaos, <c>--seed 5 --faults kill</c>): after a <c>kill -9</c> of the
-/// primary's litecast while the application commits, the restarted primary starts a new generation at the txid it
-/// last saved plus one (WalTailer: <c>Math.Max(saved.Txid, state.Txid) + 1</c>). The position is saved at most once a
-/// second, so that txid can be below what replicas already applied from the old generation. A replica still on the
-/// old generation then answers <c>/wait</c> for the new primary's bookmark at once, though it lacks every commit made
-/// while Litecast was down: read-your-writes is broken, contrary to the README ("txids keep growing across
-/// generations, so an application's bookmark is never mistaken as reached on a replica that still holds the old
-/// generation").
+/// Found by the chaos harness (tests/Litecast.Chaos, <c>--seed 5 --faults kill</c>) and in issue 11 (failure 2):
+/// after a <c>kill -9</c> of the primary's litecast while the application commits, the restarted primary started a
+/// new generation at the txid it last saved plus one. The position is saved at most once a second, so that txid could
+/// be below what replicas already applied from the old generation, and a replica still on the old generation answered
+/// <c>/wait</c> for the new bookmark at once, without the commits made while Litecast was down. New generations now
+/// start above a durable txid ceiling (WalTailer.ReserveTxids).
 /// </summary>
 public class PrimaryCrashBookmarkTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Converge = TimeSpan.FromSeconds(90);
 
-    [Fact(Skip = "reproduces a known bug (3 of 3 runs; chaos harness seed 5, --faults kill): a primary restarted after kill -9 reuses txids that replicas already applied from the old generation; unskip once fixed")]
+    [Fact]
     public async Task BookmarkAfterAPrimaryCrashIsNeverReachedByAReplicaOnTheOldGeneration()
     {
         using var cluster = new EndToEndCluster();
