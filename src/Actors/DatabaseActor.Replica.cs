@@ -380,10 +380,12 @@ public sealed partial class DatabaseActor
     private void StartResync(string reason)
     {
         if (_resync is not null) return;
+        var known = _resyncReason == reason;
         _resyncReason = reason;
         if (_primary is null || !_applierReady)
         {
-            _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
+            // Said once per reason: every batch of a new generation arriving before its heartbeat asks again.
+            if (!known) _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
             return;
         }
         var session = Guid.NewGuid();
