@@ -71,7 +71,8 @@ public sealed partial class DatabaseActor
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
     private long _stalls;
-    private long? _primaryUnreachableSince;
+    // Members the cluster's failure detector calls unreachable (or that left), and since when.
+    private readonly Dictionary<Address, long> _unreachable = new();
 
     private void Replica()
     {
@@ -116,18 +117,9 @@ public sealed partial class DatabaseActor
             _forwardingFirst = 0;
             StartResync(lost.Detail);
         });
-        Receive<ClusterEvent.UnreachableMember>(u =>
-        {
-            if (_primary is not null && u.Member.Address == _primary.Path.Address) _primaryUnreachableSince ??= Stopwatch.GetTimestamp();
-        });
-        Receive<ClusterEvent.ReachableMember>(r =>
-        {
-            if (_primary is not null && r.Member.Address == _primary.Path.Address) _primaryUnreachableSince = null;
-        });
-        Receive<ClusterEvent.MemberRemoved>(r =>
-        {
-            if (_primary is not null && r.Member.Address == _primary.Path.Address) _primaryUnreachableSince ??= Stopwatch.GetTimestamp();
-        });
+        Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
+        Receive<ClusterEvent.ReachableMember>(r => _unreachable.Remove(r.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(r => _unreachable.TryAdd(r.Member.Address, Stopwatch.GetTimestamp()));
         Receive<ReplicaTick>(_ => ReplicaTickReceived());
         Receive<ReportDue>(_ => ReportPosition());
         Receive<RequestResync>(r =>
@@ -175,10 +167,13 @@ public sealed partial class DatabaseActor
         : _position.Txid >= _primaryTxid ? TimeSpan.Zero
         : Stopwatch.GetElapsedTime(_currentAt);
 
+    /// <summary>Since when the cluster calls the primary unreachable; null while it is reachable (or not known yet).</summary>
+    private long? PrimaryUnreachableSince => _primary is not null && _unreachable.TryGetValue(_primary.Path.Address, out var since) ? since : null;
+
     private string CurrentState()
     {
         if (_resync is not null) return ReplicaStates.Resyncing;
-        if (_primaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag)
+        if (PrimaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag)
             return ReplicaStates.Disconnected;
         if (_position is null) return ReplicaStates.CatchingUp;
         if (_position.Txid >= _primaryTxid) return ReplicaStates.Following;
@@ -474,7 +469,7 @@ public sealed partial class DatabaseActor
         var behind = BehindFor();
         var state = RefreshState();
         string? problem = _replicaProblem;
-        if (_primaryUnreachableSince is { } unreachable)
+        if (PrimaryUnreachableSince is { } unreachable)
             problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
         if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
         else if (sinceHeartbeat > _settings.MaxLag) problem = $"no heartbeat from the primary for {sinceHeartbeat.Value.TotalSeconds:F0} s";
