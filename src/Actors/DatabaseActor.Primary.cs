@@ -18,6 +18,8 @@ public sealed partial class DatabaseActor
 
     private sealed record SnapshotFailed(Guid Session, IActorRef Replica, string Reason);
 
+    private static readonly DatabaseRequestRefused TailerRestarting = new("the primary's WAL tailer is restarting after a failure; ask again", Transient: true);
+
     private PrimaryState? _state;
     private WalGuard? _guard;
     private IActorRef? _tailer;
@@ -92,8 +94,11 @@ public sealed partial class DatabaseActor
         _state = new PrimaryState(_settings.RetainedLogBytes);
         _guard = new WalGuard(_settings.Path);
         var tailer = WalTailer.Props(_settings, _state, _guard, _mediator);
+        // While the tailer is down between a failure and its restart, requests for it (a /sync, a resync's snapshot)
+        // are answered at once instead of dropped, so their askers retry rather than wait out a timeout.
         _tailer = Context.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(tailer, "tailer",
-            TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, -1)), "tailer-supervisor");
+                TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, -1)
+            .WithReplyWhileStopped(TailerRestarting)), "tailer-supervisor");
         return true;
     }
 
@@ -164,8 +169,13 @@ public sealed partial class DatabaseActor
         var replica = request.ReplyTo;
         var session = request.SessionId;
         _log.Info("{Database}: resync {Session} requested by {Replica}", _settings.Name, session, request.ReplicaNode);
-        _tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(file), SnapshotTimeout())
-            .PipeTo(Self, success: taken => new ResyncSourceReady(session, replica, taken),
+        _tailer.Ask<object>(new WalTailer.TakeSnapshot(file), SnapshotTimeout())
+            .PipeTo(Self, success: answer => answer switch
+                {
+                    WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken),
+                    DatabaseRequestRefused refused => new SnapshotFailed(session, replica, refused.Reason),
+                    _ => new SnapshotFailed(session, replica, $"unexpected answer {answer.GetType().Name}"),
+                },
                 failure: e => new SnapshotFailed(session, replica, e.Message));
     }
 

@@ -88,4 +88,6 @@ public sealed record RequestResync(string Reason);
 public sealed record ResyncStarted(bool Accepted, string Detail);
 
 /// <summary>The answer to a request a database actor cannot serve (wrong role, not ready).</summary>
-public sealed record DatabaseRequestRefused(string Reason);
+/// <param name="Transient">True when the same request can succeed if asked again shortly (the primary's tailer is
+/// restarting after a failure).</param>
+public sealed record DatabaseRequestRefused(string Reason, bool Transient = false);

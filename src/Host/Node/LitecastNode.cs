@@ -77,8 +77,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     /// <summary>
     /// Asks the primary for its bookmark. A request caught by a tailer restart fails (the tailer answers with its
-    /// failure) or is lost (a backoff supervisor drops messages while its child is down): it is asked again, for at
-    /// most <see cref="AskTimeout"/> in all.
+    /// failure, or its supervisor says it is restarting): it is asked again, for at most <see cref="AskTimeout"/> in
+    /// all.
     /// </summary>
     public async Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation)
     {
@@ -91,6 +91,11 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 answer = await AskAsync(db, SyncWal.Instance, SyncAttemptTimeout, cancellation);
             }
             catch (Exception e) when (e is not NodeRequestException && !cancellation.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline)
+            {
+                await Task.Delay(IncarnationPoll, cancellation);
+                continue;
+            }
+            if (answer is DatabaseRequestRefused { Transient: true } && Stopwatch.GetTimestamp() < deadline)
             {
                 await Task.Delay(IncarnationPoll, cancellation);
                 continue;
