@@ -16,7 +16,7 @@ public sealed partial class DatabaseActor
         public static readonly PrimaryTick Instance = new();
     }
 
-    private sealed record SnapshotFailed(Guid Session, IActorRef Replica, string Reason);
+    private sealed record SnapshotFailed(Guid Session, IActorRef Replica, string File, string Reason);
 
     private static readonly DatabaseRequestRefused TailerRestarting = new("the primary's WAL tailer is restarting after a failure; ask again", Transient: true);
 
@@ -37,6 +37,7 @@ public sealed partial class DatabaseActor
         {
             _log.Warning("{Database}: snapshot for resync {Session} failed: {Reason}", _settings.Name, f.Session, f.Reason);
             f.Replica.Tell(new ResyncFailed(f.Session, f.Reason));
+            DeleteSnapshotFile(f.File);
         });
         Receive<SyncWal>(_ =>
         {
@@ -91,6 +92,10 @@ public sealed partial class DatabaseActor
             return false;
         }
         _waitingFor = null;
+        // A snapshot copy is the size of the database: none left by a resync that failed or a process that died may
+        // stay behind to fill the disk.
+        if (Directory.Exists(_settings.StateDirectory))
+            foreach (var leftover in Directory.EnumerateFiles(_settings.StateDirectory, "snapshot-*.pages")) DeleteSnapshotFile(leftover);
         _state = new PrimaryState(_settings.RetainedLogBytes);
         _guard = new WalGuard(_settings.Path);
         var tailer = WalTailer.Props(_settings, _state, _guard, _mediator);
@@ -173,10 +178,16 @@ public sealed partial class DatabaseActor
             .PipeTo(Self, success: answer => answer switch
                 {
                     WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken),
-                    DatabaseRequestRefused refused => new SnapshotFailed(session, replica, refused.Reason),
-                    _ => new SnapshotFailed(session, replica, $"unexpected answer {answer.GetType().Name}"),
+                    DatabaseRequestRefused refused => new SnapshotFailed(session, replica, file, refused.Reason),
+                    _ => new SnapshotFailed(session, replica, file, $"unexpected answer {answer.GetType().Name}"),
                 },
-                failure: e => new SnapshotFailed(session, replica, e.Message));
+                failure: e => new SnapshotFailed(session, replica, file, e.Message));
+    }
+
+    private void DeleteSnapshotFile(string file)
+    {
+        try { File.Delete(file); }
+        catch (IOException e) { _log.Warning("{Database}: could not delete snapshot {File}: {Error}", _settings.Name, file, e.Message); }
     }
 
     /// <summary>
