@@ -88,8 +88,12 @@ public sealed partial class DatabaseActor : ReceiveActor, IWithTimers
         });
     }
 
-    /// <summary>The primary's current generation as this node knows it: a txid bookmark means nothing in another one.</summary>
-    private ulong CurrentGeneration() => _settings.IsPrimary ? _state?.Generation ?? 0 : _lastHeartbeat?.Generation ?? _position?.Generation ?? 0;
+    /// <summary>
+    /// The primary's current generation as this node knows it: a txid bookmark means nothing in another one. A replica
+    /// knows it from the primary's heartbeat only; before the first (starting, rejoining) it answers no wait, since
+    /// the primary may have started a generation whose txids the replica's old copy seems to have reached.
+    /// </summary>
+    private ulong CurrentGeneration() => _settings.IsPrimary ? _state?.Generation ?? 0 : _lastHeartbeat?.Generation ?? 0;
 
     private (ulong Generation, ulong Txid) LocalPosition() =>
         _settings.IsPrimary ? (_state?.Generation ?? 0, _state?.Txid ?? 0) : (_position?.Generation ?? 0, _position?.Txid ?? 0);
