@@ -19,17 +19,12 @@ public sealed class BusyWriterTests(ITestOutputHelper output)
     public async Task ResyncAndAReplicaCrashUnderABusyWriterConverge()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App($"""
+        await cluster.StartAsync($"""
             db.execute('CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)')
             db.execute('CREATE TABLE version(id INTEGER PRIMARY KEY, n INTEGER NOT NULL)')
             db.execute('INSERT INTO version VALUES (1, 0)')
             db.executemany('INSERT INTO accounts VALUES (?, {Balance})', [(i,) for i in range({Accounts})])
-            """);
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        cluster.StartReplica(1);
-        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+            """, replicas: 2, Converge);
 
         using var writer = BankWriter.Start(cluster.PrimaryDb);
         await Task.Delay(TimeSpan.FromSeconds(3));

@@ -28,11 +28,7 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         try
         {
             File.WriteAllText(Path.Combine(directory, "litecast.yml"), config);
-            cluster.App("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')");
-            cluster.StartPrimary();
-            await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-            cluster.StartReplica(0);
-            await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+            await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')", replicas: 1, Converge);
 
             // 6 MB of rows: more than the replica's 3 MB disk holds.
             cluster.App("""

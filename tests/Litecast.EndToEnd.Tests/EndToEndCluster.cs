@@ -52,6 +52,19 @@ public sealed class EndToEndCluster : IDisposable
     public void StartReplica(int index) => Replicas[index] = LitecastProcess.Start(Path.Combine(Root, $"replica{index + 1}"),
         new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" }, "replicate");
 
+    /// <summary>
+    /// Creates the application's schema (Python, as <see cref="App"/>), starts the primary and the first
+    /// <paramref name="replicas"/> replicas, and waits until they hold it.
+    /// </summary>
+    public async Task StartAsync(string schema, int replicas, TimeSpan timeout)
+    {
+        App(schema);
+        StartPrimary();
+        await WaitHealthyAsync($"{PrimaryUrl}/healthz", timeout, () => Primary!.Output);
+        for (var i = 0; i < replicas; i++) StartReplica(i);
+        await WaitForReplicasAsync(await SyncAsync(), timeout);
+    }
+
     /// <summary>Runs Python code against the primary as the application: its own SQLite library, its own process.</summary>
     public string App(string code)
     {

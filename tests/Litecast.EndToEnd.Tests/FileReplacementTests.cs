@@ -12,14 +12,10 @@ public sealed class FileReplacementTests
     public async Task PrimaryFileReplacedWhileRunningConvergesTheReplicaToTheNewFile()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App("""
+        await cluster.StartAsync("""
             db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
             db.executemany('INSERT INTO t(v) VALUES (?)', [('old %d' % i + 'x' * 2000,) for i in range(60)])
-            """);
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        await WaitForReplicaAsync(cluster);
+            """, replicas: 1, Converge);
         Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
 
         // The application renames a new, smaller database over the primary's path, removes the old WAL and shared
@@ -53,14 +49,10 @@ public sealed class FileReplacementTests
     public async Task ReplicaFileDeletedWhileRunningIsResyncedIntoANewFile()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App("""
+        await cluster.StartAsync("""
             db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
             db.executemany('INSERT INTO t(v) VALUES (?)', [('row %d' % i,) for i in range(50)])
-            """);
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        await WaitForReplicaAsync(cluster);
+            """, replicas: 1, Converge);
 
         // The operator's way to force a fresh copy: delete the replica's files while Litecast runs.
         foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.ReplicaDb(0) + suffix);

@@ -16,11 +16,7 @@ public sealed class PauseTests
     public async Task ReplicaResumedAfterAPauseNeverClaimsHealthWhileBehind()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')");
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')", replicas: 1, Converge);
         await cluster.WaitHealthyAsync($"{cluster.ReplicaUrl(0)}/healthz", Converge, () => cluster.Replicas[0]!.Output);
 
         // Paused for longer than max-lag (10 s by default) and than the primary takes to down it (failure detection plus

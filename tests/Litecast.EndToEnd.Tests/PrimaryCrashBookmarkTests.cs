@@ -21,12 +21,7 @@ public class PrimaryCrashBookmarkTests(ITestOutputHelper output)
     public async Task BookmarkAfterAPrimaryCrashIsNeverReachedByAReplicaOnTheOldGeneration()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')");
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        cluster.StartReplica(1);
-        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')", replicas: 2, Converge);
 
         // The application commits continuously; the primary's litecast is killed in the middle of it, so txids were
         // published after its last saved position.

@@ -17,11 +17,7 @@ public sealed class StallTests
     public async Task ReplicaThatCannotApplyIsReportedStalledThenConverges()
     {
         using var cluster = new EndToEndCluster();
-        cluster.App("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')");
-        cluster.StartPrimary();
-        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-        cluster.StartReplica(0);
-        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')", replicas: 1, Converge);
 
         // A local program takes the replica's write lock and keeps it until its release file appears.
         var release = cluster.ReplicaDb(0) + ".release";
