@@ -274,6 +274,14 @@ public sealed partial class DatabaseActor
                 _held.Remove(key);
                 continue;
             }
+            // A first part at or before the batch whose parts are in flight: the primary publishes again from there (its
+            // tailer restarted in the middle of that batch), and the rest of the batch will never come. Stop waiting for
+            // it; the applier abandons its open transaction when it gets a first part.
+            if (batch.Part == 0 && _forwardingFirst != 0 && batch.FirstTxid <= _forwardingFirst)
+            {
+                _forwardingFirst = 0;
+                _forwarded = _position.Txid;
+            }
             var continues = batch.Part == 0 ? batch.FirstTxid == _forwarded + 1 : batch.FirstTxid == _forwardingFirst;
             if (!continues)
             {
