@@ -1,0 +1,86 @@
+using Akka.Actor;
+using Litecast.Actors;
+using Litecast.Actors.Storage;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// Issue 11, "also untested": /wait on a replica that still holds the old generation. A bookmark is a txid of the
+/// primary's current generation; a replica whose old generation already passed that number must not answer it until it
+/// holds the new generation at that txid (read-your-writes would otherwise answer without the write).
+/// </summary>
+public class WaitAcrossGenerationsTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task BookmarkOfTheNewGenerationIsNeverAnsweredFromTheOldOne()
+    {
+        LogCapture.Clear();
+        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var port = TestPorts.Free();
+        await cluster.StartPrimaryAsync(port);
+        var replica = await cluster.StartReplicaAsync(1);
+        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
+        await cluster.WaitForReplicasAsync();
+        var old = await replica.StatusAsync("app.db");
+
+        // The operator starts the primary over from scratch while Litecast is down: database and Litecast's state
+        // directory (so the txid ceiling too) deleted. The new generation's txids start low again, below the ones the
+        // replica holds: only the generation tells a new bookmark from an old position. The new database has another
+        // page size, so the replica cannot resync until its file is moved away: it stays on the old generation, having
+        // heard of the new one, for as long as the test needs.
+        await cluster.StopNodeAsync(cluster.Primary);
+        app.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryPath + suffix);
+        Directory.Delete(PositionFile.StateDirectory(cluster.PrimaryPath), recursive: true);
+        NativeSqlite.EnsureLoaded();
+        using (var create = new SqliteConnection($"Data Source={cluster.PrimaryPath};Pooling=False"))
+        {
+            create.Open();
+            create.Execute("PRAGMA page_size = 8192");
+            create.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+            create.Execute("PRAGMA journal_mode = WAL");
+        }
+        app = cluster.OpenApplication();
+        await cluster.StartPrimaryAsync(port);
+        app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
+        WalSynced bookmark = null!;
+        await TestCluster.Eventually(async () =>
+            (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30)) as WalSynced)!) is not null,
+            TimeSpan.FromSeconds(30), "the new primary to answer a sync");
+        output.WriteLine($"old generation {old.Generation:x16} at txid {old.Txid}; bookmark {bookmark.Generation:x16} txid {bookmark.Txid}");
+        Assert.NotEqual(old.Generation, bookmark.Generation);
+        Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
+
+        await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")).Problem?.Contains("page size 4096") == true,
+            TimeSpan.FromSeconds(60), "the replica to hear of the new generation and fail to resync");
+        var stuck = await replica.StatusAsync("app.db");
+        Assert.Equal(old.Generation, stuck.Generation);
+        Assert.True(stuck.Txid >= bookmark.Txid);
+
+        var wait = replica.Databases["app.db"].Ask<TxidReached>(new WaitForTxid(bookmark.Txid, TimeSpan.FromSeconds(120)), TimeSpan.FromSeconds(120));
+        // Every resync retry is a replica tick, and every tick answers the waiters it can: three retries later, this
+        // one must still be waiting.
+        var retries = LogCapture.Count("resync failed");
+        await TestCluster.Eventually(() => Task.FromResult(LogCapture.Count("resync failed") >= retries + 3),
+            TimeSpan.FromSeconds(30), "three more resync retries");
+        Assert.False(wait.IsCompleted, $"answered from the old generation: {(wait.IsCompletedSuccessfully ? wait.Result : wait.Exception)}");
+
+        var moved = Path.Combine(cluster.Directory, "moved-away");
+        Directory.CreateDirectory(moved);
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            if (File.Exists(cluster.ReplicaPath(1) + suffix)) File.Move(cluster.ReplicaPath(1) + suffix, Path.Combine(moved, "app.db" + suffix));
+        var reached = await wait.WaitAsync(TimeSpan.FromSeconds(60));
+        // Answered: the write is there for the reader at once.
+        using (var reader = SqliteConnections.OpenReadOnly(cluster.ReplicaPath(1)))
+            Assert.Equal(1, reader.Scalar<long>("SELECT count(*) FROM t WHERE v = 'the write to read back'"));
+        Assert.Equal(bookmark.Generation, reached.Generation);
+        Assert.True(reached.Txid >= bookmark.Txid);
+        await cluster.WaitForReplicasAsync();
+        Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+        app.Dispose();
+    }
+}
