@@ -67,7 +67,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         var retries = LogCapture.Count("resync failed");
         await TestCluster.Eventually(() => Task.FromResult(LogCapture.Count("resync failed") >= retries + 3),
             TimeSpan.FromSeconds(30), "three more resync retries");
-        Assert.False(wait.IsCompleted, $"answered from the old generation: {(wait.IsCompletedSuccessfully ? wait.Result : wait.Exception)}");
+        if (wait.IsCompleted) Assert.Fail($"answered from the old generation: {await wait}");
 
         var moved = Path.Combine(cluster.Directory, "moved-away");
         Directory.CreateDirectory(moved);
@@ -81,6 +81,56 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         Assert.True(reached.Txid >= bookmark.Txid);
         await cluster.WaitForReplicasAsync();
         Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+        app.Dispose();
+    }
+
+    /// <summary>
+    /// The same bookmark, asked of a replica restarted on the old generation before it has heard the primary's first
+    /// heartbeat: on a replica, CurrentGeneration() falls back to the replica's own position until a heartbeat
+    /// arrives, so for about a second it compares its generation with itself and answers from the old one. Seen here:
+    /// 48 and 50 of 100 waits sent in the replica's first 2 s answered from the old generation (two runs). Only a
+    /// primary that lost its txid ceiling (its state directory) hands out such bookmarks.
+    /// </summary>
+    [Fact(Skip = "reproduces a bug not fixed here: a replica answers /wait from its own generation before it hears the primary (see the report on branch untested-paths)")]
+    public async Task BookmarkOfTheNewGenerationIsNotAnsweredBeforeTheReplicaHearsThePrimary()
+    {
+        await using var cluster = new TestCluster(output);
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var port = TestPorts.Free();
+        await cluster.StartPrimaryAsync(port);
+        var replica = await cluster.StartReplicaAsync(1);
+        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
+        await cluster.WaitForReplicasAsync();
+        var old = await replica.StatusAsync("app.db");
+        await cluster.StopNodeAsync(replica);
+
+        // The primary started over from scratch (database and state directory deleted): its txids restart at 1.
+        await cluster.StopNodeAsync(cluster.Primary);
+        app.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryPath + suffix);
+        Directory.Delete(PositionFile.StateDirectory(cluster.PrimaryPath), recursive: true);
+        app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        await cluster.StartPrimaryAsync(port);
+        app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
+        WalSynced bookmark = null!;
+        await TestCluster.Eventually(async () =>
+            (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30)) as WalSynced)!) is not null,
+            TimeSpan.FromSeconds(30), "the new primary to answer a sync");
+        Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
+
+        // Waits sent while the restarted replica starts, every 20 ms for 2 s: each must end in the new generation.
+        var restarted = await cluster.StartReplicaAsync(1);
+        var waits = new List<Task<TxidReached>>();
+        for (var i = 0; i < 100; i++)
+        {
+            waits.Add(restarted.Databases["app.db"].Ask<TxidReached>(new WaitForTxid(bookmark.Txid, TimeSpan.FromSeconds(60)), TimeSpan.FromSeconds(60)));
+            await Task.Delay(20);
+        }
+        var answers = await Task.WhenAll(waits);
+        output.WriteLine($"{answers.Count(a => a.Generation != bookmark.Generation)} of {answers.Length} waits answered from the old generation");
+        Assert.All(answers, a => Assert.Equal(bookmark.Generation, a.Generation));
         app.Dispose();
     }
 }
