@@ -55,6 +55,7 @@ public sealed partial class DatabaseActor
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
     private string? _replicaProblem;
+    private bool _heldOverflow;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
     // in the replica's generation (heartbeats and batches), since when the replica has been behind it, and when the
@@ -247,15 +248,33 @@ public sealed partial class DatabaseActor
     }
 
 
-    /// <summary>Keeps a batch until its turn; past the bound, drops them and catches up from the log afterwards.</summary>
+    /// <summary>
+    /// Keeps a batch until its turn; past the bound, drops the newest and catches up from the log once the kept ones are
+    /// applied. (Dropping them all lost the head of a catch-up reply bigger than the bound too; it was asked for again
+    /// and lost again, one batch of progress every catch-up timeout, never a stall, never converging.)
+    /// </summary>
     private void Hold(PageBatch batch)
     {
-        if (_held.Count >= _settings.MaxHeldBatches)
+        var key = (batch.FirstTxid, batch.Part);
+        if (_held.Count >= _settings.MaxHeldBatches && !_held.ContainsKey(key))
         {
-            _held.Clear();
-            _log.Warning("{Database}: more than {Max} batches held back; dropping them, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
+            if (!_heldOverflow)
+                _log.Warning("{Database}: more than {Max} batches held back; dropping the newest, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
+            _heldOverflow = true;
+            var newest = _held.Keys.Max();
+            if (key.CompareTo(newest) > 0) return;
+            _held.Remove(newest);
         }
-        _held[(batch.FirstTxid, batch.Part)] = batch;
+        _held[key] = batch;
+    }
+
+    /// <summary>After batches were dropped past the bound: ask for them as soon as the kept ones are applied.</summary>
+    private void CatchUpAfterOverflow()
+    {
+        if (!_heldOverflow || _held.Count > 0 || ApplierBusy || _resync is not null) return;
+        _heldOverflow = false;
+        _catchUpSince = null;
+        RequestCatchUp();
     }
 
     /// <summary>
@@ -356,6 +375,7 @@ public sealed partial class DatabaseActor
         AnswerWaiters();
         if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
         ForwardHeld();
+        CatchUpAfterOverflow();
     }
 
     private void StartResync(string reason)
@@ -396,6 +416,7 @@ public sealed partial class DatabaseActor
         ReportPosition();
         AnswerWaiters();
         ForwardHeld();
+        CatchUpAfterOverflow();
     }
 
     private void ResyncEnded(string reason)
