@@ -25,10 +25,11 @@ public class StartupGenerationTests(ITestOutputHelper output)
         var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
         var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
+        // Committed before Litecast starts, not while the replica's first resync runs (see TailerMidPublishCrashTests).
+        Insert(app, rows);
         var port = TestPorts.Free();
         await cluster.StartPrimaryAsync(port);
         await cluster.StartReplicaAsync(1);
-        Insert(app, rows);
         await cluster.WaitForReplicasAsync();
         return (cluster, app, port, await cluster.Primary.StatusAsync("app.db"));
     }

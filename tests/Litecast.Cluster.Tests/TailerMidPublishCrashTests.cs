@@ -21,10 +21,12 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
+        // Committed before Litecast starts: commits racing the replicas' first resyncs can fail a snapshot (a pre-existing
+        // issue, seen once: "could not pin a snapshot where the tailer stopped"), which is not what this test is about.
+        for (var i = 0; i < 10; i++) app.Execute("INSERT INTO t(payload) VALUES (randomblob(100))");
         await cluster.StartPrimaryAsync();
         await cluster.StartReplicaAsync(1);
         await cluster.StartReplicaAsync(2);
-        for (var i = 0; i < 10; i++) app.Execute("INSERT INTO t(payload) VALUES (randomblob(100))");
         await cluster.WaitForReplicasAsync();
         var before = await cluster.Primary.StatusAsync("app.db");
         var replicasBefore = await Task.WhenAll(cluster.Replicas.Select(r => r.StatusAsync("app.db")));
