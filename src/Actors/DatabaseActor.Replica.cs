@@ -58,6 +58,7 @@ public sealed partial class DatabaseActor
     private string? _resyncReason;
     private long _resyncProgressAt;
     private string? _replicaProblem;
+    private bool _heldOverflow;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
     // in the replica's generation (heartbeats and batches), the last moment the replica was known to be current (a
@@ -269,15 +270,33 @@ public sealed partial class DatabaseActor
     }
 
 
-    /// <summary>Keeps a batch until its turn; past the bound, drops them and catches up from the log afterwards.</summary>
+    /// <summary>
+    /// Keeps a batch until its turn; past the bound, drops the newest and catches up from the log once the kept ones are
+    /// applied. (Dropping them all lost the head of a catch-up reply bigger than the bound too; it was asked for again
+    /// and lost again, one batch of progress every catch-up timeout, never a stall, never converging.)
+    /// </summary>
     private void Hold(PageBatch batch)
     {
-        if (_held.Count >= _settings.MaxHeldBatches)
+        var key = (batch.FirstTxid, batch.Part);
+        if (_held.Count >= _settings.MaxHeldBatches && !_held.ContainsKey(key))
         {
-            _held.Clear();
-            _log.Warning("{Database}: more than {Max} batches held back; dropping them, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
+            if (!_heldOverflow)
+                _log.Warning("{Database}: more than {Max} batches held back; dropping the newest, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
+            _heldOverflow = true;
+            var newest = _held.Keys.Max();
+            if (key.CompareTo(newest) > 0) return;
+            _held.Remove(newest);
         }
-        _held[(batch.FirstTxid, batch.Part)] = batch;
+        _held[key] = batch;
+    }
+
+    /// <summary>After batches were dropped past the bound: ask for them as soon as the kept ones are applied.</summary>
+    private void CatchUpAfterOverflow()
+    {
+        if (!_heldOverflow || _held.Count > 0 || ApplierBusy || _resync is not null) return;
+        _heldOverflow = false;
+        _catchUpSince = null;
+        RequestCatchUp();
     }
 
     /// <summary>
@@ -295,6 +314,14 @@ public sealed partial class DatabaseActor
             {
                 _held.Remove(key);
                 continue;
+            }
+            // A first part at or before the batch whose parts are in flight: the primary publishes again from there (its
+            // tailer restarted in the middle of that batch), and the rest of the batch will never come. Stop waiting for
+            // it; the applier abandons its open transaction when it gets a first part.
+            if (batch.Part == 0 && _forwardingFirst != 0 && batch.FirstTxid <= _forwardingFirst)
+            {
+                _forwardingFirst = 0;
+                _forwarded = _position.Txid;
             }
             var continues = batch.Part == 0 ? batch.FirstTxid == _forwarded + 1 : batch.FirstTxid == _forwardingFirst;
             if (!continues)
@@ -370,6 +397,7 @@ public sealed partial class DatabaseActor
         AnswerWaiters();
         if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
         ForwardHeld();
+        CatchUpAfterOverflow();
     }
 
     private void StartResync(string reason)
@@ -414,6 +442,7 @@ public sealed partial class DatabaseActor
         ReportPosition();
         AnswerWaiters();
         ForwardHeld();
+        CatchUpAfterOverflow();
     }
 
     private void ResyncEnded(string reason)

@@ -38,8 +38,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>The snapshot is in <paramref name="File"/>: the database at (Generation, Txid), hashed page by page.</summary>
     public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info);
 
-    /// <summary>Test hook: fail on the next tick, as a crash would.</summary>
-    public sealed record InjectFault(string Reason);
+    /// <summary>Test hook: fail on the next tick, as a crash would; with <paramref name="AfterFirstPart"/>, fail instead
+    /// right after the next batch's first part is published (the rest of that batch never is).</summary>
+    public sealed record InjectFault(string Reason, bool AfterFirstPart = false);
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
 
@@ -82,6 +83,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private long _persistedAt;
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
     private string? _fault;
+    private string? _midPublishFault;
     private IDisposable? _walWatch;
     private int _wakePending;
 
@@ -120,7 +122,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             Sender.Tell(new WalSynced(generation, txid));
         });
         Receive<TakeSnapshot>(Snapshot);
-        Receive<InjectFault>(fault => _fault = fault.Reason);
+        Receive<InjectFault>(fault =>
+        {
+            if (fault.AfterFirstPart) _midPublishFault = fault.Reason;
+            else _fault = fault.Reason;
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -491,6 +497,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (isLast && knownPost is null) hash.SetPageCount(pageCount);
             var post = isLast ? knownPost ?? hash.Value : 0;
             Emit(new PageBatch(_settings.Name, _state.Generation, first, last, pageSize, pageCount, pre, post, index, partCount, part));
+            if (_midPublishFault is { } fault)
+            {
+                _midPublishFault = null;
+                throw new InjectedFaultException(fault);
+            }
         }
         _state.Published(last, Stopwatch.GetTimestamp());
         Interlocked.Add(ref _state.TransactionsPublished, (long)(last - first + 1));

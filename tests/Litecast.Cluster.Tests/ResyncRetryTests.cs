@@ -1,0 +1,130 @@
+using Akka.Actor;
+using Litecast.Actors;
+using Litecast.Actors.Storage;
+using Litecast.Messages;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// Issue 11, "also untested": a resync that ends without a result (the replica aborts it: ResyncAborted; the primary
+/// fails it: ResyncFailed) is reported and retried until it succeeds, and the replica then equals the primary.
+/// </summary>
+public class ResyncRetryTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// A replica file made with page_size 8192 for a 4096-byte primary: the applier aborts every resync without
+    /// touching the file, /status says why and what to do, and once the operator moves the file away the next retry
+    /// builds a new file that matches the primary (the moved copy is left as it was).
+    /// </summary>
+    [Fact]
+    public async Task ReplicaFileOfAnotherPageSizeIsReportedLeftAloneAndResyncedOnceMovedAway()
+    {
+        LogCapture.Clear();
+        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        using var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        app.Execute("INSERT INTO t(v) VALUES ('from the primary')");
+        var replicaPath = cluster.ReplicaPath(1);
+        Directory.CreateDirectory(Path.GetDirectoryName(replicaPath)!);
+        NativeSqlite.EnsureLoaded();
+        using (var other = new SqliteConnection($"Data Source={replicaPath};Pooling=False"))
+        {
+            other.Open();
+            other.Execute("PRAGMA page_size = 8192");
+            other.Execute("CREATE TABLE operators_copy(x TEXT)");
+            other.Execute("INSERT INTO operators_copy VALUES ('keep me')");
+        }
+
+        await cluster.StartPrimaryAsync();
+        var replica = await cluster.StartReplicaAsync(1);
+        DatabaseStatus status = null!;
+        await TestCluster.Eventually(async () => (status = await replica.StatusAsync("app.db")).Problem?.Contains("page size 8192") == true
+                                                 && LogCapture.Count("resync failed") >= 2,
+            TimeSpan.FromSeconds(60), "the page-size mismatch to be reported and the resync retried");
+        output.WriteLine($"problem: {status.Problem}");
+        Assert.False(status.Healthy);
+        Assert.Contains("4096", status.Problem);
+        Assert.Contains($"move {replicaPath} away", status.Problem);
+        AssertOperatorsCopy(replicaPath);
+
+        var moved = Path.Combine(cluster.Directory, "moved-away");
+        Directory.CreateDirectory(moved);
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            if (File.Exists(replicaPath + suffix)) File.Move(replicaPath + suffix, Path.Combine(moved, "app.db" + suffix));
+        await cluster.WaitForReplicasAsync();
+
+        status = await replica.StatusAsync("app.db");
+        Assert.True(status.Healthy, status.Problem);
+        Pages.AssertIdentical(cluster.PrimaryPath, replicaPath);
+        AssertOperatorsCopy(Path.Combine(moved, "app.db"));
+    }
+
+    private static void AssertOperatorsCopy(string path)
+    {
+        using var connection = SqliteConnections.OpenReadOnly(path);
+        Assert.Equal(8192, connection.Scalar<long>("PRAGMA page_size"));
+        Assert.Equal("keep me", connection.Scalar<string>("SELECT x FROM operators_copy"));
+    }
+
+    /// <summary>
+    /// The primary fails a resync in flight (its resync source gets a demand it cannot serve and answers ResyncFailed):
+    /// the replica reports it, retries on its next tick, and converges. The failure is injected into the live source,
+    /// so the test retries the whole resync until it caught one in flight (a small database resyncs in milliseconds).
+    /// </summary>
+    [Fact]
+    public async Task ResyncThePrimaryFailsIsRetriedAndConverges()
+    {
+        LogCapture.Clear();
+        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        using var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
+        // About 16 MB: four 4-MiB ranges, so the source lives through several demands.
+        app.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) INSERT INTO t(payload) SELECT randomblob(4000) FROM n");
+        await cluster.StartPrimaryAsync();
+        var replica = await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        var initial = (await replica.StatusAsync("app.db")).Counters.Resyncs;
+
+        const string failed = "the primary failed the resync";
+        for (var attempt = 1; LogCapture.Count(failed) == 0; attempt++)
+        {
+            Assert.True(attempt <= 10, "no resync could be caught in flight in 10 attempts");
+            var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
+            Assert.True(started.Accepted, started.Detail);
+            await TestCluster.Eventually(async () =>
+            {
+                if (LogCapture.Count(failed) > 0) return true;
+                if (await FindResyncSource(cluster.Primary) is { } source)
+                {
+                    // A demand for a range that was never offered: the source fails the session (ResyncSource.Fail).
+                    source.Tell(new ResyncDemand(Guid.ParseExact(source.Path.Name["resync-".Length..], "N"), uint.MaxValue, []));
+                    return false;
+                }
+                return (await replica.StatusAsync("app.db")).State != ReplicaStates.Resyncing;
+            }, TimeSpan.FromSeconds(60), $"attempt {attempt}: the resync to fail or complete");
+            output.WriteLine($"attempt {attempt}: {(LogCapture.Count(failed) > 0 ? "failed in flight" : "completed before it could be failed")}");
+        }
+
+        // Retried on the replica's next tick, and this time it completes.
+        await cluster.WaitForReplicasAsync();
+        await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")) is { State: ReplicaStates.Following, Healthy: true },
+            TimeSpan.FromSeconds(60), "the replica to follow again, healthy");
+        Assert.True((await replica.StatusAsync("app.db")).Counters.Resyncs >= initial + 2, "the failed resync and its retry");
+        Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+        app.Execute("INSERT INTO t(payload) VALUES (x'01')");
+        await cluster.WaitForReplicasAsync();
+        Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+    }
+
+    private static async Task<IActorRef?> FindResyncSource(TestNode primary)
+    {
+        try
+        {
+            var identity = await primary.System.ActorSelection("/user/db-app/resync-*").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromMilliseconds(300));
+            return identity.Subject;
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException) { return null; }
+    }
+}

@@ -1,0 +1,144 @@
+using Akka.Actor;
+using Litecast.Actors;
+using Litecast.Actors.Storage;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// Issue 11, "also untested": /wait on a replica that still holds the old generation. A bookmark is a txid of the
+/// primary's current generation; a replica whose old generation already passed that number must not answer it until it
+/// holds the new generation at that txid (read-your-writes would otherwise answer without the write).
+/// </summary>
+public class WaitAcrossGenerationsTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task BookmarkOfTheNewGenerationIsNeverAnsweredFromTheOldOne()
+    {
+        LogCapture.Clear();
+        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        // Committed before Litecast starts, not while the replica's first resync runs (see TailerMidPublishCrashTests).
+        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
+        var port = TestPorts.Free();
+        await cluster.StartPrimaryAsync(port);
+        var replica = await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        var old = await replica.StatusAsync("app.db");
+
+        // The operator starts the primary over from scratch while Litecast is down: database and Litecast's state
+        // directory (so the txid ceiling too) deleted. The new generation's txids start low again, below the ones the
+        // replica holds: only the generation tells a new bookmark from an old position. The new database has another
+        // page size, so the replica cannot resync until its file is moved away: it stays on the old generation, having
+        // heard of the new one, for as long as the test needs.
+        await cluster.StopNodeAsync(cluster.Primary);
+        app.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryPath + suffix);
+        Directory.Delete(PositionFile.StateDirectory(cluster.PrimaryPath), recursive: true);
+        NativeSqlite.EnsureLoaded();
+        using (var create = new SqliteConnection($"Data Source={cluster.PrimaryPath};Pooling=False"))
+        {
+            create.Open();
+            create.Execute("PRAGMA page_size = 8192");
+            create.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+            create.Execute("PRAGMA journal_mode = WAL");
+        }
+        app = cluster.OpenApplication();
+        await cluster.StartPrimaryAsync(port);
+        app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
+        WalSynced bookmark = null!;
+        await TestCluster.Eventually(async () =>
+        {
+            // A sync that reaches the tailer while its supervisor restarts it is lost: ask again.
+            try { return (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(10)) as WalSynced)!) is not null; }
+            catch (AskTimeoutException) { return false; }
+        }, TimeSpan.FromSeconds(60), "the new primary to answer a sync");
+        output.WriteLine($"old generation {old.Generation:x16} at txid {old.Txid}; bookmark {bookmark.Generation:x16} txid {bookmark.Txid}");
+        Assert.NotEqual(old.Generation, bookmark.Generation);
+        Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
+
+        await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")).Problem?.Contains("page size 4096") == true,
+            TimeSpan.FromSeconds(60), "the replica to hear of the new generation and fail to resync");
+        var stuck = await replica.StatusAsync("app.db");
+        Assert.Equal(old.Generation, stuck.Generation);
+        Assert.True(stuck.Txid >= bookmark.Txid);
+
+        var wait = replica.Databases["app.db"].Ask<TxidReached>(new WaitForTxid(bookmark.Txid, TimeSpan.FromSeconds(120)), TimeSpan.FromSeconds(120));
+        // Every resync retry is a replica tick, and every tick answers the waiters it can: three retries later, this
+        // one must still be waiting.
+        var retries = LogCapture.Count("resync failed");
+        await TestCluster.Eventually(() => Task.FromResult(LogCapture.Count("resync failed") >= retries + 3),
+            TimeSpan.FromSeconds(30), "three more resync retries");
+        if (wait.IsCompleted) Assert.Fail($"answered from the old generation: {await wait}");
+
+        var moved = Path.Combine(cluster.Directory, "moved-away");
+        Directory.CreateDirectory(moved);
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            if (File.Exists(cluster.ReplicaPath(1) + suffix)) File.Move(cluster.ReplicaPath(1) + suffix, Path.Combine(moved, "app.db" + suffix));
+        var reached = await wait.WaitAsync(TimeSpan.FromSeconds(60));
+        // Answered: the write is there for the reader at once.
+        using (var reader = SqliteConnections.OpenReadOnly(cluster.ReplicaPath(1)))
+            Assert.Equal(1, reader.Scalar<long>("SELECT count(*) FROM t WHERE v = 'the write to read back'"));
+        Assert.Equal(bookmark.Generation, reached.Generation);
+        Assert.True(reached.Txid >= bookmark.Txid);
+        await cluster.WaitForReplicasAsync();
+        Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+        app.Dispose();
+    }
+
+    /// <summary>
+    /// The same bookmark, asked of a replica restarted on the old generation before it has heard the primary's first
+    /// heartbeat: on a replica, CurrentGeneration() falls back to the replica's own position until a heartbeat
+    /// arrives, so for about a second it compares its generation with itself and answers from the old one. Seen here:
+    /// 48 and 50 of 100 waits sent in the replica's first 2 s answered from the old generation (two runs). Only a
+    /// primary that lost its txid ceiling (its state directory) hands out such bookmarks.
+    /// </summary>
+    [Fact(Skip = "reproduces a bug not fixed here: a replica answers /wait from its own generation before it hears the primary (see the report on branch untested-paths)")]
+    public async Task BookmarkOfTheNewGenerationIsNotAnsweredBeforeTheReplicaHearsThePrimary()
+    {
+        await using var cluster = new TestCluster(output);
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        // Committed before Litecast starts, not while the replica's first resync runs (see TailerMidPublishCrashTests).
+        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
+        var port = TestPorts.Free();
+        await cluster.StartPrimaryAsync(port);
+        var replica = await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        var old = await replica.StatusAsync("app.db");
+        await cluster.StopNodeAsync(replica);
+
+        // The primary started over from scratch (database and state directory deleted): its txids restart at 1.
+        await cluster.StopNodeAsync(cluster.Primary);
+        app.Dispose();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryPath + suffix);
+        Directory.Delete(PositionFile.StateDirectory(cluster.PrimaryPath), recursive: true);
+        app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        await cluster.StartPrimaryAsync(port);
+        app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
+        WalSynced bookmark = null!;
+        await TestCluster.Eventually(async () =>
+        {
+            // A sync that reaches the tailer while its supervisor restarts it is lost: ask again.
+            try { return (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(10)) as WalSynced)!) is not null; }
+            catch (AskTimeoutException) { return false; }
+        }, TimeSpan.FromSeconds(60), "the new primary to answer a sync");
+        Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
+
+        // Waits sent while the restarted replica starts, every 20 ms for 2 s: each must end in the new generation.
+        var restarted = await cluster.StartReplicaAsync(1);
+        var waits = new List<Task<TxidReached>>();
+        for (var i = 0; i < 100; i++)
+        {
+            waits.Add(restarted.Databases["app.db"].Ask<TxidReached>(new WaitForTxid(bookmark.Txid, TimeSpan.FromSeconds(60)), TimeSpan.FromSeconds(60)));
+            await Task.Delay(20);
+        }
+        var answers = await Task.WhenAll(waits);
+        output.WriteLine($"{answers.Count(a => a.Generation != bookmark.Generation)} of {answers.Length} waits answered from the old generation");
+        Assert.All(answers, a => Assert.Equal(bookmark.Generation, a.Generation));
+        app.Dispose();
+    }
+}
