@@ -91,7 +91,9 @@ public sealed partial class DatabaseActor
             if (p.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
             _applier.Forward(p);
         });
-        Receive<ResyncFailed>(f => ResyncEnded($"the primary failed the resync: {f.Reason}"));
+        // Only the resync in flight: a failure of an earlier, abandoned session must not end the current one.
+        Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => ResyncEnded($"the primary failed the resync: {f.Reason}"));
+        Receive<ResyncFailed>(_ => { });
         Receive<Applier.Ready>(ApplierReady);
         Receive<Applier.Applied>(Applied);
         Receive<Applier.Rejected>(r =>

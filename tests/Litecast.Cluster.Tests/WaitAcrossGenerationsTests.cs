@@ -90,12 +90,12 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
 
     /// <summary>
     /// The same bookmark, asked of a replica restarted on the old generation before it has heard the primary's first
-    /// heartbeat: on a replica, CurrentGeneration() falls back to the replica's own position until a heartbeat
-    /// arrives, so for about a second it compares its generation with itself and answers from the old one. Seen here:
-    /// 48 and 50 of 100 waits sent in the replica's first 2 s answered from the old generation (two runs). Only a
-    /// primary that lost its txid ceiling (its state directory) hands out such bookmarks.
+    /// heartbeat: CurrentGeneration() used to fall back to the replica's own position until a heartbeat arrived, so
+    /// for about a second it compared its generation with itself and answered from the old one (48 and 50 of 100 waits
+    /// sent in the replica's first 2 s, two runs). Only a primary that lost its txid ceiling (its state directory)
+    /// hands out such bookmarks. A replica now answers no wait before the primary's first heartbeat.
     /// </summary>
-    [Fact(Skip = "reproduces a bug not fixed here: a replica answers /wait from its own generation before it hears the primary (see the report on branch untested-paths)")]
+    [Fact]
     public async Task BookmarkOfTheNewGenerationIsNotAnsweredBeforeTheReplicaHearsThePrimary()
     {
         await using var cluster = new TestCluster(output);

@@ -161,7 +161,9 @@ public sealed class PageApplier : IDisposable
     {
         if (!_inTransaction) return;
         _inTransaction = false;
-        _connection.Execute("ROLLBACK");
+        // After SQLITE_FULL or an I/O error SQLite may already have rolled the transaction back itself; a ROLLBACK then
+        // fails ("no transaction is active") and would hide the error that caused it.
+        if (raw.sqlite3_get_autocommit(_connection.Handle) == 0) _connection.Execute("ROLLBACK");
     }
 
     /// <summary>
