@@ -79,7 +79,7 @@ internal sealed class Summary(Options options)
         md.AppendLine($"| faults injected / survived | {Injected.Values.Sum()} / {Survived.Values.Sum()} |");
         md.AppendLine($"| convergence bound | {S(options.Bound)} after each fault is healed |");
         md.AppendLine($"| longest convergence | {S(Longest)} (after {(LongestAfter.Length > 0 ? LongestAfter.Replace("|", "\\|") : "-")}) |");
-        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, newest ledger entry = version, version never back), {ConvergenceChecks} convergence checks |");
+        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, newest ledger entry = version, version never back, file never malformed), {ConvergenceChecks} convergence checks |");
         md.AppendLine($"| application commits | {Commits} |");
         md.AppendLine($"| failed application transactions | {(WriterErrors.Length > 0 ? WriterErrors : "none")} |");
         md.AppendLine($"| replica read errors (retried) | {(ReaderErrors.Length > 0 ? ReaderErrors : "none")} |");
