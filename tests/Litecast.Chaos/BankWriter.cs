@@ -41,6 +41,7 @@ internal sealed class BankWriter : IDisposable
             db.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, memo BLOB)")
             db.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, body BLOB)")
             db.executemany("INSERT INTO documents VALUES (?, randomblob(4000))", [(i,) for i in range({Documents})])
+            db.execute("CREATE TABLE bulk (id INTEGER PRIMARY KEY, body BLOB)")
             db.execute("COMMIT")
             db.close()
             """;
@@ -80,7 +81,8 @@ internal sealed class BankWriter : IDisposable
         }
     }
 
-    /// <summary>Runs <c>PRAGMA wal_checkpoint(TRUNCATE|RESTART)</c> or <c>VACUUM</c> between two transactions; answers
+    /// <summary>Runs <c>PRAGMA wal_checkpoint(TRUNCATE|RESTART)</c>, <c>VACUUM</c>, <c>REPLACE</c> (the file replaced by
+    /// a copy of itself) or <c>BLOB bytes</c> (the bulk table rewritten) between two transactions; answers
     /// the writer's line ("done TRUNCATE 0,0,0 12", "failed VACUUM database is locked").</summary>
     public async Task<string> RunAsync(string command, TimeSpan timeout, CancellationToken cancellation)
     {

@@ -19,6 +19,12 @@ internal sealed class ChaosCluster : IDisposable
     public readonly Links Links = new();
     public readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
     private readonly Dictionary<string, Node> _nodes = new();
+    private readonly List<string> _mounted = new();
+
+    /// <summary>Why the disk-full fault cannot be injected (not root, mount failed), or null when the replicas'
+    /// directories are tmpfs mounts (or the fault was not asked for).</summary>
+    public string? DiskFullUnavailable { get; }
+    public bool DiskFullAvailable { get; }
 
     /// <summary>One node: its directory, ports, relay and (when running) process.</summary>
     public sealed class Node(string name, string directory, int httpPort, int clusterPort)
@@ -37,13 +43,21 @@ internal sealed class ChaosCluster : IDisposable
         public List<string> PastOutput { get; } = new();
     }
 
-    public ChaosCluster()
+    /// <param name="diskFull">Mount a tmpfs on each replica's directory for the disk-full fault (root only).</param>
+    public ChaosCluster(bool diskFull = false)
     {
         foreach (var name in NodeNames)
         {
             var directory = Path.Combine(Root, name);
             System.IO.Directory.CreateDirectory(directory);
             _nodes[name] = new Node(name, directory, FreePort(), FreePort());
+        }
+        if (diskFull)
+        {
+            DiskFullUnavailable = DiskFull.Mount(Replicas.Select(r => r.Directory), _mounted);
+            DiskFullAvailable = _mounted.Count > 0;
+            // Unmounted by Dispose (the run's end, a failure, Ctrl-C); this catches an exit that skips it.
+            if (_mounted.Count > 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => UnmountAll();
         }
         foreach (var node in _nodes.Values)
             node.Relay = new TcpRelay(node.Name, FreePort(), node.ClusterPort, Links, RunningPids);
@@ -139,6 +153,19 @@ internal sealed class ChaosCluster : IDisposable
         return false;
     }
 
+    /// <summary>The node's generation from its /status (16 hex digits); null when it does not answer.</summary>
+    public async Task<string?> GenerationAsync(Node node, CancellationToken cancellation)
+    {
+        try
+        {
+            var body = await Http.GetStringAsync($"{node.Url}/status", cancellation);
+            foreach (var db in JsonDocument.Parse(body).RootElement.GetProperty("dbs").EnumerateArray())
+                if (db.TryGetProperty("generation", out var generation)) return generation.ToString();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException && !cancellation.IsCancellationRequested) { }
+        return null;
+    }
+
     /// <summary>The replica's /status entry for the database, for failure reports.</summary>
     public async Task<string> StatusAsync(Node node)
     {
@@ -178,12 +205,34 @@ internal sealed class ChaosCluster : IDisposable
                 string.Join('\n', node.PastOutput.Append(node.Process?.Tail(2000) ?? "")));
         }
         Http.Dispose();
-        if (keep) Console.WriteLine($"kept {Root}: databases and each node's output.log");
+        if (keep)
+        {
+            // A tmpfs's files vanish on unmount: copy them out first (beside it, "<name>.tmpfs").
+            foreach (var directory in _mounted)
+            {
+                try { CopyDirectory(directory, directory + ".tmpfs"); }
+                catch (IOException e) { Console.Error.WriteLine($"copying {directory} out of its tmpfs failed: {e.Message}"); }
+            }
+        }
+        UnmountAll();
+        if (keep) Console.WriteLine($"kept {Root}: databases and each node's output.log{(DiskFullAvailable ? " (replicas' tmpfs contents in <replica>.tmpfs)" : "")}");
         else
         {
             try { System.IO.Directory.Delete(Root, recursive: true); }
             catch (IOException) { }
         }
+    }
+
+    private void UnmountAll()
+    {
+        lock (_mounted) DiskFull.Unmount(_mounted);
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        System.IO.Directory.CreateDirectory(to);
+        foreach (var file in System.IO.Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        foreach (var sub in System.IO.Directory.GetDirectories(from)) CopyDirectory(sub, Path.Combine(to, Path.GetFileName(sub)));
     }
 
     /// <summary>A TCP port free on loopback right now.</summary>

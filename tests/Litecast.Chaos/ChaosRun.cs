@@ -15,7 +15,7 @@ internal sealed class ChaosRun(Options options)
 
     public async Task<Summary> RunAsync(CancellationToken cancellation)
     {
-        using var cluster = new ChaosCluster();
+        using var cluster = new ChaosCluster(diskFull: options.Faults.Contains(FaultKind.DiskFull));
         BankWriter? writer = null;
         var readers = new List<InvariantReader>();
         Fault? current = null;
@@ -23,6 +23,13 @@ internal sealed class ChaosRun(Options options)
         {
             Print($"cluster in {cluster.Root}; relays: " +
                   string.Join(", ", cluster.All.Select(n => $"{n.Name} :{n.Relay!.ListenPort}->:{n.ClusterPort}")));
+            if (options.Faults.Contains(FaultKind.DiskFull))
+            {
+                _summary.DiskFullUnavailable = cluster.DiskFullUnavailable;
+                Print(cluster.DiskFullAvailable
+                    ? $"replicas' directories are {DiskFull.Size} tmpfs mounts (disk-full fault)"
+                    : $"disk-full UNAVAILABLE, it will not be injected: {cluster.DiskFullUnavailable}");
+            }
             BankWriter.CreateDatabase(cluster.Primary.Db);
             cluster.Start(cluster.Primary);
             await WaitForHttpAsync(cluster, cluster.Primary, cancellation);
@@ -38,6 +45,14 @@ internal sealed class ChaosRun(Options options)
             {
                 await Task.Delay(nemesis.NextQuiet(), cancellation);
                 current = nemesis.Next();
+                if (current.Kind == FaultKind.DiskFull && !cluster.DiskFullAvailable)
+                {
+                    // Drawn all the same, so that a seed draws the same faults with or without root.
+                    _summary.Unavailable[current.Kind] = _summary.Unavailable.GetValueOrDefault(current.Kind) + 1;
+                    Print($"#{current.Number} {current}: NOT INJECTED, disk-full is unavailable");
+                    current = null;
+                    continue;
+                }
                 _summary.Injected[current.Kind] = _summary.Injected.GetValueOrDefault(current.Kind) + 1;
                 Print($"#{current.Number} {current}");
                 var note = await nemesis.InjectAsync(current, cancellation);

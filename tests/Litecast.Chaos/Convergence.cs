@@ -40,6 +40,7 @@ internal static class Convergence
 
         foreach (var replica in cluster.Replicas)
         {
+            Bank.State? state;
             while (true)
             {
                 var remaining = bound - watch.Elapsed;
@@ -53,8 +54,22 @@ internal static class Convergence
                     // readable meanwhile, so a replica stuck resyncing would still answer /wait.
                     if (await cluster.WaitAsync(replica, txid, wait, cancellation))
                     {
-                        if (!await cluster.IsResyncingAsync(replica, cancellation)) break;
-                        lastProblem = "reached the txid but still resyncing";
+                        if (await cluster.IsResyncingAsync(replica, cancellation)) lastProblem = "reached the txid but still resyncing";
+                        // A replica whose file was deleted (delete-replica) must not answer from the unlinked file:
+                        // converged means the file readers open holds the data.
+                        else if (!File.Exists(replica.Db)) lastProblem = "answered /wait but its file does not exist";
+                        else if (TryRead(replica.Db, out var read) is { } error)
+                        {
+                            if (error.Contains("malformed", StringComparison.Ordinal) || error.Contains("not a database", StringComparison.Ordinal))
+                                throw new ChaosFailure($"{replica.Name} answered /wait?txid={txid} but its file is damaged: {error}\n" +
+                                                       $"{replica.Name} /status: {await cluster.StatusAsync(replica)}");
+                            lastProblem = "answered /wait but its file cannot be read: " + error;
+                        }
+                        else
+                        {
+                            state = read;
+                            break;
+                        }
                         await Task.Delay(200, cancellation);
                         continue;
                     }
@@ -66,11 +81,25 @@ internal static class Convergence
                     await Task.Delay(200, cancellation);
                 }
             }
-            var state = Bank.Read(replica.Db);
-            if (!state.Intact || state.Version < primary.Version)
+            if (!state!.Intact || state.Version < primary.Version)
                 throw new ChaosFailure($"{replica.Name} answered /wait?txid={txid} (read-your-writes) but holds {state}; the primary had {primary} before the bookmark\n" +
                                        $"{replica.Name} /status: {await cluster.StatusAsync(replica)}\nprimary /status: {await cluster.StatusAsync(cluster.Primary)}");
         }
         return watch.Elapsed;
+    }
+
+    /// <summary>The replica's bank state, or why it could not be read (a file being created by a resync).</summary>
+    private static string? TryRead(string db, out Bank.State? state)
+    {
+        try
+        {
+            state = Bank.Read(db);
+            return null;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            state = null;
+            return e.Message;
+        }
     }
 }

@@ -25,6 +25,14 @@ internal enum FaultKind
     Restart,
     /// <summary>The application's own VACUUM on the primary.</summary>
     Vacuum,
+    /// <summary>"replace-primary": the application replaces the primary's file by a copy of itself (VACUUM INTO, renamed
+    /// over the path, old -wal/-shm removed) and writes on through a fresh connection (issue 11.1).</summary>
+    ReplacePrimary,
+    /// <summary>"delete-replica": <c>rm db db-wal db-shm</c> of a replica while Litecast runs (issue 11.4).</summary>
+    DeleteReplica,
+    /// <summary>"disk-full": a replica's tmpfs filled by a ballast file for 2-6 s while the application writes
+    /// (issue 11.5); needs root to mount the tmpfs, otherwise reported unavailable and not injected.</summary>
+    DiskFull,
 }
 
 /// <summary>One fault: what, on whom, for how long. Drawn in full before it is injected, so the sequence printed
@@ -46,6 +54,9 @@ internal sealed record Fault(int Number, FaultKind Kind, string[] Targets, TimeS
             FaultKind.Truncate => "application PRAGMA wal_checkpoint(TRUNCATE) on the primary",
             FaultKind.Restart => "application PRAGMA wal_checkpoint(RESTART) on the primary",
             FaultKind.Vacuum => "application VACUUM on the primary",
+            FaultKind.ReplacePrimary => "application replaces the primary's file by a copy (VACUUM INTO, rename, rm -wal -shm)",
+            FaultKind.DeleteReplica => $"rm db db-wal db-shm on {targets}",
+            FaultKind.DiskFull => $"fill {targets}'s disk (tmpfs) for {seconds} s",
             _ => Kind.ToString(),
         };
     }
@@ -75,7 +86,8 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
     }
 
     /// <summary>The kind's name on the command line and in reports: kill, kill-replica, pause, ...</summary>
-    public static string Name(FaultKind kind) => kind == FaultKind.KillReplica ? "kill-replica" : kind.ToString().ToLowerInvariant();
+    public static string Name(FaultKind kind) =>
+        string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>The quiet time before the next fault (the writer and readers keep going).</summary>
     public TimeSpan NextQuiet() => TimeSpan.FromMilliseconds(random.Next(500, 3000));
@@ -102,7 +114,8 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
             FaultKind.Pause => new Fault(number, kind, [nodes[random.Next(nodes.Length)]], Seconds(1, 10), TimeSpan.Zero),
             FaultKind.Cut or FaultKind.Reset => new Fault(number, kind, Link(), Seconds(1, 10), TimeSpan.Zero),
             FaultKind.Delay => new Fault(number, kind, Link(), Seconds(2, 10), TimeSpan.FromMilliseconds(random.Next(20, 501))),
-            FaultKind.Resync => new Fault(number, kind, [replicas[random.Next(replicas.Length)]], TimeSpan.Zero, TimeSpan.Zero),
+            FaultKind.Resync or FaultKind.DeleteReplica => new Fault(number, kind, [replicas[random.Next(replicas.Length)]], TimeSpan.Zero, TimeSpan.Zero),
+            FaultKind.DiskFull => new Fault(number, kind, [replicas[random.Next(replicas.Length)]], Seconds(2, 6), TimeSpan.Zero),
             _ => new Fault(number, kind, [ChaosCluster.PrimaryName], TimeSpan.Zero, TimeSpan.Zero),
         };
     }
@@ -152,6 +165,30 @@ internal sealed class Nemesis(ChaosCluster cluster, BankWriter writer, Random ra
                 }
             case FaultKind.Truncate or FaultKind.Restart or FaultKind.Vacuum:
                 return await writer.RunAsync(fault.Kind.ToString().ToUpperInvariant(), TimeSpan.FromSeconds(30), cancellation);
+            case FaultKind.ReplacePrimary:
+            {
+                // Between two of the application's transactions (the writer pauses, replaces, resumes): the copy holds
+                // the same data, so the readers' invariants hold across the new generation's resync.
+                var before = await cluster.GenerationAsync(target, cancellation);
+                var answer = await writer.RunAsync("REPLACE", TimeSpan.FromSeconds(30), cancellation);
+                if (!answer.StartsWith("done", StringComparison.Ordinal)) throw new ChaosFailure($"the application could not replace its file: {answer}");
+                // Convergence is only meaningful once the primary noticed: until then its bookmark is the old file's.
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (true)
+                {
+                    var now = await cluster.GenerationAsync(target, cancellation);
+                    if (before is null || now is not null && now != before)
+                        return $"{answer}; the primary's generation {before} -> {now} after {clock.Elapsed.TotalSeconds:0.0} s";
+                    if (clock.Elapsed > TimeSpan.FromSeconds(10))
+                        throw new ChaosFailure($"the primary's file was replaced but its generation is still {before} after 10 s\nprimary /status: {await cluster.StatusAsync(target)}");
+                    await Task.Delay(100, cancellation);
+                }
+            }
+            case FaultKind.DeleteReplica:
+                foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(target.Db + suffix);
+                return "deleted (readers retry 'unable to open' until the new copy exists)";
+            case FaultKind.DiskFull:
+                return await DiskFull.InjectAsync(cluster, writer, target, fault.Duration, cancellation);
             default:
                 throw new ArgumentOutOfRangeException(nameof(fault));
         }

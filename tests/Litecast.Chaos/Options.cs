@@ -27,7 +27,8 @@ internal sealed record Options
           --seed N          replay a run (default: random; the seed is printed first)
           --duration 60s    how long to inject faults (s, m, h)
           --faults LIST     comma-separated kinds: all (default), kill, kill-replica, pause, cut, reset, delay,
-                            resync, truncate, restart, vacuum, checkpoint (= truncate,restart)
+                            resync, truncate, restart, vacuum, checkpoint (= truncate,restart),
+                            replace-primary, delete-replica, disk-full (needs root: a tmpfs per replica)
           --bound 30s       how long replicas may take to converge after each fault
           --rate 300        the application's commits per second
           --plan N          print the first N faults this seed draws, and exit

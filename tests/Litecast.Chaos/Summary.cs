@@ -8,6 +8,9 @@ internal sealed class Summary(Options options)
 {
     public readonly Dictionary<FaultKind, int> Injected = new();
     public readonly Dictionary<FaultKind, int> Survived = new();
+    /// <summary>Faults drawn but not injected because the harness cannot (disk-full without root).</summary>
+    public readonly Dictionary<FaultKind, int> Unavailable = new();
+    public string? DiskFullUnavailable;
     public readonly List<string> Log = new();
     public TimeSpan Longest;
     public string LongestAfter = "";
@@ -43,7 +46,11 @@ internal sealed class Summary(Options options)
         if (Failure is not null) text.AppendLine($"failure: {Failure.Split('\n')[0]}");
         text.AppendLine($"faults injected {Injected.Values.Sum()}, survived {Survived.Values.Sum()}");
         foreach (var kind in Enum.GetValues<FaultKind>().Where(Injected.ContainsKey))
-            text.AppendLine($"  {Nemesis.Name(kind),-12} injected {Injected[kind],4}, survived {Survived.GetValueOrDefault(kind),4}");
+            text.AppendLine($"  {Nemesis.Name(kind),-15} injected {Injected[kind],4}, survived {Survived.GetValueOrDefault(kind),4}");
+        foreach (var (kind, count) in Unavailable)
+            text.AppendLine($"  {Nemesis.Name(kind),-15} UNAVAILABLE, drawn {count}x and not injected: {DiskFullUnavailable}");
+        if (DiskFullUnavailable is not null && !Unavailable.ContainsKey(FaultKind.DiskFull))
+            text.AppendLine($"  disk-full       UNAVAILABLE (never drawn): {DiskFullUnavailable}");
         text.AppendLine($"longest convergence {S(Longest)} (after {(LongestAfter.Length > 0 ? LongestAfter : "-")})");
         text.AppendLine($"invariant checks: {ReaderChecks} reads on the replicas, {ConvergenceChecks} convergence checks");
         text.AppendLine($"application commits {Commits}; failed transactions {(WriterErrors.Length > 0 ? WriterErrors : "none")}");
@@ -67,11 +74,12 @@ internal sealed class Summary(Options options)
         md.AppendLine($"| fault kinds enabled | {string.Join(", ", options.Faults.Select(Nemesis.Name))} |");
         var left = Enum.GetValues<FaultKind>().Where(k => k != FaultKind.KillReplica && !options.Faults.Contains(k)).Select(Nemesis.Name).ToList();
         if (left.Count > 0) md.AppendLine($"| fault kinds **not** enabled | {string.Join(", ", left)} |");
+        if (DiskFullUnavailable is not null) md.AppendLine($"| fault kinds **unavailable** (not injected) | disk-full: {DiskFullUnavailable.Replace("|", "\\|")} |");
         md.AppendLine($"| duration of faults / whole run | {S(options.Duration)} / {S(Elapsed)} |");
         md.AppendLine($"| faults injected / survived | {Injected.Values.Sum()} / {Survived.Values.Sum()} |");
         md.AppendLine($"| convergence bound | {S(options.Bound)} after each fault is healed |");
         md.AppendLine($"| longest convergence | {S(Longest)} (after {(LongestAfter.Length > 0 ? LongestAfter.Replace("|", "\\|") : "-")}) |");
-        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, newest ledger entry = version, version never back), {ConvergenceChecks} convergence checks |");
+        md.AppendLine($"| invariant checks | {ReaderChecks} reads on replicas (total unchanged, newest ledger entry = version, version never back, file never malformed), {ConvergenceChecks} convergence checks |");
         md.AppendLine($"| application commits | {Commits} |");
         md.AppendLine($"| failed application transactions | {(WriterErrors.Length > 0 ? WriterErrors : "none")} |");
         md.AppendLine($"| replica read errors (retried) | {(ReaderErrors.Length > 0 ? ReaderErrors : "none")} |");
@@ -81,6 +89,8 @@ internal sealed class Summary(Options options)
         md.AppendLine("|---|---:|---:|");
         foreach (var kind in Enum.GetValues<FaultKind>().Where(Injected.ContainsKey))
             md.AppendLine($"| {Nemesis.Name(kind)} | {Injected[kind]} | {Survived.GetValueOrDefault(kind)} |");
+        foreach (var (kind, count) in Unavailable)
+            md.AppendLine($"| {Nemesis.Name(kind)} | unavailable: drawn {count}, not injected | - |");
         md.AppendLine();
         md.AppendLine("<details><summary>Fault log</summary>");
         md.AppendLine();

@@ -3,7 +3,10 @@
 argv: db_path seed accounts commits_per_second
 Each transaction is BEGIN IMMEDIATE, 1-25 transfers (2-50 account updates, so the total never changes), one ledger
 entry whose id is the new version, and one increment of the version row. Commands on stdin, run between transactions on the same connection (the application's
-own maintenance): TRUNCATE, RESTART (wal_checkpoint modes), VACUUM, stop.
+own maintenance): TRUNCATE, RESTART (wal_checkpoint modes), VACUUM, REPLACE (the database file replaced by a copy
+of itself: VACUUM INTO a new file, renamed over the path, old -wal/-shm removed, a fresh connection), BLOB <bytes>
+(one transaction replacing the bulk table's rows by that many bytes of random blobs: growth a full disk cannot take),
+stop.
 Prints "progress <commits> <errors> <version>" every 0.5 s, "done <cmd> <result> <ms>" / "failed <cmd> <error>"
 per command, and "error <message>" for a failed transaction (retried with the next one).
 """
@@ -33,13 +36,40 @@ def watch_parent():
 threading.Thread(target=read_commands, daemon=True).start()
 threading.Thread(target=watch_parent, daemon=True).start()
 
-db = sqlite3.connect(path, isolation_level=None, timeout=10)
-db.execute("PRAGMA busy_timeout = 5000")
+
+def connect():
+    connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+    connection.execute("PRAGMA busy_timeout = 5000")
+    return connection
+
+
+db = connect()
 version = db.execute("SELECT v FROM version").fetchone()[0]
 commits = errors = 0
 interval = 1.0 / rate
 next_at = time.monotonic()
 reported = 0.0
+
+
+def replace_file():
+    # The application replaces its database by a copy of itself while Litecast runs (issue 11.1): same accounts,
+    # version and ledger, a new file (new inode) at the same path, the old WAL and shared memory removed.
+    global db
+    new = path + ".replacement"
+    for leftover in (new, new + "-wal", new + "-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    db.execute("VACUUM INTO ?", (new,))
+    copy = sqlite3.connect(new, isolation_level=None)
+    copy.execute("PRAGMA journal_mode = WAL")
+    copy.close()
+    db.close()
+    os.rename(new, path)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    db = connect()
+    return db.execute("SELECT v FROM version").fetchone()[0]
 
 
 def run_command(cmd):
@@ -48,11 +78,25 @@ def run_command(cmd):
         if cmd == "VACUUM":
             db.execute("VACUUM")
             result = "ok"
+        elif cmd == "REPLACE":
+            copied = replace_file()
+            if copied != version:
+                raise sqlite3.Error(f"the copy holds version {copied}, the application wrote {version}")
+            result = f"version {copied}"
+        elif cmd.startswith("BLOB "):
+            size = int(cmd.split()[1])
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM bulk")
+            db.executemany("INSERT INTO bulk(body) VALUES (randomblob(100000))", [()] * max(1, size // 100000))
+            db.execute("COMMIT")
+            result = f"{size // 1000000} MB"
         else:
             result = ",".join(str(x) for x in db.execute(f"PRAGMA wal_checkpoint({cmd})").fetchone())
         print(f"done {cmd} {result} {(time.monotonic() - started) * 1000:.0f}", flush=True)
-    except sqlite3.Error as e:
+    except (sqlite3.Error, OSError) as e:
         print(f"failed {cmd} {e}", flush=True)
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 while True:

@@ -4,6 +4,9 @@ argv: db_path accounts expected_total
 Each read is one statement, so one snapshot: the total of every balance, the number of accounts and the version.
 The total must equal expected_total, the ledger's newest entry must be the version, and the version must never go back. The connection is reopened every 2 s so
 that a file replaced by a resync is seen as a new reader would see it; the version must not go back across that either.
+A replica file that SQLite finds malformed (or not a database) is a violation too, never a retried error: readers must
+see the old copy or the new one, whatever happened (issue 11.1). "unable to open" (the file deleted, issue 11.4) and
+"no such table" (an empty file a resync is filling) are retried errors.
 Prints "violation <text>" at once, "progress <checks> <version>" every 0.5 s and "errors <json>" (read errors by
 message; before the replica's first resync, "no such table" is expected).
 """
@@ -55,6 +58,8 @@ while True:
     except sqlite3.Error as e:
         # Before the first read the replica's file may not exist yet (its first resync creates it).
         key = str(e) if checks > 0 else "before the first read: " + str(e)
+        if "malformed" in str(e) or "not a database" in str(e):
+            print(f"violation read failed: {e} (after {checks} good reads, last version {last_version})", flush=True)
         errors[key] = errors.get(key, 0) + 1
         if conn is not None:
             conn.close()
