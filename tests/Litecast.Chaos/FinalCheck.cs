@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litecast.Actors.Storage;
+using Litecast.Tests.Shared;
 
 namespace Litecast.Chaos;
 
@@ -14,10 +15,10 @@ internal static class FinalCheck
     public static List<string> Compare(ChaosCluster cluster)
     {
         var problems = new List<string>();
-        var expected = ReadPages(cluster.Primary.Db);
+        var expected = Pages.Read(cluster.Primary.Db);
         foreach (var replica in cluster.Replicas)
         {
-            var actual = ReadPages(replica.Db);
+            var actual = Pages.Read(replica.Db);
             if (actual.Count != expected.Count)
                 problems.Add($"{replica.Name} has {actual.Count} pages, the primary {expected.Count}");
             var differing = Enumerable.Range(0, Math.Min(actual.Count, expected.Count))
@@ -36,25 +37,6 @@ internal static class FinalCheck
                 problems.Add($"{replica.Name}: sqldiff exited {exitCode}: {(diff.Length > 2000 ? diff[..2000] + "..." : diff)}");
         }
         return problems;
-    }
-
-    /// <summary>Every page, in order. Page 1's bytes 24-27 (file change counter) and 92-99 (version-valid-for, the
-    /// writing library's version number) are cleared: SQLite stamps them per library and per file, so they are not
-    /// replicated content (the end-to-end tests normalise them the same way).</summary>
-    private static List<byte[]> ReadPages(string path)
-    {
-        using var connection = SqliteConnections.OpenReadOnly(path);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
-        using var reader = command.ExecuteReader();
-        var pages = new List<byte[]>();
-        while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
-        if (pages.Count > 0)
-        {
-            pages[0].AsSpan(24, 4).Clear();
-            pages[0].AsSpan(92, 8).Clear();
-        }
-        return pages;
     }
 
     /// <summary>sqldiff, both databases opened read-only (URI filenames) so that it cannot write a replica.</summary>
