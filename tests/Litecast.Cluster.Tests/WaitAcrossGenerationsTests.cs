@@ -18,15 +18,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
     {
         LogCapture.Clear();
         await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
-        var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-        // Committed before Litecast starts, not while the replica's first resync runs (see TailerMidPublishCrashTests).
-        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
-        var port = TestPorts.Free();
-        await cluster.StartPrimaryAsync(port);
-        var replica = await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
-        var old = await replica.StatusAsync("app.db");
+        var (app, port, replica, old) = await StartOnTheOldGenerationAsync(cluster);
 
         // The operator starts the primary over from scratch while Litecast is down: database and Litecast's state
         // directory (so the txid ceiling too) deleted. The new generation's txids start low again, below the ones the
@@ -99,15 +91,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
     public async Task BookmarkOfTheNewGenerationIsNotAnsweredBeforeTheReplicaHearsThePrimary()
     {
         await using var cluster = new TestCluster(output);
-        var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-        // Committed before Litecast starts, not while the replica's first resync runs (see TailerMidPublishCrashTests).
-        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
-        var port = TestPorts.Free();
-        await cluster.StartPrimaryAsync(port);
-        var replica = await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
-        var old = await replica.StatusAsync("app.db");
+        var (app, port, replica, old) = await StartOnTheOldGenerationAsync(cluster);
         await cluster.StopNodeAsync(replica);
 
         // The primary started over from scratch (database and state directory deleted): its txids restart at 1.
@@ -140,5 +124,20 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         output.WriteLine($"{answers.Count(a => a.Generation != bookmark.Generation)} of {answers.Length} waits answered from the old generation");
         Assert.All(answers, a => Assert.Equal(bookmark.Generation, a.Generation));
         app.Dispose();
+    }
+
+    /// <summary>A primary on a fixed port (its identity survives a restart) with 100 rows, and a replica holding them:
+    /// the old generation. Rows are committed before Litecast starts, not while the replica's first resync runs (see
+    /// TailerMidPublishCrashTests).</summary>
+    private static async Task<(SqliteConnection App, int Port, TestNode Replica, DatabaseStatus Old)> StartOnTheOldGenerationAsync(TestCluster cluster)
+    {
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        for (var i = 0; i < 100; i++) app.Execute($"INSERT INTO t(v) VALUES ('old {i}')");
+        var port = TestPorts.Free();
+        await cluster.StartPrimaryAsync(port);
+        var replica = await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        return (app, port, replica, await replica.StatusAsync("app.db"));
     }
 }
