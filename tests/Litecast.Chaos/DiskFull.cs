@@ -74,7 +74,7 @@ internal static class DiskFull
             while (true)
             {
                 status = await cluster.StatusAsync(replica);
-                if (Problem(status)?.Contains("disk is full", StringComparison.Ordinal) == true) break;
+                if (NamesFullDisk(Problem(status))) break;
                 if (!forced && clock.Elapsed > hold)
                 {
                     return $"{filled / 1_000_000} MB ballast, {blob / 1_000_000} MB written, but the replica's WAL ({walLength / 1_000_000} MB) had room for it: " +
@@ -109,6 +109,12 @@ internal static class DiskFull
             File.Delete(ballast);
         }
     }
+
+    /// <summary>True when the problem names the full disk: SQLite's SQLITE_FULL ("database or disk is full") when a
+    /// page write fails, or the system's ENOSPC ("No space left on device") when the replica was staging a resync's
+    /// pages in a plain file (seen in the soak of seed 20261130).</summary>
+    private static bool NamesFullDisk(string? problem) =>
+        problem is not null && (problem.Contains("disk is full", StringComparison.Ordinal) || problem.Contains("No space left on device", StringComparison.Ordinal));
 
     /// <summary>Writes the ballast until the disk is full; its size.</summary>
     private static long Fill(string path)
