@@ -181,18 +181,26 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until every replica reports the primary's current txid and generation.</summary>
-    public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
+    /// <summary>
+    /// The primary's bookmark. A sync caught by a tailer failure is answered with that failure, refused while the
+    /// tailer restarts, or lost with the failed tailer's mailbox: it is asked again, as the HTTP layer does.
+    /// </summary>
+    public async Task<WalSynced> SyncAsync(TimeSpan timeout)
     {
         WalSynced? target = null;
         await Eventually(async () =>
         {
-            // A sync caught by a tailer failure is answered with that failure, refused while the tailer restarts, or
-            // lost with the failed tailer's mailbox: ask again, as the HTTP layer does.
             try { target = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(5)) as WalSynced; }
             catch (Exception) { target = null; }
             return target is not null;
-        }, TimeSpan.FromSeconds(30), "the primary to answer a sync");
+        }, timeout, "the primary to answer a sync");
+        return target!;
+    }
+
+    /// <summary>Waits until every replica reports the primary's current txid and generation.</summary>
+    public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
+    {
+        var target = await SyncAsync(TimeSpan.FromSeconds(30));
         foreach (var replica in Replicas.Where(r => r is not null))
         {
             DatabaseStatus? last = null;
@@ -201,8 +209,8 @@ public sealed class TestCluster : IAsyncDisposable
                 await Eventually(async () =>
                 {
                     last = await replica.StatusAsync("app.db");
-                    return last.Generation == target!.Generation && last.Txid >= target.Txid;
-                }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target!.Txid}");
+                    return last.Generation == target.Generation && last.Txid >= target.Txid;
+                }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target.Txid}");
             }
             catch (TimeoutException e)
             {
@@ -211,7 +219,7 @@ public sealed class TestCluster : IAsyncDisposable
                                            $"state {last?.State}, problem: {last?.Problem}", e);
             }
         }
-        _output?.WriteLine($"replicas at generation {target!.Generation:x16} txid {target.Txid}");
+        _output?.WriteLine($"replicas at generation {target.Generation:x16} txid {target.Txid}");
     }
 
     public async ValueTask DisposeAsync()

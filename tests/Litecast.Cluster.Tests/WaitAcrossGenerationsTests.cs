@@ -40,13 +40,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         app = cluster.OpenApplication();
         await cluster.StartPrimaryAsync(port);
         app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
-        WalSynced bookmark = null!;
-        await TestCluster.Eventually(async () =>
-        {
-            // A sync that reaches the tailer while its supervisor restarts it is lost: ask again.
-            try { return (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(10)) as WalSynced)!) is not null; }
-            catch (AskTimeoutException) { return false; }
-        }, TimeSpan.FromSeconds(60), "the new primary to answer a sync");
+        var bookmark = await cluster.SyncAsync(TimeSpan.FromSeconds(60));
         output.WriteLine($"old generation {old.Generation:x16} at txid {old.Txid}; bookmark {bookmark.Generation:x16} txid {bookmark.Txid}");
         Assert.NotEqual(old.Generation, bookmark.Generation);
         Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
@@ -103,13 +97,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
         await cluster.StartPrimaryAsync(port);
         app.Execute("INSERT INTO t(v) VALUES ('the write to read back')");
-        WalSynced bookmark = null!;
-        await TestCluster.Eventually(async () =>
-        {
-            // A sync that reaches the tailer while its supervisor restarts it is lost: ask again.
-            try { return (bookmark = (await cluster.Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(10)) as WalSynced)!) is not null; }
-            catch (AskTimeoutException) { return false; }
-        }, TimeSpan.FromSeconds(60), "the new primary to answer a sync");
+        var bookmark = await cluster.SyncAsync(TimeSpan.FromSeconds(60));
         Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
 
         // Waits sent while the restarted replica starts, every 20 ms for 2 s: each must end in the new generation.
