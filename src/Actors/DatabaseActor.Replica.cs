@@ -105,7 +105,9 @@ public sealed partial class DatabaseActor
             else RequestCatchUp();
         });
         Receive<Applier.ResyncDone>(ResyncDone);
-        Receive<Applier.ResyncAborted>(a => ResyncEnded(a.Reason));
+        // An abort of an abandoned session (timed out, or failed by the primary) must not end the one in flight.
+        Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => ResyncEnded(a.Reason));
+        Receive<Applier.ResyncAborted>(_ => { });
         Receive<Applier.LocalWriteDetected>(w =>
         {
             _localWrites++;
@@ -426,6 +428,13 @@ public sealed partial class DatabaseActor
 
     private void ResyncDone(Applier.ResyncDone done)
     {
+        if (done.Session != _resync?.Session)
+        {
+            // Given up after its last page reached the applier (the primary failed the session, or it timed out):
+            // the copy is complete and verified all the same. A newer session in flight will replace it.
+            _log.Info("{Database}: resync {Session} completed after it had been given up", _settings.Name, done.Session);
+            if (_resync is not null) return;
+        }
         _log.Info("{Database}: resync complete at generation {Generation:x16} txid {Txid} ({Pages} pages written)",
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);

@@ -30,9 +30,11 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>Start a resync session: subsequent offers and pages with this id are accepted.</summary>
     public sealed record BeginResync(Guid Session);
 
-    public sealed record ResyncDone(ulong Generation, ulong Txid, ulong Hash, long PagesWritten);
+    /// <summary>The session's snapshot is in the file and its hash verified.</summary>
+    public sealed record ResyncDone(Guid Session, ulong Generation, ulong Txid, ulong Hash, long PagesWritten);
 
-    public sealed record ResyncAborted(string Reason);
+    /// <summary>The session was given up; the file is as it was before it.</summary>
+    public sealed record ResyncAborted(Guid Session, string Reason);
 
     /// <summary>Another connection committed to the replica: a local write.</summary>
     public sealed record LocalWriteDetected(string Detail);
@@ -363,23 +365,25 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         RehashFromFile();
         var pagesWritten = _demanded.Count;
+        var session = _session!.Value;
         CloseStaging();
         _session = null;
         if (_hash!.Value != offer.Hash)
         {
-            Context.Parent.Tell(new ResyncAborted($"after the resync the replica's hash is {_hash} but the primary's snapshot is {offer.Hash:x16}"));
+            Context.Parent.Tell(new ResyncAborted(session, $"after the resync the replica's hash is {_hash} but the primary's snapshot is {offer.Hash:x16}"));
             return;
         }
         _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash.Value, offer.PageSize, offer.PageCount);
         _positionFile.Write(_position, durable: true);
-        Context.Parent.Tell(new ResyncDone(offer.Generation, offer.Txid, _hash.Value, pagesWritten));
+        Context.Parent.Tell(new ResyncDone(session, offer.Generation, offer.Txid, _hash.Value, pagesWritten));
     }
 
     private void Abort(string reason)
     {
+        var session = _session!.Value;
         CloseStaging();
         _session = null;
-        Context.Parent.Tell(new ResyncAborted(reason));
+        Context.Parent.Tell(new ResyncAborted(session, reason));
     }
 
     private void CloseStaging()
