@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 
 // Storage benchmark: a plain Stopwatch harness (repeated runs, median/min/max) over files in a temp directory.
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- storage [--runs N] [--pages N]
@@ -70,7 +70,7 @@ internal static class StorageBenchmark
                 return hashPages;
             }));
 
-            // 4. Page apply of one applyPages-page transaction through PageApplier into a new replica, against a raw
+            // 4. Page apply of one applyPages-page transaction through ReplicaPageWriter into a new replica, against a raw
             //    sequential write + fsync of the same bytes, alternating so both see the same machine state.
             var replicaPath = Path.Combine(directory, "replica.db");
             var rawPath = Path.Combine(directory, "raw.bin");
@@ -82,7 +82,7 @@ internal static class StorageBenchmark
             {
                 foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(replicaPath + suffix);
                 File.Delete(rawPath);
-                using (var applier = PageApplier.Open(replicaPath, pageSize))
+                using (var applier = ReplicaPageWriter.Open(replicaPath, pageSize))
                 {
                     var clock = Stopwatch.StartNew();
                     applier.Apply(pages, (uint)pages.Count);
@@ -93,7 +93,7 @@ internal static class StorageBenchmark
                 // The same with SQLite's in-commit checkpoint off; the checkpoint (copy into the database file + fsync) is
                 // timed on its own, as the applier would run it between batches.
                 foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(replicaPath + suffix);
-                using (var applier = PageApplier.Open(replicaPath, pageSize, checkpointOnCommit: false))
+                using (var applier = ReplicaPageWriter.Open(replicaPath, pageSize, checkpointOnCommit: false))
                 {
                     var clock = Stopwatch.StartNew();
                     applier.Apply(pages, (uint)pages.Count);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 
 /// <summary>

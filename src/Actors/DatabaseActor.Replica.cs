@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Event;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
 using Litecast.Actors.Replica;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 
 namespace Litecast.Actors;
 

@@ -1,6 +1,7 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
+using Litecast.Storage;
 
 namespace Litecast.Messages;
 

@@ -1,3 +1,5 @@
+using Litecast.Storage;
+
 namespace Litecast.Messages;
 
 /// <summary>

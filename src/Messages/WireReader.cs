@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Runtime.Serialization;
 using System.Text;
+using Litecast.Storage;
 
 namespace Litecast.Messages;
 

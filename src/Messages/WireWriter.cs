@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using Litecast.Storage;
 
 namespace Litecast.Messages;
 

@@ -1,4 +1,4 @@
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 
 namespace Litecast.Chaos;
 

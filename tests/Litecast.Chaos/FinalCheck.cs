@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Litecast.Tests.Shared;
 
 namespace Litecast.Chaos;

@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Litecast.Actors;
 using Litecast.Actors.Replica;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

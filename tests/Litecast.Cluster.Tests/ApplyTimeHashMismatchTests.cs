@@ -1,6 +1,6 @@
 using Akka.Actor;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;

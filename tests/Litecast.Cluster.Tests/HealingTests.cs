@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Litecast.Actors;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;

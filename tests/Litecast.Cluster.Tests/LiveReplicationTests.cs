@@ -1,4 +1,4 @@
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

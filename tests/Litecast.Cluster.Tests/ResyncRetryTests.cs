@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Litecast.Actors;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

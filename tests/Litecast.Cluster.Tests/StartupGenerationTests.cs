@@ -1,4 +1,4 @@
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

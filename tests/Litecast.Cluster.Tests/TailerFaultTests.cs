@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Litecast.Actors.Primary;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

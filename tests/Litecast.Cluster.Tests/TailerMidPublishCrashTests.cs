@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Litecast.Actors;
 using Litecast.Actors.Primary;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;

@@ -5,7 +5,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Remote;
 using Akka.Remote.Transport;
 using Litecast.Actors;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Litecast.Actors;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 

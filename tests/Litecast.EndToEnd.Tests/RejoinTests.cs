@@ -2,10 +2,10 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Remote;
 using Akka.Remote.Transport;
-using Litecast.Actors.Storage;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Node;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Litecast.EndToEnd.Tests;

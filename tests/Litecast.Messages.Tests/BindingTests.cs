@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
+using Litecast.Storage;
 
 namespace Litecast.Messages.Tests;
 

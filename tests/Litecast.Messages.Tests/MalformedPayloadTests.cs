@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.Serialization;
+using Litecast.Storage;
 
 namespace Litecast.Messages.Tests;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Akka.Actor;
+using Litecast.Storage;
 
 namespace Litecast.Messages.Tests;
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Litecast.Storage;
 
 namespace Litecast.Messages.Tests;
 

@@ -1,6 +1,6 @@
 using Litecast.Actors.Replica;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Litecast.Storage.Tests;
@@ -129,9 +129,9 @@ public sealed class BatchMergerTests : IDisposable
         return hash.Value;
     }
 
-    private PageApplier NewReplica(string name)
+    private ReplicaPageWriter NewReplica(string name)
     {
-        var applier = PageApplier.Open(Path.Combine(_directory, name), 4096, checkpointOnCommit: false);
+        var applier = ReplicaPageWriter.Open(Path.Combine(_directory, name), 4096, checkpointOnCommit: false);
         applier.Apply(Images(_pages), (uint)_pages.Count);
         return applier;
     }

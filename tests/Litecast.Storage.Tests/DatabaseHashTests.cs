@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 
 namespace Litecast.Storage.Tests;
 
@@ -56,7 +56,7 @@ public class DatabaseHashTests
         Assert.False(pages[x - 1].AsSpan().SequenceEqual(pages[y - 1]));
 
         // The likeliest applier bug: right pages, wrong places.
-        using (var applier = PageApplier.Open(h.ReplicaPath, 4096))
+        using (var applier = ReplicaPageWriter.Open(h.ReplicaPath, 4096))
             applier.Apply([new PageImage(x, pages[y - 1]), new PageImage(y, pages[x - 1])], (uint)pages.Count);
 
         using var replica = SqliteConnections.OpenReadOnly(h.ReplicaPath);

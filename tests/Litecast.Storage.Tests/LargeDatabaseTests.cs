@@ -1,5 +1,5 @@
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
@@ -57,7 +57,7 @@ public sealed class LargeDatabaseTests(ITestOutputHelper output) : IDisposable
             info = Assert.IsType<PrimarySnapshot>(snapshot).CopyTo(stagingPath);
         Assert.Equal((uint)builtPages, info.PageCount);
         var replicaHash = new DatabaseHash(PageSize);
-        using var applier = PageApplier.Open(replicaPath, PageSize);
+        using var applier = ReplicaPageWriter.Open(replicaPath, PageSize);
         applier.Begin();
         using (var staging = new FileStream(stagingPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
         {

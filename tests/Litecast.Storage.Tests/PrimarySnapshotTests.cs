@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 
 namespace Litecast.Storage.Tests;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Litecast.Actors.Storage;
+using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Storage.Tests;

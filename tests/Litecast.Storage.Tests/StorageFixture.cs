@@ -1,12 +1,12 @@
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Litecast.Storage.Tests;
 
 /// <summary>
 /// A primary database written by an "application" connection (same native SQLite, as the rules require), a WAL reader
-/// with a guard read transaction, and a replica fed through <see cref="PageApplier"/>: the storage pipeline without
+/// with a guard read transaction, and a replica fed through <see cref="ReplicaPageWriter"/>: the storage pipeline without
 /// actors.
 /// </summary>
 public sealed class ReplicationHarness : IDisposable
@@ -17,7 +17,7 @@ public sealed class ReplicationHarness : IDisposable
     public readonly SqliteConnection App;
     public readonly WalReader Reader;
     private SqliteConnection? _guard;
-    private PageApplier? _applier;
+    private ReplicaPageWriter? _applier;
     private bool _truncatedSinceRestart;
     public DatabaseHash? PrimaryHash { get; private set; }
     public DatabaseHash? ReplicaHash { get; private set; }
@@ -69,7 +69,7 @@ public sealed class ReplicationHarness : IDisposable
         }
         PrimaryHash = info.Hash;
         RotateGuard();
-        _applier = PageApplier.Open(ReplicaPath, info.PageSize, _replicaCheckpointOnCommit);
+        _applier = ReplicaPageWriter.Open(ReplicaPath, info.PageSize, _replicaCheckpointOnCommit);
         var bytes = File.ReadAllBytes(staging);
         var pages = new List<PageImage>();
         for (var p = 0u; p < info.PageCount; p++)

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 
 namespace Litecast.Actors.Primary;
 

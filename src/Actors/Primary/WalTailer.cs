@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
-using Litecast.Actors.Storage;
 using Litecast.Messages;
+using Litecast.Storage;
 
 namespace Litecast.Actors.Replica;
 
@@ -53,7 +53,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private readonly string _positionPath;
     private readonly PositionFileWriter _positionFile;
     private readonly string _stagingPath;
-    private PageApplier? _applier;
+    private ReplicaPageWriter? _applier;
     private DatabaseHash? _hash;
     private ReplicaPosition? _position;
     private long _dataVersion;
@@ -141,7 +141,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         _applier?.Dispose();
         // SQLite's automatic checkpoint would run inside each commit (halving apply speed for big batches): the
         // maintenance tick checkpoints between batches instead, and journal_size_limit trims the WAL file.
-        _applier = PageApplier.Open(_settings.Path, pageSize, checkpointOnCommit: false);
+        _applier = ReplicaPageWriter.Open(_settings.Path, pageSize, checkpointOnCommit: false);
         _fileIdentity = FileIdentity.Of(_settings.Path);
         _dataVersion = _applier.DataVersion();
         if (_hash is null || _hash.PageSize != pageSize)

@@ -1,4 +1,5 @@
 using Litecast.Messages;
+using Litecast.Storage;
 
 namespace Litecast.Actors.Replica;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Litecast.Actors;
-using Litecast.Actors.Storage;
 using Litecast.Host.Cli;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Node;
+using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 

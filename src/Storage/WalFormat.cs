@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>Sizes and magic numbers of SQLite's WAL file format (https://sqlite.org/fileformat2.html#walformat).</summary>
 public static class WalFormat

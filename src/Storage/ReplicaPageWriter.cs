@@ -1,8 +1,7 @@
-using Litecast.Messages;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>
 /// The only writer of a replica file. Writes page images through SQLite's <c>sqlite_dbpage</c> virtual table inside
@@ -14,7 +13,7 @@ namespace Litecast.Actors.Storage;
 /// <c>main</c> would break the connection's own schema parsing. No query ever reads the replica through this
 /// connection (its parsed b-tree pages would be stale); readers use their own connections.
 /// </remarks>
-public sealed class PageApplier : IDisposable
+public sealed class ReplicaPageWriter : IDisposable
 {
     private const string Schema = "replica";
     private const long JournalSizeLimitBytes = 64L * 1024 * 1024;
@@ -25,7 +24,7 @@ public sealed class PageApplier : IDisposable
     private readonly SqliteParameter _data;
     private bool _inTransaction;
 
-    private PageApplier(string path, int pageSize, SqliteConnection connection)
+    private ReplicaPageWriter(string path, int pageSize, SqliteConnection connection)
     {
         Path = path;
         PageSize = pageSize;
@@ -50,7 +49,7 @@ public sealed class PageApplier : IDisposable
     /// <see cref="Apply"/> returns (measured: 40k pages/s instead of ~125k for a 100k-page batch). False turns it off:
     /// the caller must then bound the replica's WAL itself with <see cref="Checkpoint"/> (e.g. from a timer, between
     /// batches); readers see each batch as soon as it commits either way.</param>
-    public static PageApplier Open(string path, int pageSize, bool checkpointOnCommit = true)
+    public static ReplicaPageWriter Open(string path, int pageSize, bool checkpointOnCommit = true)
     {
         var info = new FileInfo(path);
         if (!info.Exists || info.Length == 0) Create(path, pageSize);
@@ -74,7 +73,7 @@ public sealed class PageApplier : IDisposable
             connection.Execute($"PRAGMA {Schema}.synchronous = NORMAL");
             connection.Execute($"PRAGMA {Schema}.journal_size_limit = {JournalSizeLimitBytes}");
             if (!checkpointOnCommit) connection.Execute("PRAGMA wal_autocheckpoint = 0");
-            return new PageApplier(path, pageSize, connection);
+            return new ReplicaPageWriter(path, pageSize, connection);
         }
         catch
         {

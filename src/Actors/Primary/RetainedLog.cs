@@ -1,6 +1,6 @@
 using Litecast.Messages;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Actors.Primary;
 
 /// <summary>
 /// The primary's bounded log of recently published batches, kept for catch-up: a replica that missed batches (a

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>
 /// The guard: a long-lived read transaction on the primary that keeps SQLite from restarting the WAL over frames

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>
 /// Device and inode of a file. Litecast compares them on every poll to notice a database or WAL replaced or deleted

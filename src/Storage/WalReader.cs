@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Litecast.Messages;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>Where a WAL reader stands: the WAL's salts, the offset just past the last commit frame read, and the
 /// running checksum at that offset. Persisted by the primary so a restarted Litecast can prove continuity.</summary>

@@ -1,8 +1,7 @@
 using System.IO.Hashing;
-using Litecast.Messages;
 using Microsoft.Data.Sqlite;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>
 /// Whole-database hash: XOR over pages of XxHash3(page, seed = page number). The page hash is non-linear, so two pages

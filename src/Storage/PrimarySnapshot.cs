@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>What a snapshot copy produced: page size, page count and the hash of every page.</summary>
 public sealed record SnapshotInfo(int PageSize, uint PageCount, DatabaseHash Hash);

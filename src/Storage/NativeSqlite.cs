@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using SQLitePCL;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>
 /// Loads Litecast's own SQLite build (compiled with SQLITE_ENABLE_DBPAGE_VTAB by native/sqlite/build.sh) into

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using Microsoft.Win32.SafeHandles;
 using System.Text.Json.Serialization;
+using Microsoft.Win32.SafeHandles;
 
-namespace Litecast.Actors.Storage;
+namespace Litecast.Storage;
 
 /// <summary>Where a replica stands: the primary's generation and txid it has applied, and the database hash there.</summary>
 public sealed record ReplicaPosition(ulong Generation, ulong Txid, ulong Hash, int PageSize, uint PageCount);
