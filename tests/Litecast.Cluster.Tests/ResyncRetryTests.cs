@@ -138,7 +138,7 @@ public class ResyncRetryTests(ITestOutputHelper output)
     {
         try
         {
-            var identity = await primary.System.ActorSelection("/user/db-app/resync-*").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromMilliseconds(300));
+            var identity = await primary.System.ActorSelection($"/user/databases/{NodeDatabases.ActorName("app.db")}/resync-*").Ask<ActorIdentity>(new Identify(null), TimeSpan.FromMilliseconds(300));
             return identity.Subject;
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException) { return null; }

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Hosting;
 using Akka.Cluster;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Remote;
 using Akka.Remote.Transport;
 using Litecast.Actors;
 using Litecast.Storage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -14,6 +16,7 @@ namespace Litecast.Cluster.Tests;
 /// <summary>One node of an in-process test cluster: an ActorSystem on loopback and its database actors.</summary>
 public sealed class TestNode
 {
+    public required IHost Host { get; init; }
     public required ActorSystem System { get; init; }
     public required string NodeId { get; init; }
     public required Dictionary<string, IActorRef> Databases { get; init; }
@@ -95,6 +98,7 @@ public sealed class TestCluster : IAsyncDisposable
             await Akka.Actor.CoordinatedShutdown.Get(node.System).Run(Akka.Actor.CoordinatedShutdown.ClusterLeavingReason.Instance);
             await node.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
         }
+        node.Host.Dispose();
         _nodes.Remove(node);
         var slot = Replicas.IndexOf(node);
         if (slot >= 0) Replicas[slot] = null!;
@@ -143,29 +147,32 @@ public sealed class TestCluster : IAsyncDisposable
         Replicas[index - 1] = null!;
     }
 
+    /// <summary>Starts a node the way the litecast host does (NodeHosting on an Akka.Hosting host), with the test
+    /// overrides on top, and waits until its database actor runs (the node is Up).</summary>
     private async Task<TestNode> StartNodeAsync(TestNode? primary, string? replicaPath, int port = 0, List<string>? seedsForPrimary = null)
     {
         var seeds = primary is null ? seedsForPrimary ?? [] : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
-        var config = ClusterHocon.Build(new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null),
-            TestOverrides + "\n" + ExtraHocon);
-        var system = ActorSystem.Create(ClusterHocon.SystemName, config);
-        var mediator = DistributedPubSub.Get(system).Mediator;
-        var cluster = Akka.Cluster.Cluster.Get(system);
-        var self = cluster.SelfAddress;
-        if (seeds.Count == 0) cluster.Join(self);
-        var joined = new TaskCompletionSource();
-        cluster.RegisterOnMemberUp(() => joined.TrySetResult());
-        await joined.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var nodeId = self.ToString();
-        var settings = Tune(new DatabaseSettings
-        {
-            Name = "app.db",
-            Path = replicaPath ?? PrimaryPath,
-            NodeId = nodeId,
-            Upstream = primary is null ? null : new UpstreamSettings(primary.NodeId, PrimaryPath),
-        });
-        var actor = system.ActorOf(DatabaseActor.Props(settings, mediator), "db-app");
-        var node = new TestNode { System = system, NodeId = nodeId, Address = self, Databases = new() { ["app.db"] = actor } };
+        var endpoint = new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null);
+        var host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka(NodeHosting.SystemName, akka => akka
+                .WithLitecastNode(endpoint, nodeId =>
+                [
+                    Tune(new DatabaseSettings
+                    {
+                        Name = "app.db",
+                        Path = replicaPath ?? PrimaryPath,
+                        NodeId = nodeId,
+                        Upstream = primary is null ? null : new UpstreamSettings(primary.NodeId, PrimaryPath),
+                    }),
+                ])
+                .AddHocon(TestOverrides + "\n" + ExtraHocon, HoconAddMode.Prepend)))
+            .Build();
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var nodeDatabases = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NodeDatabases>().WaitAsync(TimeSpan.FromSeconds(30));
+        var started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, TimeSpan.FromSeconds(10));
+        var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
+        var node = new TestNode { Host = host, System = system, NodeId = self.ToString(), Address = self, Databases = new(started.ByName) };
         _nodes.Add(node);
         return node;
     }
@@ -228,6 +235,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             try { await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(20)); }
             catch (TimeoutException) { }
+            node.Host.Dispose();
         }
         try { System.IO.Directory.Delete(Directory, recursive: true); }
         catch (IOException) { }

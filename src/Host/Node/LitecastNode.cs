@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Litecast.Actors;
 using Litecast.Host.Configuration;
 
@@ -18,7 +20,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
 
-    private sealed record Incarnation(ActorSystem System, string NodeId, IReadOnlyDictionary<string, IActorRef> Actors);
+    private sealed record Incarnation(IHost Host, ActorSystem System, string NodeId, IReadOnlyDictionary<string, IActorRef> Actors);
 
     private readonly LitecastConfig _config;
     private readonly Action<string> _log;
@@ -177,6 +179,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 _firstIncarnation.TrySetResult();
                 await incarnation.System.WhenTerminated.WaitAsync(_stopping.Token);
                 _current = null;
+                await StopAsync(incarnation.Host);
                 _log("this node was removed from the cluster (downed after a partition, or its system stopped); rejoining with a new incarnation");
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -222,56 +225,82 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
         var cluster = _config.Cluster;
         var hasPrimary = _config.PrimaryDbs.Any();
-        var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds, hasPrimary);
-        // cluster.public-port: advertise the port other nodes dial (a relay or port-forward), not the one bound here.
-        // Placed before the caller's overrides so that those still win.
-        var overrides = cluster.PublicPort is { } publicPort
-            ? $"akka.remote.dot-netty.tcp.public-port = {publicPort}\n{_hoconOverrides}"
-            : _hoconOverrides;
-        var system = ActorSystem.Create(ClusterHocon.SystemName, ClusterHocon.Build(endpoint, overrides));
+        var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds, hasPrimary,
+            cluster.PublicPort);
+        var host = new HostBuilder()
+            .ConfigureServices(services =>
+            {
+                // The process's lifetime belongs to the admin host: an incarnation stops when its ActorSystem does.
+                services.AddSingleton<IHostLifetime, IncarnationLifetime>();
+                services.AddAkka(NodeHosting.SystemName, akka =>
+                {
+                    akka.WithLitecastNode(endpoint, nodeId => _config.Dbs.Select(db => DatabaseSettings(db, nodeId, upstream)).ToList());
+                    if (upstreamNode is not null)
+                        akka.WithActors((system, _) => Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
+                            system.ActorOf(UpstreamWatcher.Props(Akka.Actor.Address.Parse(upstreamNode)), "upstream-watcher")));
+                    if (_hoconOverrides is not null) akka.AddHocon(_hoconOverrides, HoconAddMode.Prepend);
+                });
+            })
+            .Build();
+        await host.StartAsync(cancellation);
         try
         {
-            var mediator = DistributedPubSub.Get(system).Mediator;
-            var akkaCluster = Akka.Cluster.Cluster.Get(system);
-            var self = akkaCluster.SelfAddress;
-            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            akkaCluster.RegisterOnMemberUp(() => up.TrySetResult());
-            if (seeds.Count == 0) akkaCluster.Join(self);
-            else akkaCluster.JoinSeedNodes(seeds.Select(Akka.Actor.Address.Parse));
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            IActorRef nodeDatabases;
             try
             {
-                await up.Task.WaitAsync(JoinTimeout, cancellation);
+                // Registered once the node is Up (NodeHosting).
+                nodeDatabases = await registry.GetAsync<NodeDatabases>(cancellation).WaitAsync(JoinTimeout, cancellation);
             }
             catch (TimeoutException)
             {
                 throw new IOException($"could not join the cluster through {string.Join(", ", seeds)} within {JoinTimeout.TotalSeconds} s");
             }
-
-            if (upstreamNode is not null) system.ActorOf(UpstreamWatcher.Props(Akka.Actor.Address.Parse(upstreamNode)), "upstream-watcher");
-            var nodeId = self.ToString();
-            var actors = new Dictionary<string, IActorRef>();
-            foreach (var db in _config.Dbs)
-            {
-                var settings = new DatabaseSettings
-                {
-                    Name = db.Name,
-                    Path = db.Path,
-                    NodeId = nodeId,
-                    Upstream = upstream.GetValueOrDefault(db.Name),
-                    CheckpointThresholdPages = db.CheckpointThresholdPages,
-                    RetainedLogBytes = db.RetainedLogBytes,
-                    MaxLag = db.MaxLag,
-                };
-                actors[db.Name] = system.ActorOf(DatabaseActor.Props(settings, mediator), "db-" + Uri.EscapeDataString(db.Name));
-            }
-            _log($"node {nodeId} joined the cluster{(seeds.Count > 0 ? " through " + string.Join(", ", seeds) : "")} with {actors.Count} database(s)");
-            return new Incarnation(system, nodeId, actors);
+            var started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, AskTimeout, cancellation);
+            var nodeId = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
+            _log($"node {nodeId} joined the cluster{(seeds.Count > 0 ? " through " + string.Join(", ", seeds) : "")} with {started.ByName.Count} database(s)");
+            return new Incarnation(host, system, nodeId, started.ByName);
         }
         catch
         {
-            await system.Terminate();
+            await StopAsync(host);
             throw;
         }
+    }
+
+    private static DatabaseSettings DatabaseSettings(DbConfig db, string nodeId, IReadOnlyDictionary<string, UpstreamSettings> upstream) => new()
+    {
+        Name = db.Name,
+        Path = db.Path,
+        NodeId = nodeId,
+        Upstream = upstream.GetValueOrDefault(db.Name),
+        CheckpointThresholdPages = db.CheckpointThresholdPages,
+        RetainedLogBytes = db.RetainedLogBytes,
+        MaxLag = db.MaxLag,
+    };
+
+    /// <summary>Stops an incarnation's host: its ActorSystem runs coordinated shutdown (leaving the cluster if it is
+    /// still a member), the database actors stop, the host is disposed.</summary>
+    private static async Task StopAsync(IHost host)
+    {
+        try
+        {
+            await host.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            host.Dispose();
+        }
+    }
+
+    /// <summary>An incarnation host's lifetime: nothing to wait for, and no signal handling (the process's own host
+    /// has it).</summary>
+    private sealed class IncarnationLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>Leaves the cluster gracefully: the database actors stop, the tailer saves its position, an apply in
@@ -279,11 +308,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping.Cancel();
-        if (_current is { } incarnation)
-        {
-            await CoordinatedShutdown.Get(incarnation.System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
-            await incarnation.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
-        }
+        if (_current is { } incarnation) await StopAsync(incarnation.Host);
         await _run;
         _current = null;
     }
