@@ -296,7 +296,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var before = startPageCount;
         for (var i = 0; i < transactions.Count - 1; i++)
         {
-            if (transactions[i].PageCount < before) return true;
+            if (!TransactionRun.MayContinueAfter(before, transactions[i].PageCount)) return true;
             before = transactions[i].PageCount;
         }
         return false;
@@ -438,7 +438,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             }
             group.Add(tx);
             foreach (var page in tx.Pages) pages.Add(page.PageNumber);
-            if (group.Count > 1 && tx.PageCount < group[^2].PageCount)
+            if (group.Count > 1 && !TransactionRun.MayContinueAfter(group[^2].PageCount, tx.PageCount))
             {
                 yield return group;
                 group = [];
@@ -448,15 +448,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (group.Count > 0) yield return group;
     }
 
-    private static List<(WalTransaction Transaction, WalPageRef Page)> MergePages(List<WalTransaction> group)
-    {
-        var pageCount = group[^1].PageCount;
-        var latest = new SortedDictionary<uint, (WalTransaction, WalPageRef)>();
-        foreach (var tx in group)
-            foreach (var page in tx.Pages)
-                if (page.PageNumber <= pageCount) latest[page.PageNumber] = (tx, page);
-        return latest.Values.ToList();
-    }
+    private static List<(WalTransaction Transaction, WalPageRef Page)> MergePages(List<WalTransaction> group) =>
+        TransactionRun.FinalPages(group.Select(tx => tx.Pages.Select(page => (Transaction: tx, Page: page))), p => p.Page.PageNumber,
+            group[^1].PageCount);
 
     /// <summary>
     /// Publishes one group. While it is under way the shared state is marked inconsistent (the hash is half updated):

@@ -22,18 +22,14 @@ internal static class BatchMerger
         next.Part == 0 && next.PartCount == 1 && last.Part == 0 && last.PartCount == 1
         && next.Database == last.Database && next.Generation == last.Generation && next.PageSize == last.PageSize
         && next.FirstTxid == last.LastTxid + 1 && next.PreHash == last.PostHash
-        && pageCountBeforeLast != 0 && last.PageCount >= pageCountBeforeLast;
+        && pageCountBeforeLast != 0 && TransactionRun.MayContinueAfter(pageCountBeforeLast, last.PageCount);
 
     /// <summary>Merges a run whose batches each passed <see cref="CanFollow"/> into one batch.</summary>
     public static PageBatch Merge(IReadOnlyList<PageBatch> run)
     {
         if (run.Count == 1) return run[0];
-        var latest = new SortedDictionary<uint, PageImage>();
-        foreach (var batch in run)
-            foreach (var page in batch.Pages)
-                latest[page.PageNumber] = page;
         var final = run[^1];
-        var pages = latest.Values.Where(p => p.PageNumber <= final.PageCount).ToList();
+        var pages = TransactionRun.FinalPages(run.Select(batch => batch.Pages), page => page.PageNumber, final.PageCount);
         return run[0] with { LastTxid = final.LastTxid, PageCount = final.PageCount, PostHash = final.PostHash, Pages = pages };
     }
 }

@@ -3,14 +3,24 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Pattern;
-using Litecast.Actors.Primary;
 using Litecast.Messages;
 using Litecast.Storage;
 
-namespace Litecast.Actors;
+namespace Litecast.Actors.Primary;
 
-public sealed partial class DatabaseActor
+/// <summary>
+/// A database this node is the primary of: it owns the guard and the replication state, runs the
+/// <see cref="WalTailer"/> under a backoff supervisor, publishes heartbeats, and serves catch-up, resync and sync
+/// requests.
+/// </summary>
+public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
 {
+    private readonly DatabaseSettings _settings;
+    private readonly IActorRef _mediator;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TxidWaiters _waiters = new();
+    private long _resyncs;
+
     private sealed record PrimaryTick
     {
         public static readonly PrimaryTick Instance = new();
@@ -26,8 +36,10 @@ public sealed partial class DatabaseActor
     private string? _waitingFor;
     private readonly Dictionary<string, ReplicaView> _replicas = new();
 
-    private void Primary()
+    public PrimaryDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
+        _settings = settings;
+        _mediator = mediator;
         Receive<PrimaryTick>(_ => PrimaryTickReceived());
         Receive<CatchUpRequest>(CatchUp);
         Receive<ReplicaPositionReport>(ReplicaReported);
@@ -45,20 +57,38 @@ public sealed partial class DatabaseActor
             else _tailer.Forward(SyncWal.Instance);
         });
         Receive<WalTailer.InjectFault>(f => _tailer?.Tell(f));
-        Receive<WaitForTxid>(AddWaiter);
+        Receive<WaitForTxid>(w =>
+        {
+            _waiters.Add(w, Sender);
+            AnswerWaiters();
+        });
         Receive<RequestResync>(_ => Sender.Tell(new ResyncStarted(false, $"{_settings.Name} is the primary here; resync is a replica operation")));
         Receive<GetDatabaseStatus>(_ => Sender.Tell(PrimaryStatus()));
     }
 
-    private void StartPrimary()
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Creates the actor; <paramref name="mediator"/> is the cluster's DistributedPubSub mediator.</summary>
+    public static Props Props(DatabaseSettings settings, IActorRef mediator) =>
+        Akka.Actor.Props.Create(() => new PrimaryDatabaseActor(settings, mediator));
+
+    protected override void PreStart()
     {
         Timers.StartPeriodicTimer("primary-tick", PrimaryTick.Instance, TimeSpan.Zero, _settings.HeartbeatInterval);
     }
 
-    private void StopPrimary()
+    /// <summary>
+    /// Supervision of this database's children, in one place: a resync source that fails is restarted (the replica
+    /// hears of the failure and asks again). The tailer runs under its own backoff supervisor.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Restart);
+
+    protected override void PostStop()
     {
         _guard?.Dispose();
     }
+
+    private void AnswerWaiters() => _waiters.Answer(_state?.Generation ?? 0, _state?.Txid ?? 0, _state?.Generation ?? 0);
 
     /// <summary>Once a second: start the tailer when the database exists, publish a heartbeat, answer waiters.</summary>
     private void PrimaryTickReceived()

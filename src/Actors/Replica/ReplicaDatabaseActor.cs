@@ -3,14 +3,27 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
-using Litecast.Actors.Replica;
 using Litecast.Messages;
 using Litecast.Storage;
 
-namespace Litecast.Actors;
+namespace Litecast.Actors.Replica;
 
-public sealed partial class DatabaseActor
+/// <summary>
+/// A database this node holds a replica of: it subscribes to the primary's topic, keeps batches in order, and drives
+/// its <see cref="Applier"/>: catch-up on a txid gap, resync on a new generation, a hash mismatch, a failed startup
+/// check, a local write or an operator request.
+/// </summary>
+public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 {
+    private readonly DatabaseSettings _settings;
+    private readonly IActorRef _mediator;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TxidWaiters _waiters = new();
+    private long _transactionsReplicated;
+    private long _bytesReplicated;
+    private long _resyncs;
+    private long _localWrites;
+
     private sealed record ReplicaTick
     {
         public static readonly ReplicaTick Instance = new();
@@ -75,8 +88,10 @@ public sealed partial class DatabaseActor
     // Members the cluster's failure detector calls unreachable (or that left), and since when.
     private readonly Dictionary<Address, long> _unreachable = new();
 
-    private void Replica()
+    public ReplicaDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
+        _settings = settings;
+        _mediator = mediator;
         Receive<SubscribeAck>(_ => { });
         Receive<Heartbeat>(HeartbeatReceived);
         Receive<PageBatch>(BatchReceived);
@@ -132,12 +147,22 @@ public sealed partial class DatabaseActor
             StartResync($"operator request: {r.Reason}");
             Sender.Tell(new ResyncStarted(true, _primary is null ? "resync will start when the primary is reachable" : "resync started"));
         });
-        Receive<WaitForTxid>(AddWaiter);
+        Receive<WaitForTxid>(w =>
+        {
+            _waiters.Add(w, Sender);
+            AnswerWaiters();
+        });
         Receive<SyncWal>(_ => Sender.Tell(new DatabaseRequestRefused($"{_settings.Name} is a replica here; sync on the primary")));
         Receive<GetDatabaseStatus>(_ => Sender.Tell(ReplicaStatus()));
     }
 
-    private void StartReplica()
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Creates the actor; <paramref name="mediator"/> is the cluster's DistributedPubSub mediator.</summary>
+    public static Props Props(DatabaseSettings settings, IActorRef mediator) =>
+        Akka.Actor.Props.Create(() => new ReplicaDatabaseActor(settings, mediator));
+
+    protected override void PreStart()
     {
         _mediator.Tell(new Subscribe(_settings.Topic, Self));
         _applier = Context.ActorOf(Applier.Props(_settings), "applier");
@@ -148,7 +173,28 @@ public sealed partial class DatabaseActor
             typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
     }
 
-    private void StopReplica() => Cluster.Get(Context.System).Unsubscribe(Self);
+    /// <summary>How the problem starts when the applier failed (cleared by the next applied batch).</summary>
+    private const string ApplyFailedPrefix = "applying failed: ";
+
+    /// <summary>
+    /// Supervision of the applier, in one place: it is restarted after a failure and verifies the file again before it
+    /// applies anything. The failure becomes the reported problem until a batch applies again, so a full disk or an
+    /// unwritable file shows in /status and /healthz at once.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _replicaProblem = ApplyFailedPrefix + e.Message;
+        return Directive.Restart;
+    });
+
+    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+
+    /// <summary>
+    /// Answers waiters in the primary's current generation as known from its heartbeat only: before the first
+    /// (starting, rejoining) none is answered, since the primary may have started a generation whose txids the
+    /// replica's old copy seems to have reached.
+    /// </summary>
+    private void AnswerWaiters() => _waiters.Answer(_position?.Generation ?? 0, _position?.Txid ?? 0, _lastHeartbeat?.Generation ?? 0);
 
     /// <summary>Notes the primary's txid from a heartbeat or batch of the replica's generation.</summary>
     private void PrimaryAt(ulong generation, ulong txid)
@@ -272,7 +318,6 @@ public sealed partial class DatabaseActor
         Hold(batch);
         ForwardHeld();
     }
-
 
     /// <summary>
     /// Keeps a batch until its turn; past the bound, drops the newest and catches up from the log once the kept ones are

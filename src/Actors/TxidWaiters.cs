@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using Akka.Actor;
+
+namespace Litecast.Actors;
+
+/// <summary>
+/// Requests waiting for the local copy to reach a txid (read-your-writes, <see cref="WaitForTxid"/>): each is answered
+/// once the copy reaches it, and forgotten once its asker has given up.
+/// </summary>
+internal sealed class TxidWaiters
+{
+    private readonly List<(WaitForTxid Request, IActorRef ReplyTo, long Deadline)> _waiting = [];
+
+    public void Add(WaitForTxid request, IActorRef replyTo) =>
+        _waiting.Add((request, replyTo, Stopwatch.GetTimestamp() + (long)(request.Timeout.TotalSeconds * Stopwatch.Frequency)));
+
+    /// <summary>
+    /// Answers every waiter that the local copy, at <paramref name="txid"/> of <paramref name="generation"/>, has
+    /// reached. A txid bookmark means nothing in another generation: the copy must be in the primary's current
+    /// generation as this node knows it (<paramref name="currentGeneration"/>, 0 while unknown), and in the one the
+    /// waiter names, if it names one.
+    /// </summary>
+    public void Answer(ulong generation, ulong txid, ulong currentGeneration)
+    {
+        if (_waiting.Count == 0) return;
+        var now = Stopwatch.GetTimestamp();
+        _waiting.RemoveAll(w =>
+        {
+            if (txid >= w.Request.Txid && generation != 0 && generation == currentGeneration
+                && (w.Request.Generation is null || w.Request.Generation == generation))
+            {
+                w.ReplyTo.Tell(new TxidReached(generation, txid));
+                return true;
+            }
+            return now > w.Deadline;
+        });
+    }
+}
