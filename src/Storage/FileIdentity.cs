@@ -6,7 +6,7 @@ namespace Litecast.Storage;
 /// Device and inode of a file. Litecast compares them on every poll to notice a database or WAL replaced or deleted
 /// under it. Obtained with stat(2), which opens no descriptor, so it cannot drop SQLite's POSIX locks.
 /// </summary>
-public readonly record struct FileIdentity(ulong Device, ulong Inode)
+public readonly partial record struct FileIdentity(ulong Device, ulong Inode)
 {
     /// <summary>The identity of the file at <paramref name="path"/>, or null when it does not exist.</summary>
     public static FileIdentity? Of(string path)
@@ -29,9 +29,9 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode)
     private static FileIdentity FromBuffer(ReadOnlySpan<byte> buffer) =>
         new(MemoryMarshal.Read<ulong>(buffer), MemoryMarshal.Read<ulong>(buffer[8..]));
 
-    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
-    private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, ref byte buffer);
+    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Stat(string path, ref byte buffer);
 
-    [DllImport("libc", EntryPoint = "fstat", SetLastError = true)]
-    private static extern int FStat(int fd, ref byte buffer);
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    private static partial int FStat(int fd, ref byte buffer);
 }

@@ -15,7 +15,7 @@ namespace Litecast.Actors.Primary;
 /// <see cref="DispatchPause"/>: events of that moment wait in the kernel, which merges identical ones, so a busy WAL
 /// costs at most one wake-up per pause while a commit on an idle database is still seen at once.
 /// </remarks>
-internal static class WalChangeNotifier
+internal static partial class WalChangeNotifier
 {
     private static readonly TimeSpan DispatchPause = TimeSpan.FromMicroseconds(500);
 
@@ -59,7 +59,7 @@ internal static class WalChangeNotifier
     }
 
     /// <summary>One inotify instance watching a directory, and the thread that reads it.</summary>
-    private sealed class DirectoryWatch
+    private sealed partial class DirectoryWatch
     {
         private const int InCloexec = 0x80000;
         private const uint InModify = 0x2, InMovedTo = 0x80, InCreate = 0x100, InDelete = 0x200;
@@ -117,7 +117,7 @@ internal static class WalChangeNotifier
                 while (!_stopping)
                 {
                     if (poll(ref fds, 1, (int)PollTimeout.TotalMilliseconds) <= 0 || (fds.Revents & PollIn) == 0) continue;
-                    var length = (int)read(_fd, buffer, buffer.Length);
+                    var length = (int)read(_fd, ref buffer[0], buffer.Length);
                     if (length <= 0) continue;
                     Dispatch(buffer.AsSpan(0, length));
                     usleep((uint)DispatchPause.TotalMicroseconds);
@@ -157,22 +157,22 @@ internal static class WalChangeNotifier
             public short Revents;
         }
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern int inotify_init1(int flags);
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial int inotify_init1(int flags);
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern int inotify_add_watch(int fd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mask);
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int inotify_add_watch(int fd, string path, uint mask);
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern nint read(int fd, byte[] buffer, nint count);
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial nint read(int fd, ref byte buffer, nint count);
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern int poll(ref PollFd fds, nuint count, int timeoutMilliseconds);
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial int poll(ref PollFd fds, nuint count, int timeoutMilliseconds);
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern int close(int fd);
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial int close(int fd);
 
-        [DllImport("libc", SetLastError = true)]
-        private static extern int usleep(uint microseconds);
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial int usleep(uint microseconds);
     }
 }
