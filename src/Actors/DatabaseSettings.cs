@@ -43,6 +43,9 @@ public sealed record DatabaseSettings
     /// <summary>Live batches a replica keeps while it catches up or resyncs; past this it catches up afterwards.</summary>
     public int MaxHeldBatches { get; init; } = 4096;
 
+    /// <summary>What the primary's tailer needs from outside its files (WAL change notices; tests add faults).</summary>
+    public Primary.ITailerEnvironment TailerEnvironment { get; init; } = Primary.TailerEnvironment.Default;
+
     /// <summary>The topic this database's batches and heartbeats travel on.</summary>
     public string Topic => Litecast.Messages.Topics.ForDatabase(Upstream?.PrimaryNode ?? NodeId, Upstream?.PrimaryPath ?? Path);
 

@@ -16,7 +16,8 @@ public class TailerFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task KilledTailerIsRestartedAndNoTransactionIsLostOrDuplicated()
     {
-        await using var cluster = new TestCluster(output);
+        var faults = new TailerFaults();
+        await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = faults } };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
         await cluster.StartPrimaryAsync();
@@ -67,7 +68,7 @@ public class TailerFaultTests(ITestOutputHelper output)
             var tailer = await Resolve(cluster.Primary.System, tailerPath);
             Assert.NotNull(tailer);
             var txid = (await cluster.Primary.StatusAsync("app.db")).Txid;
-            database.Tell(new WalTailer.InjectFault($"test fault {fault}"));
+            faults.Arm(TailerPoint.Poll, $"test fault {fault}");
             await TestCluster.Eventually(async () => await Resolve(cluster.Primary.System, tailerPath) is { } next && next.Path.Uid != tailer.Path.Uid,
                 TimeSpan.FromSeconds(30), $"a new tailer incarnation after fault {fault}");
             await TestCluster.Eventually(async () => (await cluster.Primary.StatusAsync("app.db")).Txid > txid + 200,
@@ -103,7 +104,8 @@ public class TailerFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task ResyncRequestedAsTheTailerCrashesIsRetriedAndCompletes()
     {
-        await using var cluster = new TestCluster(output);
+        var faults = new TailerFaults();
+        await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = faults } };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
         for (var i = 0; i < 50; i++) app.Execute("INSERT INTO t(v) VALUES (randomblob(1000))");
@@ -112,8 +114,7 @@ public class TailerFaultTests(ITestOutputHelper output)
         await cluster.WaitForReplicasAsync();
         var resyncsBefore = (await cluster.Replica(1).StatusAsync("app.db")).Counters.Resyncs;
 
-        var database = cluster.Primary.Databases["app.db"];
-        database.Tell(new WalTailer.InjectFault("crash under a resync"));
+        faults.Arm(TailerPoint.Poll, "crash under a resync");
         await cluster.Replica(1).Databases["app.db"].Ask<Litecast.Actors.ResyncStarted>(new Litecast.Actors.RequestResync("test"), TimeSpan.FromSeconds(10));
         for (var i = 0; i < 20; i++) app.Execute("INSERT INTO t(v) VALUES (randomblob(1000))");
 

@@ -18,7 +18,8 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
     [Fact]
     public async Task TailerKilledAfterTheFirstPartOfABatchIsRestartedAndReplicasConverge()
     {
-        await using var cluster = new TestCluster(output);
+        var faults = new TailerFaults();
+        await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = faults } };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // Committed before Litecast starts: commits racing the replicas' first resyncs can fail a snapshot (a pre-existing
@@ -39,9 +40,7 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
         var database = cluster.Primary.Databases["app.db"];
         var tailerPath = database.Path / "tailer-supervisor" / "tailer";
         var tailer = await cluster.Primary.System.ActorSelection(tailerPath).ResolveOne(TimeSpan.FromSeconds(10));
-        database.Tell(new WalTailer.InjectFault("crash mid-publish", AfterFirstPart: true));
-        // The sync travels the same path as the fault: once it is answered, the tailer has armed the fault.
-        Assert.IsType<WalSynced>(await database.Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(30)));
+        faults.Arm(TailerPoint.PartPublished, "crash mid-publish");
 
         // 3 MB in one transaction: about 735 pages, 12 parts of 64 pages.
         app.Execute("INSERT INTO t(payload) VALUES (randomblob(3000000))");

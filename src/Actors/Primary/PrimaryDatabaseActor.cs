@@ -56,7 +56,6 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             if (_tailer is null) Sender.Tell(new DatabaseRequestRefused(_waitingFor ?? "the primary is starting"));
             else _tailer.Forward(SyncWal.Instance);
         });
-        Receive<WalTailer.InjectFault>(f => _tailer?.Tell(f));
         Receive<WaitForTxid>(w =>
         {
             _waiters.Add(w, Sender);

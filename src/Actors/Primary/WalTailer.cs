@@ -38,10 +38,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>The snapshot is in <paramref name="File"/>: the database at (Generation, Txid), hashed page by page.</summary>
     public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info);
 
-    /// <summary>Test hook: fail on the next tick, as a crash would; with <paramref name="AfterFirstPart"/>, fail instead
-    /// right after the next batch's first part is published (the rest of that batch never is).</summary>
-    public sealed record InjectFault(string Reason, bool AfterFirstPart = false);
-
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>Past this many times the checkpoint threshold, the tailer briefly takes the write lock to reset the WAL.</summary>
@@ -82,8 +78,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private PrimaryPosition? _persisted;
     private long _persistedAt;
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
-    private string? _fault;
-    private string? _midPublishFault;
     private IDisposable? _walWatch;
     private int _wakePending;
 
@@ -122,11 +116,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             Sender.Tell(new WalSynced(generation, txid));
         });
         Receive<TakeSnapshot>(Snapshot);
-        Receive<InjectFault>(fault =>
-        {
-            if (fault.AfterFirstPart) _midPublishFault = fault.Reason;
-            else _fault = fault.Reason;
-        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -147,7 +136,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("poll", Tick.Instance, _settings.PollInterval);
         var self = Self;
         // At most one wake-up waits in the mailbox however many writes the application makes.
-        _walWatch = WalChangeNotifier.Subscribe(WalFormat.WalPath(_settings.Path), () =>
+        _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), () =>
         {
             if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Wake.Instance);
         });
@@ -315,11 +304,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private void Poll()
     {
-        if (_fault is { } fault)
-        {
-            _fault = null;
-            throw new InjectedFaultException(fault);
-        }
+        _settings.TailerEnvironment.Reached(TailerPoint.Poll);
         var identity = FileIdentity.Of(_settings.Path);
         if (identity is null)
         {
@@ -491,11 +476,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (isLast && knownPost is null) hash.SetPageCount(pageCount);
             var post = isLast ? knownPost ?? hash.Value : 0;
             Emit(new PageBatch(_settings.Name, _state.Generation, first, last, pageSize, pageCount, pre, post, index, partCount, part));
-            if (_midPublishFault is { } fault)
-            {
-                _midPublishFault = null;
-                throw new InjectedFaultException(fault);
-            }
+            _settings.TailerEnvironment.Reached(TailerPoint.PartPublished);
         }
         _state.Published(last, Stopwatch.GetTimestamp());
         Interlocked.Add(ref _state.TransactionsPublished, (long)(last - first + 1));
@@ -698,6 +679,3 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         PositionFile.Write(_ceilingPath, new TxidCeiling(_txidCeiling), durable: true);
     }
 }
-
-/// <summary>A failure injected by a test through <see cref="WalTailer.InjectFault"/>.</summary>
-internal sealed class InjectedFaultException(string reason) : Exception($"injected fault: {reason}");
