@@ -80,8 +80,8 @@ public class PartitionTests(ITestOutputHelper output)
             while (!stop.IsCancellationRequested) count += Write(connection, 5);
             return count;
         }, TaskCreationOptions.LongRunning);
-        await TestCluster.Eventually(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > 300,
-            TimeSpan.FromSeconds(30), "replica 1 to follow the stream");
+        await cluster.Replica(1).Kit.AwaitConditionAsync(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > 300,
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "replica 1 to follow the stream");
         var watch = Stopwatch.StartNew();
         await cluster.CrashReplicaAsync(1);
         output.WriteLine($"replica 1 crashed in {watch.ElapsedMilliseconds} ms");

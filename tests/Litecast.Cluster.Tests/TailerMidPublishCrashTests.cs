@@ -33,8 +33,8 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
         // The position is saved lazily (at most once a second): wait until it is saved where the replicas are, so the
         // restarted tailer resumes from exactly there and republishes only the crashed transaction.
         var saved = Path.Combine(PositionFile.StateDirectory(cluster.PrimaryPath), "primary.json");
-        await TestCluster.Eventually(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)?.Txid == before.Txid),
-            TimeSpan.FromSeconds(30), "the primary to save its position");
+        await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)?.Txid == before.Txid),
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "the primary to save its position");
 
         var database = cluster.Primary.Databases["app.db"];
         var tailerPath = database.Path / "tailer-supervisor" / "tailer";
@@ -45,11 +45,11 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
 
         // 3 MB in one transaction: about 735 pages, 12 parts of 64 pages.
         app.Execute("INSERT INTO t(payload) VALUES (randomblob(3000000))");
-        await TestCluster.Eventually(async () =>
+        await cluster.Primary.Kit.AwaitConditionAsync(async () =>
         {
             try { return (await cluster.Primary.System.ActorSelection(tailerPath).ResolveOne(TimeSpan.FromSeconds(2))).Path.Uid != tailer.Path.Uid; }
             catch (ActorNotFoundException) { return false; }
-        }, TimeSpan.FromSeconds(30), "a new tailer incarnation after the crash");
+        }, TimeSpan.FromSeconds(30), TestCluster.Poll, "a new tailer incarnation after the crash");
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 5; i++) app.Execute("INSERT INTO t(payload) VALUES (randomblob(100))");
         await cluster.WaitForReplicasAsync(TimeSpan.FromSeconds(90));
