@@ -58,8 +58,8 @@ public class BigTransactionTests(ITestOutputHelper output)
             return count;
         }, TaskCreationOptions.LongRunning);
 
-        await TestCluster.Eventually(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > 50,
-            TimeSpan.FromSeconds(30), "small transactions to reach the replicas");
+        await cluster.Replica(1).Kit.AwaitConditionAsync(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > 50,
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "small transactions to reach the replicas");
         var watch = Stopwatch.StartNew();
         using (var big = cluster.OpenApplication())
         {
@@ -75,8 +75,8 @@ public class BigTransactionTests(ITestOutputHelper output)
 
         // Some more small transactions after it, then stop and let the replicas catch up.
         var after = (await cluster.Replica(1).StatusAsync("app.db")).Txid + 50;
-        await TestCluster.Eventually(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > after,
-            TimeSpan.FromSeconds(30), "small transactions after the big one");
+        await cluster.Replica(1).Kit.AwaitConditionAsync(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid > after,
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "small transactions after the big one");
         stop.Cancel();
         var smallCount = await writer;
         var reads = await Task.WhenAll(readers);

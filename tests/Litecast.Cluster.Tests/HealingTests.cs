@@ -125,15 +125,22 @@ public class HealingTests(ITestOutputHelper output)
         Insert(app, 20);
         await cluster.WaitForReplicasAsync();
 
-        using (var rogue = SqliteConnections.OpenExisting(cluster.ReplicaPath(1)))
-            rogue.Execute("INSERT INTO t(payload) VALUES ('written on the replica')");
-        await TestCluster.Eventually(async () => (await Status(replica)).Counters.LocalWritesDetected > 0,
-            TimeSpan.FromSeconds(30), "the local write to be detected");
+        // The applier reports the local write exactly once, as an error (the replica no longer holds the primary's data),
+        // and the replica resyncs, saying why.
+        await replica.Kit.EventFilter.Error(contains: "LOCAL WRITE on replica app.db").ExpectOneAsync(TimeSpan.FromSeconds(30), async () =>
+        {
+            using (var rogue = SqliteConnections.OpenExisting(cluster.ReplicaPath(1)))
+                rogue.Execute("INSERT INTO t(payload) VALUES ('written on the replica')");
+            await replica.Kit.AwaitConditionAsync(async () => (await Status(replica)).Counters.LocalWritesDetected > 0,
+                TimeSpan.FromSeconds(30), TestCluster.Poll, "the local write to be detected");
+        });
+        await replica.Log.WaitForCountAsync("resyncing from the primary (a local write changed the replica)", 1,
+            TimeSpan.FromSeconds(30), "the resync the local write causes");
 
         Insert(app, 5);
         await cluster.WaitForReplicasAsync();
-        await TestCluster.Eventually(async () => Count(cluster.ReplicaPath(1)) == Count(cluster.PrimaryPath),
-            TimeSpan.FromSeconds(30), "the replica to be healed");
+        await replica.Kit.AwaitConditionAsync(() => Task.FromResult(Count(cluster.ReplicaPath(1)) == Count(cluster.PrimaryPath)),
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "the replica to be healed");
         Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
         Assert.Equal(0, SqliteConnections.OpenReadOnly(cluster.ReplicaPath(1)).Scalar<long>("SELECT count(*) FROM t WHERE payload = 'written on the replica'"));
     }
@@ -267,8 +274,8 @@ public class HealingTests(ITestOutputHelper output)
         }
         Insert(app, 5);
         await cluster.StartPrimaryAsync(port);
-        await TestCluster.Eventually(async () => (await Status(cluster.Primary)).Problem?.Contains("stalled") == true,
-            TimeSpan.FromSeconds(30), "the stalled tailer to be reported");
+        await cluster.Primary.Kit.AwaitConditionAsync(async () => (await Status(cluster.Primary)).Problem?.Contains("stalled") == true,
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "the stalled tailer to be reported");
         var status = await Status(cluster.Primary);
         Assert.False(status.Healthy);
         Assert.Contains("fails its checksum", status.Problem);

@@ -14,8 +14,7 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
     [Fact]
     public async Task BatchesHeldPastTheBoundDuringAResyncAreDroppedAndCaughtUpAfterwards()
     {
-        LogCapture.Clear();
-        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon, Tune = s => s with { MaxHeldBatches = 8 } };
+        await using var cluster = new TestCluster(output) { Tune = s => s with { MaxHeldBatches = 8 } };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // About 16 MB, so a resync lasts long enough for more than 8 live batches to arrive during it.
@@ -42,14 +41,14 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
         }, TaskCreationOptions.LongRunning);
 
         const string dropped = "batches held back; dropping";
-        for (var attempt = 1; LogCapture.Count(dropped) == 0; attempt++)
+        for (var attempt = 1; replica.Log.Count(dropped) == 0; attempt++)
         {
             Assert.True(attempt <= 10, "the held batches never overflowed in 10 resyncs");
             var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
             Assert.True(started.Accepted, started.Detail);
-            await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")).State != ReplicaStates.Resyncing,
-                TimeSpan.FromSeconds(60), $"resync {attempt} to end");
-            output.WriteLine($"resync {attempt}: {LogCapture.Count(dropped)} overflows");
+            await replica.Kit.AwaitConditionAsync(async () => (await replica.StatusAsync("app.db")).State != ReplicaStates.Resyncing,
+                TimeSpan.FromSeconds(60), TestCluster.Poll, $"resync {attempt} to end");
+            output.WriteLine($"resync {attempt}: {replica.Log.Count(dropped)} overflows");
         }
         stop.Cancel();
         var commits = await writer;
@@ -71,8 +70,7 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
     [Fact]
     public async Task CatchUpReplyBiggerThanTheBoundConvergesWithoutAResync()
     {
-        LogCapture.Clear();
-        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon, Tune = s => s with { MaxHeldBatches = 4 } };
+        await using var cluster = new TestCluster(output) { Tune = s => s with { MaxHeldBatches = 4 } };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
         await cluster.StartPrimaryAsync();
@@ -90,7 +88,8 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
         replica = await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync(TimeSpan.FromSeconds(30));
 
-        Assert.True(LogCapture.Count("batches held back; dropping") >= 1, "the catch-up reply should have overflowed the bound");
+        // Logged by the new incarnation, whose log probe listened from its start.
+        Assert.True(replica.Log.Count("batches held back; dropping") >= 1, "the catch-up reply should have overflowed the bound");
         var status = await replica.StatusAsync("app.db");
         Assert.Equal(0, status.Counters.Resyncs);   // a new incarnation: its count starts at 0, and no resync was needed
         output.WriteLine($"resyncs before the restart {resyncs}, after {status.Counters.Resyncs}");

@@ -21,8 +21,7 @@ public class ResyncRetryTests(ITestOutputHelper output)
     [Fact]
     public async Task ReplicaFileOfAnotherPageSizeIsReportedLeftAloneAndResyncedOnceMovedAway()
     {
-        LogCapture.Clear();
-        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
         app.Execute("INSERT INTO t(v) VALUES ('from the primary')");
@@ -40,9 +39,9 @@ public class ResyncRetryTests(ITestOutputHelper output)
         await cluster.StartPrimaryAsync();
         var replica = await cluster.StartReplicaAsync(1);
         DatabaseStatus status = null!;
-        await TestCluster.Eventually(async () => (status = await replica.StatusAsync("app.db")).Problem?.Contains("page size 8192") == true
-                                                 && LogCapture.Count("resync failed") >= 2,
-            TimeSpan.FromSeconds(60), "the page-size mismatch to be reported and the resync retried");
+        await replica.Log.WaitForCountAsync("resync failed", 2, TimeSpan.FromSeconds(60), "the resync to fail and be retried");
+        await replica.Kit.AwaitConditionAsync(async () => (status = await replica.StatusAsync("app.db")).Problem?.Contains("page size 8192") == true,
+            TimeSpan.FromSeconds(60), TestCluster.Poll, "the page-size mismatch to be reported");
         output.WriteLine($"problem: {status.Problem}");
         Assert.False(status.Healthy);
         Assert.Contains("4096", status.Problem);
@@ -78,8 +77,8 @@ public class ResyncRetryTests(ITestOutputHelper output)
     [Fact]
     public async Task ResyncThePrimaryFailsIsRetriedAndConverges()
     {
-        LogCapture.Clear();
-        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        // At INFO: a late completion ("completed after it had been given up") is logged at that level.
+        await using var cluster = new TestCluster(output) { ExtraHocon = "akka.loglevel = INFO" };
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // About 16 MB: four 4-MiB ranges, so the source lives through several demands.
@@ -94,13 +93,13 @@ public class ResyncRetryTests(ITestOutputHelper output)
         {
             Assert.True(attempt <= 10, "no resync could be failed in flight in 10 attempts");
             var before = (await replica.StatusAsync("app.db")).Counters.Resyncs;
-            var failures = LogCapture.Count(failed);
-            var lateCompletions = LogCapture.Count(completedAnyway);
+            var failures = replica.Log.Count(failed);
+            var lateCompletions = replica.Log.Count(completedAnyway);
             var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
             Assert.True(started.Accepted, started.Detail);
-            await TestCluster.Eventually(async () =>
+            await replica.Kit.AwaitConditionAsync(async () =>
             {
-                if (LogCapture.Count(failed) > failures) return true;
+                if (replica.Log.Count(failed) > failures) return true;
                 if (await FindResyncSource(cluster.Primary) is { } source)
                 {
                     // A demand for a range that was never offered: the source fails the session (ResyncSource.Fail).
@@ -108,22 +107,22 @@ public class ResyncRetryTests(ITestOutputHelper output)
                     return false;
                 }
                 return (await replica.StatusAsync("app.db")).State != ReplicaStates.Resyncing;
-            }, TimeSpan.FromSeconds(60), $"attempt {attempt}: the resync to fail or complete");
+            }, TimeSpan.FromSeconds(60), TestCluster.Poll, $"attempt {attempt}: the resync to fail or complete");
 
             // After a failure the replica is unhealthy until a retry completes; otherwise it is healthy at once.
-            await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")) is { State: ReplicaStates.Following, Healthy: true },
-                TimeSpan.FromSeconds(60), $"attempt {attempt}: the replica to follow again, healthy");
+            await replica.Kit.AwaitConditionAsync(async () => (await replica.StatusAsync("app.db")) is { State: ReplicaStates.Following, Healthy: true },
+                TimeSpan.FromSeconds(60), TestCluster.Poll, $"attempt {attempt}: the replica to follow again, healthy");
             var resyncs = (await replica.StatusAsync("app.db")).Counters.Resyncs - before;
             Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
             if (resyncs >= 2)
             {
-                await TestCluster.Eventually(() => Task.FromResult(LogCapture.Count(failed) > failures), TimeSpan.FromSeconds(10),
+                await replica.Log.WaitForCountAsync(failed, failures + 1, TimeSpan.FromSeconds(10),
                     $"attempt {attempt}: the failure that led to the retry to be logged");
                 output.WriteLine($"attempt {attempt}: failed in flight, then retried");
                 break;
             }
             Assert.Equal(1, resyncs);
-            output.WriteLine(LogCapture.Count(completedAnyway) > lateCompletions
+            output.WriteLine(replica.Log.Count(completedAnyway) > lateCompletions
                 ? $"attempt {attempt}: failed after its last page arrived; the complete copy was taken"
                 : $"attempt {attempt}: completed before it could be failed");
         }

@@ -43,11 +43,11 @@ public class SnapshotUnderLoadTests(ITestOutputHelper output)
             {
                 var before = (await cluster.Replica(1).StatusAsync("app.db")).Counters.Resyncs;
                 await cluster.Replica(1).Databases["app.db"].Ask<ResyncStarted>(new RequestResync($"test {i}"), TimeSpan.FromSeconds(10));
-                await TestCluster.Eventually(async () =>
+                await cluster.Replica(1).Kit.AwaitConditionAsync(async () =>
                 {
                     var status = await cluster.Replica(1).StatusAsync("app.db");
                     return status.Counters.Resyncs > before && status.State != ReplicaStates.Resyncing;
-                }, TimeSpan.FromSeconds(30), $"resync {i} to complete");
+                }, TimeSpan.FromSeconds(30), TestCluster.Poll, $"resync {i} to complete");
             }
         }
         finally

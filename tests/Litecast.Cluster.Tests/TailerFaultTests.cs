@@ -69,10 +69,10 @@ public class TailerFaultTests(ITestOutputHelper output)
             Assert.NotNull(tailer);
             var txid = (await cluster.Primary.StatusAsync("app.db")).Txid;
             faults.Arm(TailerPoint.Poll, $"test fault {fault}");
-            await TestCluster.Eventually(async () => await Resolve(cluster.Primary.System, tailerPath) is { } next && next.Path.Uid != tailer.Path.Uid,
-                TimeSpan.FromSeconds(30), $"a new tailer incarnation after fault {fault}");
-            await TestCluster.Eventually(async () => (await cluster.Primary.StatusAsync("app.db")).Txid > txid + 200,
-                TimeSpan.FromSeconds(30), $"the restarted tailer to publish after fault {fault}");
+            await cluster.Primary.Kit.AwaitConditionAsync(async () => await Resolve(cluster.Primary.System, tailerPath) is { } next && next.Path.Uid != tailer.Path.Uid,
+                TimeSpan.FromSeconds(30), TestCluster.Poll, $"a new tailer incarnation after fault {fault}");
+            await cluster.Primary.Kit.AwaitConditionAsync(async () => (await cluster.Primary.StatusAsync("app.db")).Txid > txid + 200,
+                TimeSpan.FromSeconds(30), TestCluster.Poll, $"the restarted tailer to publish after fault {fault}");
             output.WriteLine($"fault {fault}: tailer {tailer.Path.Uid} replaced; primary past txid {txid + 200}");
         }
         stop.Cancel();
@@ -118,11 +118,11 @@ public class TailerFaultTests(ITestOutputHelper output)
         await cluster.Replica(1).Databases["app.db"].Ask<Litecast.Actors.ResyncStarted>(new Litecast.Actors.RequestResync("test"), TimeSpan.FromSeconds(10));
         for (var i = 0; i < 20; i++) app.Execute("INSERT INTO t(v) VALUES (randomblob(1000))");
 
-        await TestCluster.Eventually(async () =>
+        await cluster.Replica(1).Kit.AwaitConditionAsync(async () =>
         {
             var status = await cluster.Replica(1).StatusAsync("app.db");
             return status.Counters.Resyncs > resyncsBefore && status.State == Litecast.Actors.ReplicaStates.Following;
-        }, TimeSpan.FromSeconds(90), "the replica's resync to complete");
+        }, TimeSpan.FromSeconds(90), TestCluster.Poll, "the replica's resync to complete");
         await cluster.WaitForReplicasAsync();
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }

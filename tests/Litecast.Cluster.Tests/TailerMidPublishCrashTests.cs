@@ -9,7 +9,7 @@ namespace Litecast.Cluster.Tests;
 
 /// <summary>
 /// Issue 11, "also untested": the tailer dies after publishing the first part of a multi-part batch (the fault hook
-/// <see cref="WalTailer.InjectFault"/> with AfterFirstPart). Replicas hold half a transaction in an open apply; the
+/// <see cref="TailerFaults"/> at <see cref="TailerPoint.PartPublished"/>). Replicas hold half a transaction in an open apply; the
 /// restarted tailer re-establishes from the saved position and publishes the transaction again, whole. Nothing may be
 /// lost, duplicated or half-applied.
 /// </summary>
@@ -34,8 +34,8 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
         // The position is saved lazily (at most once a second): wait until it is saved where the replicas are, so the
         // restarted tailer resumes from exactly there and republishes only the crashed transaction.
         var saved = Path.Combine(PositionFile.StateDirectory(cluster.PrimaryPath), "primary.json");
-        await TestCluster.Eventually(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)?.Txid == before.Txid),
-            TimeSpan.FromSeconds(30), "the primary to save its position");
+        await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)?.Txid == before.Txid),
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "the primary to save its position");
 
         var database = cluster.Primary.Databases["app.db"];
         var tailerPath = database.Path / "tailer-supervisor" / "tailer";
@@ -44,11 +44,11 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
 
         // 3 MB in one transaction: about 735 pages, 12 parts of 64 pages.
         app.Execute("INSERT INTO t(payload) VALUES (randomblob(3000000))");
-        await TestCluster.Eventually(async () =>
+        await cluster.Primary.Kit.AwaitConditionAsync(async () =>
         {
             try { return (await cluster.Primary.System.ActorSelection(tailerPath).ResolveOne(TimeSpan.FromSeconds(2))).Path.Uid != tailer.Path.Uid; }
             catch (ActorNotFoundException) { return false; }
-        }, TimeSpan.FromSeconds(30), "a new tailer incarnation after the crash");
+        }, TimeSpan.FromSeconds(30), TestCluster.Poll, "a new tailer incarnation after the crash");
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 5; i++) app.Execute("INSERT INTO t(payload) VALUES (randomblob(100))");
         await cluster.WaitForReplicasAsync(TimeSpan.FromSeconds(90));

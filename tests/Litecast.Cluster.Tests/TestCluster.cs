@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Cluster;
@@ -9,6 +8,7 @@ using Litecast.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using NodeTestKit = Akka.TestKit.Xunit2.TestKit;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -22,6 +22,13 @@ public sealed class TestNode
     public required Dictionary<string, IActorRef> Databases { get; init; }
     public required Address Address { get; init; }
 
+    /// <summary>Akka.TestKit over this node's ActorSystem: AwaitConditionAsync/AwaitAssertAsync, EventFilter, probes.
+    /// Never disposed: disposing a TestKit terminates its system, which <see cref="TestCluster"/> does itself.</summary>
+    public required NodeTestKit Kit { get; init; }
+
+    /// <summary>Every warning and error this node logged since it started.</summary>
+    public required LogProbe Log { get; init; }
+
     public async Task<DatabaseStatus> StatusAsync(string name) =>
         await Databases[name].Ask<DatabaseStatus>(GetDatabaseStatus.Instance, TimeSpan.FromSeconds(10));
 }
@@ -34,6 +41,7 @@ public sealed class TestCluster : IAsyncDisposable
 {
     public const string TestOverrides = """
         akka.loglevel = WARNING
+        akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
         akka.cluster.split-brain-resolver.stable-after = 3s
         akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
         akka.cluster.failure-detector.heartbeat-interval = 200ms
@@ -47,6 +55,10 @@ public sealed class TestCluster : IAsyncDisposable
     private readonly ITestOutputHelper? _output;
     private readonly List<TestNode> _nodes = [];
     public TestNode Primary { get; private set; } = null!;
+
+    /// <summary>How often the tests' AwaitConditionAsync/AwaitAssertAsync check again (TestKit's default interval is a
+    /// tenth of the timeout: seconds here).</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
     public List<TestNode> Replicas { get; } = [];
     public Func<DatabaseSettings, DatabaseSettings> Tune { get; init; } = s => s;
 
@@ -153,8 +165,16 @@ public sealed class TestCluster : IAsyncDisposable
     {
         var seeds = primary is null ? seedsForPrimary ?? [] : [Akka.Cluster.Cluster.Get(primary.System).SelfAddress.ToString()];
         var endpoint = new ClusterEndpoint("127.0.0.1", port, "127.0.0.1", seeds, IsPrimary: replicaPath is null);
+        NodeTestKit kit = null!;
+        LogProbe log = null!;
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka(NodeHosting.SystemName, akka => akka
+                // Before the node joins or starts its database: the log probe misses nothing it logs.
+                .WithActors((system, _) =>
+                {
+                    kit = new NodeTestKit(system, _output);
+                    log = new LogProbe(kit);
+                })
                 .WithLitecastNode(endpoint, nodeId =>
                 [
                     Tune(new DatabaseSettings
@@ -172,20 +192,12 @@ public sealed class TestCluster : IAsyncDisposable
         var nodeDatabases = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NodeDatabases>().WaitAsync(TimeSpan.FromSeconds(30));
         var started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, TimeSpan.FromSeconds(10));
         var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
-        var node = new TestNode { Host = host, System = system, NodeId = self.ToString(), Address = self, Databases = new(started.ByName) };
+        var node = new TestNode
+        {
+            Host = host, System = system, NodeId = self.ToString(), Address = self, Databases = new(started.ByName), Kit = kit, Log = log,
+        };
         _nodes.Add(node);
         return node;
-    }
-
-    /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after the timeout.</summary>
-    public static async Task Eventually(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (watch.Elapsed > timeout) throw new TimeoutException($"timed out after {timeout.TotalSeconds} s waiting for {what}");
-            await Task.Delay(50);
-        }
     }
 
     /// <summary>
@@ -195,36 +207,30 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<WalSynced> SyncAsync(TimeSpan timeout)
     {
         WalSynced? target = null;
-        await Eventually(async () =>
+        await Primary.Kit.AwaitConditionAsync(async () =>
         {
             try { target = await Primary.Databases["app.db"].Ask<object>(SyncWal.Instance, TimeSpan.FromSeconds(5)) as WalSynced; }
             catch (Exception) { target = null; }
             return target is not null;
-        }, timeout, "the primary to answer a sync");
+        }, timeout, Poll, "the primary to answer a sync");
         return target!;
     }
 
-    /// <summary>Waits until every replica reports the primary's current txid and generation.</summary>
+    /// <summary>Waits until every replica reports the primary's current txid and generation; on a timeout the failure
+    /// says where the replica stands and why, so a failure in a loaded CI run can be understood from its log.</summary>
     public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
     {
         var target = await SyncAsync(TimeSpan.FromSeconds(30));
+        var max = timeout ?? TimeSpan.FromSeconds(60);
         foreach (var replica in Replicas.Where(r => r is not null))
         {
-            DatabaseStatus? last = null;
-            try
+            await replica.Kit.AwaitAssertAsync(async () =>
             {
-                await Eventually(async () =>
-                {
-                    last = await replica.StatusAsync("app.db");
-                    return last.Generation == target.Generation && last.Txid >= target.Txid;
-                }, timeout ?? TimeSpan.FromSeconds(60), $"replica {replica.NodeId} to reach txid {target.Txid}");
-            }
-            catch (TimeoutException e)
-            {
-                // Say where the replica stands and why, so a failure in a loaded CI run can be understood from its log.
-                throw new TimeoutException($"{e.Message}; it is at generation {last?.Generation:x16} txid {last?.Txid}, " +
-                                           $"state {last?.State}, problem: {last?.Problem}", e);
-            }
+                var status = await replica.StatusAsync("app.db");
+                Assert.True(status.Generation == target.Generation && status.Txid >= target.Txid,
+                    $"replica {replica.NodeId} did not reach generation {target.Generation:x16} txid {target.Txid} in {max.TotalSeconds} s; " +
+                    $"it is at generation {status.Generation:x16} txid {status.Txid}, state {status.State}, problem: {status.Problem}");
+            }, max, Poll);
         }
         _output?.WriteLine($"replicas at generation {target.Generation:x16} txid {target.Txid}");
     }

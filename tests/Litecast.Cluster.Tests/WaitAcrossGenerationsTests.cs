@@ -16,8 +16,7 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
     [Fact]
     public async Task BookmarkOfTheNewGenerationIsNeverAnsweredFromTheOldOne()
     {
-        LogCapture.Clear();
-        await using var cluster = new TestCluster(output) { ExtraHocon = LogCapture.Hocon };
+        await using var cluster = new TestCluster(output);
         var (app, port, replica, old) = await StartOnTheOldGenerationAsync(cluster);
 
         // The operator starts the primary over from scratch while Litecast is down: database and Litecast's state
@@ -45,8 +44,8 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         Assert.NotEqual(old.Generation, bookmark.Generation);
         Assert.True(bookmark.Txid <= old.Txid, "the test needs a bookmark the old generation's txid already passed");
 
-        await TestCluster.Eventually(async () => (await replica.StatusAsync("app.db")).Problem?.Contains("page size 4096") == true,
-            TimeSpan.FromSeconds(60), "the replica to hear of the new generation and fail to resync");
+        await replica.Kit.AwaitConditionAsync(async () => (await replica.StatusAsync("app.db")).Problem?.Contains("page size 4096") == true,
+            TimeSpan.FromSeconds(60), TestCluster.Poll, "the replica to hear of the new generation and fail to resync");
         var stuck = await replica.StatusAsync("app.db");
         Assert.Equal(old.Generation, stuck.Generation);
         Assert.True(stuck.Txid >= bookmark.Txid);
@@ -54,9 +53,8 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         var wait = replica.Databases["app.db"].Ask<TxidReached>(new WaitForTxid(bookmark.Txid, TimeSpan.FromSeconds(120)), TimeSpan.FromSeconds(120));
         // Every resync retry is a replica tick, and every tick answers the waiters it can: three retries later, this
         // one must still be waiting.
-        var retries = LogCapture.Count("resync failed");
-        await TestCluster.Eventually(() => Task.FromResult(LogCapture.Count("resync failed") >= retries + 3),
-            TimeSpan.FromSeconds(30), "three more resync retries");
+        var retries = replica.Log.Count("resync failed");
+        await replica.Log.WaitForCountAsync("resync failed", retries + 3, TimeSpan.FromSeconds(30), "three more resync retries");
         if (wait.IsCompleted) Assert.Fail($"answered from the old generation: {await wait}");
 
         var moved = Path.Combine(cluster.Directory, "moved-away");

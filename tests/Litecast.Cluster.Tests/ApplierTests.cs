@@ -1,0 +1,151 @@
+using Akka.Actor;
+using Litecast.Actors.Replica;
+using Litecast.Storage;
+using Litecast.Messages;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// The replica's applier alone, on a local ActorSystem: its parent is the test (ChildActorOf), so what it reports to its
+/// database actor (Ready, Applied, Rejected) arrives at the test. The batches are real commits of a primary file, and
+/// every outcome is read back from the replica file with SQLite.
+/// </summary>
+public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private const string Rows = "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); " +
+                                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO t SELECT i, 'row ' || i FROM n";
+
+    private IActorRef StartApplier(ApplierFiles files)
+    {
+        var applier = ChildActorOf(Applier.Props(files.Settings));
+        var ready = ExpectMsg<Applier.Ready>(Timeout);
+        Assert.Equal(ApplierFiles.StartTxid, ready.Position?.Txid);
+        return applier;
+    }
+
+    private void Stop(IActorRef applier)
+    {
+        Watch(applier);
+        Sys.Stop(applier);
+        ExpectTerminated(applier, Timeout);
+    }
+
+    /// <summary>
+    /// A batch in three parts: a part that does not continue the open batch (part 1 first, or part 2 after part 0) is
+    /// rejected as out of sequence, without a resync (the database actor catches up instead), and the part already
+    /// written is rolled back; the same parts in order then apply as one transaction.
+    /// </summary>
+    [Fact]
+    public void PartsOutOfOrderAreRejectedWithoutAResyncAndNothingIsWrittenUntilTheyComeInOrder()
+    {
+        using var files = new ApplierFiles(Rows);
+        var batch = files.Commit("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) " +
+                                 "INSERT INTO t(v) SELECT hex(randomblob(500)) FROM n");
+        var parts = ApplierFiles.Split(batch, 3);
+        var applier = StartApplier(files);
+        var before = Pages.Read(files.ReplicaPath);
+
+        applier.Tell(new Applier.Apply(parts[1]));
+        var rejected = ExpectMsg<Applier.Rejected>(Timeout);
+        Assert.False(rejected.NeedsResync, rejected.Reason);
+        Assert.Contains("part 1 of batch 101..101 arrived out of sequence", rejected.Reason);
+
+        applier.Tell(new Applier.Apply(parts[0]));
+        applier.Tell(new Applier.Apply(parts[2]));
+        rejected = ExpectMsg<Applier.Rejected>(Timeout);
+        Assert.False(rejected.NeedsResync, rejected.Reason);
+        Assert.Contains("part 2 of batch 101..101 arrived out of sequence", rejected.Reason);
+        AssertPages(before, files.ReplicaPath);
+        Assert.Equal(200, ApplierFiles.Count(files.ReplicaPath));
+
+        foreach (var part in parts) applier.Tell(new Applier.Apply(part));
+        var applied = ExpectMsg<Applier.Applied>(Timeout);
+        Assert.Equal((101UL, 101UL, batch.PostHash), (applied.FirstTxid, applied.LastTxid, applied.Hash));
+        Stop(applier);
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        Assert.Equal(300, ApplierFiles.Count(files.ReplicaPath));
+        Assert.Equal(101UL, PositionFile.Read<ReplicaPosition>(files.PositionPath)!.Txid);
+    }
+
+    /// <summary>
+    /// A true batch of the primary, but not the next one: its pre-hash is the primary's state after txid 101 while the
+    /// replica is at 100. It is rejected unwritten and asks for a resync; txids 101 and 102 in order then apply.
+    /// </summary>
+    [Fact]
+    public void BatchWhosePreHashIsNotTheReplicasStateIsRejectedUnwrittenAndAsksForAResync()
+    {
+        using var files = new ApplierFiles(Rows);
+        var first = files.Commit("UPDATE t SET v = 'changed by txid 101' WHERE id % 10 = 0");
+        var second = files.Commit("INSERT INTO t(v) VALUES ('inserted by txid 102')");
+        Assert.NotEqual(first.PreHash, second.PreHash);
+        var applier = StartApplier(files);
+        var before = Pages.Read(files.ReplicaPath);
+
+        applier.Tell(new Applier.Apply(second));
+        var rejected = ExpectMsg<Applier.Rejected>(Timeout);
+        Assert.True(rejected.NeedsResync, rejected.Reason);
+        Assert.Contains("matches neither side of batch 102..102", rejected.Reason);
+        AssertPages(before, files.ReplicaPath);
+        Assert.Equal(ApplierFiles.StartTxid, PositionFile.Read<ReplicaPosition>(files.PositionPath)!.Txid);
+
+        applier.Tell(new Applier.Apply(first));
+        Assert.Equal(101UL, ExpectMsg<Applier.Applied>(Timeout).LastTxid);
+        applier.Tell(new Applier.Apply(second));
+        Assert.Equal(102UL, ExpectMsg<Applier.Applied>(Timeout).LastTxid);
+        Stop(applier);
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        using var read = SqliteConnections.OpenReadOnly(files.ReplicaPath);
+        Assert.Equal(20, read.Scalar<long>("SELECT count(*) FROM t WHERE v = 'changed by txid 101'"));
+        Assert.Equal(201, read.Scalar<long>("SELECT max(id) FROM t WHERE v = 'inserted by txid 102'"));
+    }
+
+    /// <summary>
+    /// Five small consecutive batches merged as the replica merges held batches (BatchMerger): applied as ONE batch,
+    /// reported as one Applied covering txids 101..105, and the file has every row of the five commits.
+    /// </summary>
+    [Fact]
+    public void MergedRunOfSmallBatchesAppliesAsOneAndCoversTheWholeRange()
+    {
+        using var files = new ApplierFiles(Rows);
+        var run = Enumerable.Range(1, 5)
+            .Select(i => files.Commit($"INSERT INTO t(v) VALUES ('merged {i}'); UPDATE t SET v = 'touched by {i}' WHERE id = {i * 30}"))
+            .ToList();
+        var pageCountBefore = (uint)Pages.Read(files.ReplicaPath).Count;
+        for (var i = 1; i < run.Count; i++)
+        {
+            Assert.True(BatchMerger.CanFollow(run[i - 1], run[i], pageCountBefore), $"batch {run[i].FirstTxid} cannot follow {run[i - 1].FirstTxid}");
+            pageCountBefore = run[i - 1].PageCount;
+        }
+        var merged = BatchMerger.Merge(run);
+        Assert.Equal((101UL, 105UL), (merged.FirstTxid, merged.LastTxid));
+        // The five commits rewrite the same leaf page: it travels once, in its latest image.
+        Assert.True(merged.Pages.Count < run.Sum(b => b.Pages.Count), $"{merged.Pages.Count} merged pages of {run.Sum(b => b.Pages.Count)}");
+        var applier = StartApplier(files);
+
+        applier.Tell(new Applier.Apply(merged));
+        var applied = ExpectMsg<Applier.Applied>(Timeout);
+        Assert.Equal((ApplierFiles.Generation, 101UL, 105UL, run[^1].PostHash), (applied.Generation, applied.FirstTxid, applied.LastTxid, applied.Hash));
+        // The next commit continues from 105: nothing of the run is left pending.
+        applier.Tell(new Applier.Apply(files.Commit("INSERT INTO t(v) VALUES ('after the run')")));
+        Assert.Equal(106UL, ExpectMsg<Applier.Applied>(Timeout).FirstTxid);
+        Stop(applier);
+
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        using var read = SqliteConnections.OpenReadOnly(files.ReplicaPath);
+        Assert.Equal(5, read.Scalar<long>("SELECT count(*) FROM t WHERE v LIKE 'merged %'"));
+        Assert.Equal(5, read.Scalar<long>("SELECT count(*) FROM t WHERE v LIKE 'touched by %'"));
+        Assert.Equal(206, read.Scalar<long>("SELECT count(*) FROM t"));
+        Assert.Equal(106UL, PositionFile.Read<ReplicaPosition>(files.PositionPath)!.Txid);
+    }
+
+    private static void AssertPages(List<byte[]> expected, string path)
+    {
+        var actual = Pages.Read(path);
+        Assert.Equal(expected.Count, actual.Count);
+        for (var i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].AsSpan().SequenceEqual(actual[i]), $"page {i + 1} of the replica was changed by a rejected batch");
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Akka.Event;
+using Akka.TestKit;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// A TestProbe subscribed to a node's EventStream for every <see cref="LogEvent"/> (at the configured level: warnings
+/// and errors), from before the node's database actor starts, so that nothing it logs is missed. It keeps what it
+/// received, so a test can count occurrences across a long operation ("the resync was retried twice", "one more failure
+/// since") and wait for more with FishForMessage. A message expected a known number of times inside one action is
+/// asserted with TestKit's EventFilter instead.
+/// </summary>
+public sealed class LogProbe
+{
+    private readonly TestProbe _probe;
+    private readonly List<string> _seen = [];
+
+    public LogProbe(TestKitBase kit)
+    {
+        _probe = kit.CreateTestProbe("log-probe");
+        kit.Sys.EventStream.Subscribe(_probe.Ref, typeof(LogEvent));
+    }
+
+    /// <summary>How many events logged so far contain <paramref name="text"/> (takes what has arrived, without waiting).</summary>
+    public int Count(string text)
+    {
+        TakeArrived();
+        return _seen.Count(line => line.Contains(text, StringComparison.Ordinal));
+    }
+
+    /// <summary>Everything logged so far, one event a line (for a failure message).</summary>
+    public string All
+    {
+        get
+        {
+            TakeArrived();
+            return string.Join("\n", _seen);
+        }
+    }
+
+    /// <summary>Waits until <paramref name="count"/> events containing <paramref name="text"/> have been logged since
+    /// the node started; fails after <paramref name="max"/>, naming what was awaited.</summary>
+    public async Task WaitForCountAsync(string text, int count, TimeSpan max, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (Count(text) < count)
+        {
+            var remaining = max - watch.Elapsed;
+            Assert.True(remaining > TimeSpan.Zero, $"timed out after {max.TotalSeconds} s waiting for {what}: " +
+                                                   $"{Count(text)} of {count} events logged containing \"{text}\"");
+            await _probe.FishForMessageAsync<LogEvent>(e => Record(e).Contains(text, StringComparison.Ordinal), remaining,
+                $"{what} (\"{text}\" logged {count} times)");
+        }
+    }
+
+    private void TakeArrived()
+    {
+        while (_probe.HasMessages) Record((LogEvent)_probe.ReceiveOne(TimeSpan.Zero)!);
+    }
+
+    private string Record(LogEvent e)
+    {
+        var line = $"[{e.LogLevel()}] {e.LogSource}: {e.Message}";
+        _seen.Add(line);
+        return line;
+    }
+}
