@@ -59,19 +59,15 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private long _reportedAt;
 
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
-    private ulong _forwarded;
-    private ulong _forwardingFirst;
-    private uint _forwardedPageCount;
+    private readonly BatchSequencer _sequencer;
     private ulong _forwardedAtLastTick;
     private bool _applierReady;
-    private readonly SortedDictionary<(ulong FirstTxid, int Part), PageBatch> _held = new();
     private long? _catchUpSince;
     private bool _catchUpDeferred;
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
     private long _resyncProgressAt;
     private string? _replicaProblem;
-    private bool _heldOverflow;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
     // in the replica's generation (heartbeats and batches), the last moment the replica was known to be current (a
@@ -92,6 +88,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     {
         _settings = settings;
         _mediator = mediator;
+        _sequencer = new BatchSequencer(settings.MaxHeldBatches);
         Receive<SubscribeAck>(_ => { });
         Receive<Heartbeat>(HeartbeatReceived);
         Receive<PageBatch>(BatchReceived);
@@ -114,8 +111,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<Applier.Rejected>(r =>
         {
             // The applier dropped the batch it was applying: nothing it was handed is pending any more.
-            _forwarded = _position?.Txid ?? 0;
-            _forwardingFirst = 0;
+            _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0);
             if (r.NeedsResync) StartResync(r.Reason);
             else RequestCatchUp();
         });
@@ -133,8 +129,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         {
             _replicaProblem = lost.Detail;
             _position = null;
-            _forwarded = 0;
-            _forwardingFirst = 0;
+            _sequencer.ResetTo(0, pageCount: 0);
             StartResync(lost.Detail);
         });
         Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
@@ -263,19 +258,17 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>What the replica is waiting for, in words (log and /status).</summary>
     private string WaitingFor() =>
         _resync is not null ? $"waiting for the resync ({_resyncReason})"
-        : ApplierBusy ? $"waiting for the applier to apply up to txid {_forwarded}"
+        : ApplierBusy ? $"waiting for the applier to apply up to txid {_sequencer.Forwarded}"
         : _catchUpSince is not null ? $"waiting for catch-up from txid {_position?.Txid + 1}"
-        : _held.Count > 0 ? $"waiting for txid {_forwarded + 1} ({_held.Count} later batches held)"
+        : _sequencer.HeldCount > 0 ? $"waiting for txid {_sequencer.Forwarded + 1} ({_sequencer.HeldCount} later batches held)"
         : "waiting for batches";
 
     private void ApplierReady(Applier.Ready ready)
     {
         _applierReady = true;
         _position = ready.Position;
-        _forwarded = ready.Position?.Txid ?? 0;
+        _sequencer.ResetTo(ready.Position?.Txid ?? 0, ready.Position?.PageCount ?? 0, forgetHeld: true);
         _catchUpDeferred = false;
-        _forwardedPageCount = ready.Position?.PageCount ?? 0;
-        _held.Clear();
         _resync = null;
         // A replica starting (or restarted) behind is as stale as its last save, not as its start.
         if (ready.SavedAt is { } savedAt)
@@ -298,7 +291,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
         else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
             StartResync($"the primary started generation {heartbeat.Generation:x16}");
-        else if (_resync is null && _position is not null && heartbeat.Txid > _forwarded && _catchUpSince is null && _held.Count > 0 && !ApplierBusy)
+        else if (_resync is null && _position is not null && heartbeat.Txid > _sequencer.Forwarded && _catchUpSince is null && _sequencer.HeldCount > 0 && !ApplierBusy)
             RequestCatchUp();
         ReportPosition();
     }
@@ -314,36 +307,22 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             Hold(batch);
             return;
         }
-        if (batch.LastTxid <= _forwarded && !(batch.Part > 0 && batch.FirstTxid == _forwardingFirst)) return;
+        if (_sequencer.IsStale(batch)) return;
         Hold(batch);
         ForwardHeld();
     }
 
-    /// <summary>
-    /// Keeps a batch until its turn; past the bound, drops the newest and catches up from the log once the kept ones are
-    /// applied. (Dropping them all lost the head of a catch-up reply bigger than the bound too; it was asked for again
-    /// and lost again, one batch of progress every catch-up timeout, never a stall, never converging.)
-    /// </summary>
     private void Hold(PageBatch batch)
     {
-        var key = (batch.FirstTxid, batch.Part);
-        if (_held.Count >= _settings.MaxHeldBatches && !_held.ContainsKey(key))
-        {
-            if (!_heldOverflow)
-                _log.Warning("{Database}: more than {Max} batches held back; dropping the newest, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
-            _heldOverflow = true;
-            var newest = _held.Keys.Max();
-            if (key.CompareTo(newest) > 0) return;
-            _held.Remove(newest);
-        }
-        _held[key] = batch;
+        if (_sequencer.Hold(batch))
+            _log.Warning("{Database}: more than {Max} batches held back; dropping the newest, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
     }
 
     /// <summary>After batches were dropped past the bound: ask for them as soon as the kept ones are applied.</summary>
     private void CatchUpAfterOverflow()
     {
-        if (!_heldOverflow || _held.Count > 0 || ApplierBusy || _resync is not null) return;
-        _heldOverflow = false;
+        if (!_sequencer.Overflowed || _sequencer.HeldCount > 0 || ApplierBusy || _resync is not null) return;
+        _sequencer.ClearOverflow();
         _catchUpSince = null;
         RequestCatchUp();
     }
@@ -356,61 +335,13 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private void ForwardHeld()
     {
         if (_resync is not null || _position is null) return;
-        while (_held.Count > 0)
-        {
-            var (key, batch) = _held.First();
-            if (batch.Generation != _position.Generation || batch.LastTxid <= _forwarded && batch.FirstTxid != _forwardingFirst)
-            {
-                _held.Remove(key);
-                continue;
-            }
-            // A first part at or before the batch whose parts are in flight: the primary publishes again from there (its
-            // tailer restarted in the middle of that batch), and the rest of the batch will never come. Stop waiting for
-            // it; the applier abandons its open transaction when it gets a first part.
-            if (batch.Part == 0 && _forwardingFirst != 0 && batch.FirstTxid <= _forwardingFirst)
-            {
-                _forwardingFirst = 0;
-                _forwarded = _position.Txid;
-            }
-            var continues = batch.Part == 0 ? batch.FirstTxid == _forwarded + 1 : batch.FirstTxid == _forwardingFirst;
-            if (!continues)
-            {
-                RequestCatchUp();
-                return;
-            }
-            if (batch.Part == 0 && ApplierBusy) return;
-            _held.Remove(key);
-            if (batch.PartCount == 1) batch = MergeHeldAfter(batch);
-            _applier.Tell(new Applier.Apply(batch));
-            _forwardingFirst = batch.FirstTxid;
-            if (batch.Part == batch.PartCount - 1)
-            {
-                _forwarded = batch.LastTxid;
-                _forwardedPageCount = batch.PageCount;
-                _forwardingFirst = 0;
-            }
-        }
+        var ready = _sequencer.TakeReady(_position.Generation, _position.Txid, out var gap);
+        foreach (var batch in ready) _applier.Tell(new Applier.Apply(batch));
+        if (gap) RequestCatchUp();
     }
 
     /// <summary>True while the applier has been handed batches it has not applied yet.</summary>
-    private bool ApplierBusy => _forwardingFirst != 0 || _position is not null && _forwarded > _position.Txid;
-
-    /// <summary>Takes the held batches that can be merged after <paramref name="first"/> (see <see cref="BatchMerger"/>)
-    /// and returns the merged batch.</summary>
-    private PageBatch MergeHeldAfter(PageBatch first)
-    {
-        var run = new List<PageBatch> { first };
-        var before = _forwardedPageCount;
-        while (_held.Count > 0)
-        {
-            var (key, next) = _held.First();
-            if (!BatchMerger.CanFollow(run[^1], next, before)) break;
-            _held.Remove(key);
-            before = run[^1].PageCount;
-            run.Add(next);
-        }
-        return BatchMerger.Merge(run);
-    }
+    private bool ApplierBusy => _position is not null && _sequencer.IsBusy(_position.Txid);
 
     private void RequestCatchUp()
     {
@@ -426,11 +357,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) < CatchUpTimeout) return;
         _catchUpSince = Stopwatch.GetTimestamp();
         // Whatever part of a batch was in flight is abandoned: catch-up resends whole batches after the last applied.
-        _forwarded = _position.Txid;
-        _forwardedPageCount = 0;
-        _forwardingFirst = 0;
-        _log.Info("{Database}: catching up after txid {Txid}", _settings.Name, _forwarded);
-        _primary.Tell(new CatchUpRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position.Generation, _forwarded, Self));
+        _sequencer.ResetTo(_position.Txid, pageCount: 0);
+        _log.Info("{Database}: catching up after txid {Txid}", _settings.Name, _position.Txid);
+        _primary.Tell(new CatchUpRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position.Generation, _position.Txid, Self));
     }
 
     private void Applied(Applier.Applied applied)
@@ -439,7 +368,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Progressed();
         _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
         _bytesReplicated += applied.Bytes;
-        if (_catchUpSince is not null && _held.Count == 0) _catchUpSince = null;
+        if (_catchUpSince is not null && _sequencer.HeldCount == 0) _catchUpSince = null;
         if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true || _replicaProblem?.StartsWith(ApplyFailedPrefix, StringComparison.Ordinal) == true)
             _replicaProblem = null;
         ReportPositionSoon();
@@ -487,10 +416,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         // The snapshot was taken after the resync was asked for: the data is at least that recent.
         if (_resync is { } resync) _currentAt = Math.Max(_currentAt, resync.Since);
         Progressed();
-        _forwarded = done.Txid;
+        _sequencer.ResetTo(done.Txid, pageCount: 0);
         _catchUpDeferred = false;
-        _forwardedPageCount = 0;
-        _forwardingFirst = 0;
         _resync = null;
         _resyncReason = null;
         // A completed resync resolves whatever led to it: a local write, a lost file, an earlier failed attempt.
@@ -522,9 +449,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         // Behind the primary's heartbeat with nothing arriving since the last tick (the batches were lost, or a gap was
         // seen before the primary was known): ask for them.
         if (_lastHeartbeat is { } heartbeat && _position is not null && heartbeat.Generation == _position.Generation
-            && heartbeat.Txid > _forwarded && _forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
+            && heartbeat.Txid > _sequencer.Forwarded && _sequencer.Forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
             RequestCatchUp();
-        _forwardedAtLastTick = _forwarded;
+        _forwardedAtLastTick = _sequencer.Forwarded;
         UpdateState();
         AnswerWaiters();
     }
