@@ -135,6 +135,11 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Heals what <see cref="IsolateAsync"/> cut.</summary>
     public Task HealAsync(TestNode node) => SetThrottleAsync(node, Unthrottled.Instance);
 
+    /// <summary>Slows every link of <paramref name="node"/> to about <paramref name="bytesPerSecond"/> (both directions,
+    /// both sides), with the throttler's token bucket: a slow network. <see cref="HealAsync"/> restores it.</summary>
+    public Task SlowDownAsync(TestNode node, int bytesPerSecond) =>
+        SetThrottleAsync(node, new TokenBucket(bytesPerSecond, bytesPerSecond, 0, bytesPerSecond));
+
     private async Task SetThrottleAsync(TestNode node, ThrottleMode mode)
     {
         foreach (var other in _nodes.Where(n => n != node && !n.System.WhenTerminated.IsCompleted))

@@ -9,9 +9,11 @@ using Litecast.Storage;
 namespace Litecast.Actors.Replica;
 
 /// <summary>
-/// A database this node holds a replica of: it subscribes to the primary's topic, keeps batches in order, and drives
-/// its <see cref="Applier"/>: catch-up on a txid gap, resync on a new generation, a hash mismatch, a failed startup
-/// check, a local write or an operator request.
+/// A database this node holds a replica of: it subscribes to the primary's topic, keeps batches in order
+/// (<see cref="BatchSequencer"/>), and drives its <see cref="Applier"/>: catch-up on a txid gap, resync on a new
+/// generation, a hash mismatch, a failed startup check, a local write or an operator request. Three behaviours:
+/// <see cref="Starting"/> until the applier has checked the file, <see cref="Streaming"/> (following or catching up),
+/// and <see cref="Resyncing"/>.
 /// </summary>
 public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 {
@@ -61,7 +63,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
     private readonly BatchSequencer _sequencer;
     private ulong _forwardedAtLastTick;
-    private bool _applierReady;
     private long? _catchUpSince;
     private bool _catchUpDeferred;
     private (Guid Session, long Since)? _resync;
@@ -89,10 +90,117 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _settings = settings;
         _mediator = mediator;
         _sequencer = new BatchSequencer(settings.MaxHeldBatches);
-        Receive<SubscribeAck>(_ => { });
-        Receive<Heartbeat>(HeartbeatReceived);
-        Receive<PageBatch>(BatchReceived);
-        Receive<CatchUpUnavailable>(u => StartResync($"catch-up unavailable: {u.Reason}"));
+        Starting();
+    }
+
+    /// <summary>
+    /// Until the applier has checked the file and says where it stands: batches are not taken yet (catch-up or a
+    /// resync brings whatever passes meanwhile).
+    /// </summary>
+    private void Starting()
+    {
+        Receive<PageBatch>(_ => { });
+        Receive<RequestResync>(r =>
+        {
+            _resyncReason = $"operator request: {r.Reason}";
+            Sender.Tell(new ResyncStarted(true, "resync will start once the replica file is checked"));
+        });
+        Common();
+    }
+
+    /// <summary>
+    /// Following the primary, or catching up with it: batches go to the applier in order; a gap asks for catch-up,
+    /// and whatever cannot be caught up (a new generation, a mismatch, a local write) leads to a resync.
+    /// </summary>
+    private void Streaming()
+    {
+        Receive<Heartbeat>(heartbeat =>
+        {
+            HeartbeatReceived(heartbeat);
+            if (_position is not null && heartbeat.Generation != _position.Generation)
+                Resync($"the primary started generation {heartbeat.Generation:x16}");
+            else if (_position is not null && heartbeat.Txid > _sequencer.Forwarded && _catchUpSince is null && _sequencer.HeldCount > 0 && !ApplierBusy)
+                RequestCatchUp();
+            ReportPosition();
+        });
+        Receive<PageBatch>(batch =>
+        {
+            PrimaryAt(batch.Generation, batch.LastTxid);
+            if (_position is null || batch.Generation != _position.Generation)
+            {
+                Hold(batch);
+                if (_position is not null)
+                    Resync($"a batch of generation {batch.Generation:x16} arrived; the replica is at {_position.Generation:x16}");
+                return;
+            }
+            if (_sequencer.IsStale(batch)) return;
+            Hold(batch);
+            ForwardHeld();
+        });
+        Receive<Applier.Applied>(applied =>
+        {
+            Applied(applied);
+            if (_catchUpSince is not null && _sequencer.HeldCount == 0) _catchUpSince = null;
+            if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
+            ForwardHeld();
+            CatchUpAfterOverflow();
+        });
+        Receive<Applier.Rejected>(r =>
+        {
+            // The applier dropped the batch it was applying: nothing it was handed is pending any more.
+            _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0);
+            if (r.NeedsResync) Resync(r.Reason);
+            else RequestCatchUp();
+        });
+        Receive<CatchUpUnavailable>(u => Resync($"catch-up unavailable: {u.Reason}"));
+        Receive<Applier.LocalWriteDetected>(w =>
+        {
+            LocalWriteDetected(w);
+            Resync("a local write changed the replica");
+        });
+        Receive<ReplicaTick>(_ =>
+        {
+            if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) > CatchUpTimeout)
+            {
+                _catchUpSince = null;
+                RequestCatchUp();
+            }
+            // Behind the primary's heartbeat with nothing arriving since the last tick (the batches were lost, or a gap
+            // was seen before the primary was known): ask for them.
+            if (_lastHeartbeat is { } heartbeat && _position is not null && heartbeat.Generation == _position.Generation
+                && heartbeat.Txid > _sequencer.Forwarded && _sequencer.Forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
+                RequestCatchUp();
+            _forwardedAtLastTick = _sequencer.Forwarded;
+            Ticked();
+            // Catch-up is asked again above while stalled; past this, a resync.
+            if (_replicaState == ReplicaStates.Stalled && Stopwatch.GetElapsedTime(_progressAt) > ResyncAfterStall)
+                Resync($"no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s at txid {_position?.Txid} while the primary is at {_primaryTxid}");
+        });
+        Receive<RequestResync>(r =>
+        {
+            Resync($"operator request: {r.Reason}");
+            Sender.Tell(new ResyncStarted(true, _primary is null ? "resync will start when the primary is reachable" : "resync started"));
+        });
+        Common();
+    }
+
+    /// <summary>
+    /// A resync is needed: asked of the primary as soon as it is known, and asked again when a session fails or makes
+    /// no progress. Live batches are held meanwhile and applied after the snapshot.
+    /// </summary>
+    private void Resyncing()
+    {
+        Receive<Heartbeat>(heartbeat =>
+        {
+            HeartbeatReceived(heartbeat);
+            StartSession();
+            ReportPosition();
+        });
+        Receive<PageBatch>(batch =>
+        {
+            PrimaryAt(batch.Generation, batch.LastTxid);
+            Hold(batch);
+        });
         Receive<ResyncOffer>(o =>
         {
             if (o.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
@@ -103,45 +211,44 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             if (p.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
             _applier.Forward(p);
         });
-        // Only the resync in flight: a failure of an earlier, abandoned session must not end the current one.
-        Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => ResyncEnded($"the primary failed the resync: {f.Reason}"));
-        Receive<ResyncFailed>(_ => { });
-        Receive<Applier.Ready>(ApplierReady);
-        Receive<Applier.Applied>(Applied);
-        Receive<Applier.Rejected>(r =>
-        {
-            // The applier dropped the batch it was applying: nothing it was handed is pending any more.
-            _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0);
-            if (r.NeedsResync) StartResync(r.Reason);
-            else RequestCatchUp();
-        });
+        // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
+        Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
+        Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => SessionFailed(a.Reason));
         Receive<Applier.ResyncDone>(ResyncDone);
-        // An abort of an abandoned session (timed out, or failed by the primary) must not end the one in flight.
-        Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => ResyncEnded(a.Reason));
-        Receive<Applier.ResyncAborted>(_ => { });
-        Receive<Applier.LocalWriteDetected>(w =>
+        // Batches handed on before the resync began are still applied (or dropped) by the applier first.
+        Receive<Applier.Applied>(Applied);
+        Receive<Applier.Rejected>(_ => _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0));
+        Receive<Applier.LocalWriteDetected>(LocalWriteDetected);
+        Receive<ReplicaTick>(_ =>
         {
-            _localWrites++;
-            _replicaProblem = $"local write detected: {w.Detail}";
-            StartResync("a local write changed the replica");
+            if (_resync is not null && Stopwatch.GetElapsedTime(_resyncProgressAt) > ResyncTimeout)
+                SessionFailed("no progress for " + ResyncTimeout);
+            StartSession();
+            Ticked();
         });
+        Receive<RequestResync>(_ => Sender.Tell(new ResyncStarted(true, "a resync is already under way")));
+        Common();
+    }
+
+    /// <summary>What every behaviour handles the same way: the primary's heartbeat, cluster reachability, the
+    /// applier's (re)start and a lost file, queries, waits, and what arrives out of its time.</summary>
+    private void Common()
+    {
+        Receive<SubscribeAck>(_ => { });
+        Receive<Heartbeat>(HeartbeatReceived);
+        Receive<Applier.Ready>(ApplierReady);
         Receive<Applier.FileLost>(lost =>
         {
             _replicaProblem = lost.Detail;
             _position = null;
             _sequencer.ResetTo(0, pageCount: 0);
-            StartResync(lost.Detail);
+            Resync(lost.Detail);
         });
         Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
         Receive<ClusterEvent.ReachableMember>(r => _unreachable.Remove(r.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(r => _unreachable.TryAdd(r.Member.Address, Stopwatch.GetTimestamp()));
-        Receive<ReplicaTick>(_ => ReplicaTickReceived());
+        Receive<ReplicaTick>(_ => Ticked());
         Receive<ReportDue>(_ => ReportPosition());
-        Receive<RequestResync>(r =>
-        {
-            StartResync($"operator request: {r.Reason}");
-            Sender.Tell(new ResyncStarted(true, _primary is null ? "resync will start when the primary is reachable" : "resync started"));
-        });
         Receive<WaitForTxid>(w =>
         {
             _waiters.Add(w, Sender);
@@ -149,6 +256,17 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<SyncWal>(_ => Sender.Tell(new DatabaseRequestRefused($"{_settings.Name} is a replica here; sync on the primary")));
         Receive<GetDatabaseStatus>(_ => Sender.Tell(ReplicaStatus()));
+        // A resync's messages after it ended (the applier ignores stale sessions), a late catch-up answer, or the result
+        // of a session given up: nothing to do in this behaviour. A late ResyncDone is handled by Resyncing.
+        Receive<ResyncOffer>(o => _applier.Forward(o));
+        Receive<ResyncPages>(p => _applier.Forward(p));
+        Receive<ResyncFailed>(_ => { });
+        Receive<Applier.ResyncAborted>(_ => { });
+        Receive<Applier.ResyncDone>(done => _log.Info("{Database}: resync {Session} completed after it had been given up", _settings.Name, done.Session));
+        Receive<CatchUpUnavailable>(_ => { });
+        Receive<Applier.Applied>(Applied);
+        Receive<Applier.Rejected>(_ => _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0));
+        Receive<Applier.LocalWriteDetected>(LocalWriteDetected);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -228,13 +346,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             : ReplicaStates.CatchingUp;
     }
 
-    /// <summary>Once a second: the state, and the escalation of a stall (catch-up again, then a resync).</summary>
-    private void UpdateState()
+    /// <summary>Once a second, in every behaviour: the state, and the waiters whose asker gave up.</summary>
+    private void Ticked()
     {
-        var state = RefreshState();
-        // Catch-up is asked again by the tick while stalled (see ReplicaTickReceived); past this, a resync.
-        if (state == ReplicaStates.Stalled && Stopwatch.GetElapsedTime(_progressAt) > ResyncAfterStall)
-            StartResync($"no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s at txid {_position?.Txid} while the primary is at {_primaryTxid}");
+        RefreshState();
+        AnswerWaiters();
     }
 
     /// <summary>Takes the current state; on a change, notes since when, and counts and logs a stall.</summary>
@@ -263,11 +379,13 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         : _sequencer.HeldCount > 0 ? $"waiting for txid {_sequencer.Forwarded + 1} ({_sequencer.HeldCount} later batches held)"
         : "waiting for batches";
 
+    /// <summary>The applier checked the file (at start, or after it was restarted): a resync when it found a problem
+    /// or one was asked for meanwhile, otherwise streaming from its position.</summary>
     private void ApplierReady(Applier.Ready ready)
     {
-        _applierReady = true;
         _position = ready.Position;
         _sequencer.ResetTo(ready.Position?.Txid ?? 0, ready.Position?.PageCount ?? 0, forgetHeld: true);
+        _catchUpSince = null;
         _catchUpDeferred = false;
         _resync = null;
         // A replica starting (or restarted) behind is as stale as its last save, not as its start.
@@ -276,9 +394,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (ready.Problem is { } problem)
         {
             _log.Info("{Database}: replica needs a resync: {Problem}", _settings.Name, problem);
-            StartResync(problem);
+            Resync(problem);
+            return;
         }
-        else _log.Info("{Database}: replica at generation {Generation:x16} txid {Txid}", _settings.Name, _position!.Generation, _position.Txid);
+        _log.Info("{Database}: replica at generation {Generation:x16} txid {Txid}", _settings.Name, _position!.Generation, _position.Txid);
+        if (_resyncReason is { } pending) Resync(pending);
+        else Become(Streaming);
     }
 
     private void HeartbeatReceived(Heartbeat heartbeat)
@@ -287,29 +408,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _lastHeartbeat = heartbeat;
         _lastHeartbeatAt = Stopwatch.GetTimestamp();
         PrimaryAt(heartbeat.Generation, heartbeat.Txid);
-        if (!_applierReady) return;
-        if (_resync is null && _resyncReason is not null) StartResync(_resyncReason);
-        else if (_resync is null && _position is not null && heartbeat.Generation != _position.Generation)
-            StartResync($"the primary started generation {heartbeat.Generation:x16}");
-        else if (_resync is null && _position is not null && heartbeat.Txid > _sequencer.Forwarded && _catchUpSince is null && _sequencer.HeldCount > 0 && !ApplierBusy)
-            RequestCatchUp();
-        ReportPosition();
-    }
-
-    private void BatchReceived(PageBatch batch)
-    {
-        if (!_applierReady) return;
-        PrimaryAt(batch.Generation, batch.LastTxid);
-        if (_resync is not null || _position is null || batch.Generation != _position.Generation)
-        {
-            if (_resync is null && _position is not null && batch.Generation != _position.Generation)
-                StartResync($"a batch of generation {batch.Generation:x16} arrived; the replica is at {_position.Generation:x16}");
-            Hold(batch);
-            return;
-        }
-        if (_sequencer.IsStale(batch)) return;
-        Hold(batch);
-        ForwardHeld();
     }
 
     private void Hold(PageBatch batch)
@@ -321,7 +419,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>After batches were dropped past the bound: ask for them as soon as the kept ones are applied.</summary>
     private void CatchUpAfterOverflow()
     {
-        if (!_sequencer.Overflowed || _sequencer.HeldCount > 0 || ApplierBusy || _resync is not null) return;
+        if (!_sequencer.Overflowed || _sequencer.HeldCount > 0 || ApplierBusy) return;
         _sequencer.ClearOverflow();
         _catchUpSince = null;
         RequestCatchUp();
@@ -334,7 +432,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// </summary>
     private void ForwardHeld()
     {
-        if (_resync is not null || _position is null) return;
+        if (_position is null) return;
         var ready = _sequencer.TakeReady(_position.Generation, _position.Txid, out var gap);
         foreach (var batch in ready) _applier.Tell(new Applier.Apply(batch));
         if (gap) RequestCatchUp();
@@ -345,7 +443,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 
     private void RequestCatchUp()
     {
-        if (_primary is null || _position is null || _resync is not null) return;
+        if (_primary is null || _position is null) return;
         // Catch-up resends from the last APPLIED txid: asked while the applier works on later batches, its batches
         // would straddle what the applier is about to apply. Ask once it is done.
         if (ApplierBusy)
@@ -368,33 +466,43 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Progressed();
         _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
         _bytesReplicated += applied.Bytes;
-        if (_catchUpSince is not null && _sequencer.HeldCount == 0) _catchUpSince = null;
         if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true || _replicaProblem?.StartsWith(ApplyFailedPrefix, StringComparison.Ordinal) == true)
             _replicaProblem = null;
         ReportPositionSoon();
         AnswerWaiters();
-        if (_catchUpDeferred && !ApplierBusy) RequestCatchUp();
-        ForwardHeld();
-        CatchUpAfterOverflow();
     }
 
-    private void StartResync(string reason)
+    private void LocalWriteDetected(Applier.LocalWriteDetected write)
+    {
+        _localWrites++;
+        _replicaProblem = $"local write detected: {write.Detail}";
+    }
+
+    /// <summary>A resync is needed for <paramref name="reason"/>: the replica resyncs, starting a session now if it can.</summary>
+    private void Resync(string reason)
     {
         if (_resync is not null) return;
         var known = _resyncReason == reason;
         _resyncReason = reason;
-        if (_primary is null || !_applierReady)
-        {
-            // Said once per reason: every batch of a new generation arriving before its heartbeat asks again.
-            if (!known) _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
-            return;
-        }
+        _catchUpSince = null;
+        _catchUpDeferred = false;
+        Become(Resyncing);
+        StartSession();
+        // Said once per reason: every batch of a new generation arriving before its heartbeat asks again.
+        if (_resync is null && !known)
+            _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
+    }
+
+    /// <summary>Asks the primary for a snapshot, unless a session is in flight or the primary is not known yet (its
+    /// heartbeat or the tick tries again).</summary>
+    private void StartSession()
+    {
+        if (_resync is not null || _primary is null) return;
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
         _resyncProgressAt = _resync.Value.Since;
         _resyncs++;
-        _catchUpSince = null;
-        _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, reason);
+        _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, _resyncReason);
         _applier.Tell(new Applier.BeginResync(session));
         _primary.Tell(new ResyncRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, session, Self));
         ReportPosition();
@@ -417,43 +525,24 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (_resync is { } resync) _currentAt = Math.Max(_currentAt, resync.Since);
         Progressed();
         _sequencer.ResetTo(done.Txid, pageCount: 0);
-        _catchUpDeferred = false;
         _resync = null;
         _resyncReason = null;
         // A completed resync resolves whatever led to it: a local write, a lost file, an earlier failed attempt.
         _replicaProblem = null;
+        Become(Streaming);
         ReportPosition();
         AnswerWaiters();
         ForwardHeld();
         CatchUpAfterOverflow();
     }
 
-    private void ResyncEnded(string reason)
+    /// <summary>The session in flight ended without a copy: said, and asked again on the next tick.</summary>
+    private void SessionFailed(string reason)
     {
         _log.Warning("{Database}: resync failed: {Reason}; retrying", _settings.Name, reason);
         _replicaProblem = $"resync failed: {reason}";
         _resync = null;
         _resyncReason = reason;
-    }
-
-    private void ReplicaTickReceived()
-    {
-        if (_resync is not null && Stopwatch.GetElapsedTime(_resyncProgressAt) > ResyncTimeout)
-            ResyncEnded("no progress for " + ResyncTimeout);
-        if (_resync is null && _resyncReason is not null && _primary is not null) StartResync(_resyncReason);
-        if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) > CatchUpTimeout)
-        {
-            _catchUpSince = null;
-            RequestCatchUp();
-        }
-        // Behind the primary's heartbeat with nothing arriving since the last tick (the batches were lost, or a gap was
-        // seen before the primary was known): ask for them.
-        if (_lastHeartbeat is { } heartbeat && _position is not null && heartbeat.Generation == _position.Generation
-            && heartbeat.Txid > _sequencer.Forwarded && _sequencer.Forwarded == _forwardedAtLastTick && _catchUpSince is null && !ApplierBusy)
-            RequestCatchUp();
-        _forwardedAtLastTick = _sequencer.Forwarded;
-        UpdateState();
-        AnswerWaiters();
     }
 
     private void ReportPositionSoon()
