@@ -19,7 +19,7 @@ public class BoundedWalTests(ITestOutputHelper output)
     /// what an application committing in a tight loop appends before the tailer gets the write lock for a moment. The
     /// overshoot measured on 2 shared cores was at most about 3700 frames (without the bound the WAL grew with every
     /// commit: 20417 frames for these 20k commits).</summary>
-    private const int BoundPages = Litecast.Actors.Primary.WalTailer.HardBoundFactor * ThresholdPages + 4000;
+    private const int BoundPages = Litecast.Storage.WalCheckpointer.HardBoundFactor * ThresholdPages + 4000;
 
     /// <param name="applicationAutocheckpoint">False: the application follows the README's tip for a busy primary and
     /// turns SQLite's autocheckpoint off, so Litecast's checkpoints alone must bound the WAL.</param>

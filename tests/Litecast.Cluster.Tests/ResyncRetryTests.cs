@@ -69,8 +69,10 @@ public class ResyncRetryTests(ITestOutputHelper output)
 
     /// <summary>
     /// The primary fails a resync in flight (its resync source gets a demand it cannot serve and answers ResyncFailed):
-    /// the replica reports it, retries on its next tick, and converges. The replica's links are slowed to 2 MB/s for
-    /// the failed attempt, so the 16 MB resync is certainly in flight when the failure is injected.
+    /// the replica reports it, retries on its next tick, and converges. What the primary sends the replica is dropped
+    /// until the source has started, so its offer never arrives and the source is certainly still waiting for the
+    /// replica's first demand when the failure is injected; the link is healed at once (a second or so, well inside
+    /// failure detection), before the failure is sent.
     /// </summary>
     [Fact]
     public async Task ResyncThePrimaryFailsIsRetriedAndConverges()
@@ -85,12 +87,13 @@ public class ResyncRetryTests(ITestOutputHelper output)
         await cluster.WaitForReplicasAsync();
         var before = (await replica.StatusAsync("app.db")).Counters.Resyncs;
 
-        await cluster.SlowDownAsync(replica, 2_000_000);
+        await cluster.CutOneWayAsync(cluster.Primary, replica);
         var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
         Assert.True(started.Accepted, started.Detail);
         IActorRef? source = null;
         await cluster.Primary.Kit.AwaitConditionAsync(async () => (source = await FindResyncSource(cluster.Primary)) is not null,
             TimeSpan.FromSeconds(30), TestCluster.Poll, "the primary's resync source to start");
+        await cluster.HealAsync(replica);
         Assert.Equal(ReplicaStates.Resyncing, (await replica.StatusAsync("app.db")).State);
         // A demand for a range that was never offered: the source fails the session (ResyncSource.Fail).
         source!.Tell(new ResyncDemand(Guid.ParseExact(source.Path.Name["resync-".Length..], "N"), uint.MaxValue, []));
@@ -98,7 +101,6 @@ public class ResyncRetryTests(ITestOutputHelper output)
         var failedStatus = await replica.StatusAsync("app.db");
         Assert.False(failedStatus.Healthy);
         Assert.Contains("resync failed: the primary failed the resync", failedStatus.Problem);
-        await cluster.HealAsync(replica);
 
         // Retried on the replica's next tick, and this time it completes.
         await replica.Kit.AwaitConditionAsync(async () => (await replica.StatusAsync("app.db")) is { State: ReplicaStates.Following, Healthy: true },

@@ -135,10 +135,15 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Heals what <see cref="IsolateAsync"/> cut.</summary>
     public Task HealAsync(TestNode node) => SetThrottleAsync(node, Unthrottled.Instance);
 
-    /// <summary>Slows every link of <paramref name="node"/> to about <paramref name="bytesPerSecond"/> (both directions,
-    /// both sides), with the throttler's token bucket: a slow network. <see cref="HealAsync"/> restores it.</summary>
-    public Task SlowDownAsync(TestNode node, int bytesPerSecond) =>
-        SetThrottleAsync(node, new TokenBucket(bytesPerSecond, bytesPerSecond, 0, bytesPerSecond));
+    /// <summary>Drops, silently, whatever <paramref name="from"/> sends to <paramref name="to"/>; the other direction
+    /// still flows. <see cref="HealAsync"/> (of either node) restores it.</summary>
+    public async Task CutOneWayAsync(TestNode from, TestNode to)
+    {
+        Assert.True(await Transport(from).ManagementCommand(
+            new SetThrottle(to.Address, ThrottleTransportAdapter.Direction.Send, Blackhole.Instance)));
+        Assert.True(await Transport(to).ManagementCommand(
+            new SetThrottle(from.Address, ThrottleTransportAdapter.Direction.Receive, Blackhole.Instance)));
+    }
 
     private async Task SetThrottleAsync(TestNode node, ThrottleMode mode)
     {

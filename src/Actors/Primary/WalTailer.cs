@@ -40,9 +40,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
 
-    /// <summary>Past this many times the checkpoint threshold, the tailer briefly takes the write lock to reset the WAL.</summary>
-    internal const int HardBoundFactor = 4;
-    private static readonly TimeSpan WriteLockWait = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// A read that finds no commit but at least this many bytes of frames after the last one is looking at a big
@@ -70,9 +67,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// between them, about 0.2 s in all.</summary>
     private const int MaxPinAttempts = 20;
     private WalReader _reader;
-    private SqliteConnection? _checkpointer;
-    private SqliteConnection? _writeLocker;
-    private long _lastCheckpointOffset;
+    private readonly WalCheckpointer _checkpointer;
     private (long Offset, long Since)? _stall;
     private bool _bigWriteInProgress;
     private PrimaryPosition? _persisted;
@@ -90,6 +85,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _positionPath = System.IO.Path.Combine(settings.StateDirectory, "primary.json");
         _ceilingPath = System.IO.Path.Combine(settings.StateDirectory, "txid-ceiling.json");
         _reader = new WalReader(WalFormat.WalPath(settings.Path));
+        _checkpointer = new WalCheckpointer(settings.Path, settings.CheckpointThresholdPages);
 
         Receive<Tick>(_ => Poll());
         Receive<Wake>(_ =>
@@ -146,8 +142,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     {
         _walWatch?.Dispose();
         _reader.Dispose();
-        _checkpointer?.Dispose();
-        _writeLocker?.Dispose();
+        _checkpointer.Dispose();
         try { Persist(durable: true); }
         catch (IOException e) { _log.Warning("Could not save the position of {Database}: {Error}", _settings.Name, e.Message); }
     }
@@ -491,54 +486,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Interlocked.Add(ref _state.BytesPublished, bytes);
     }
 
-    /// <summary>
-    /// Keeps the WAL bounded. Past the threshold of frames already read: a PASSIVE checkpoint (it backfills only up to
-    /// the guard, which is at everything read, and never blocks the application). When it backfilled everything, the
-    /// rotated guard reads the database file only, so the application's next commit restarts the WAL from its start.
-    /// Under a sustained write load the application has always committed past the guard, so that never happens; past
-    /// <see cref="HardBoundFactor"/> times the threshold the tailer therefore holds the write lock for a moment (as a
-    /// resync snapshot does) to read to the end, backfill everything and rotate, then tries a TRUNCATE without waiting
-    /// (it either resets the WAL safely or returns busy because an unread commit exists). Never RESTART. The write lock
-    /// delays the application's commits, so it is taken only at the hard bound, not at every checkpoint.
-    /// Bound: HardBoundFactor × threshold frames, plus what the application appends in one poll interval.
-    /// </summary>
+    /// <summary>Keeps the WAL bounded (see <see cref="WalCheckpointer"/>); what it reads to the guard is published.</summary>
     private void Checkpoint()
     {
-        var cursor = _reader.Cursor;
         if (_reader.Header is not { } header) return;
-        var frames = (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + header.PageSize);
-        if (frames < _settings.CheckpointThresholdPages || cursor.Offset == _lastCheckpointOffset) return;
-        _lastCheckpointOffset = cursor.Offset;
-        _checkpointer ??= SqliteConnections.OpenExisting(_settings.Path);
-        raw.sqlite3_busy_timeout(_checkpointer.Handle, 0);
-        if (Passive())
-        {
-            RotateAndDrain();
-            if (frames < HardBoundFactor * _settings.CheckpointThresholdPages) return;
-        }
-        else if (frames < HardBoundFactor * _settings.CheckpointThresholdPages || !WriteLocked(() =>
-                 {
-                     RotateAndDrain();
-                     if (!Passive()) return false;
-                     RotateAndDrain();
-                     return true;
-                 }))
-            return;
-        // Reclaim the file's size too: everything is backfilled and the guard reads the database file only.
-        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
-        if (rc == raw.SQLITE_OK) Interlocked.Increment(ref _state.Checkpoints);
-    }
-
-    /// <summary>A PASSIVE checkpoint without waiting; true when it backfilled every frame of the WAL.</summary>
-    private bool Passive()
-    {
-        // A connection whose pager has no WAL open (it never read the database, or not since the WAL was reset) does
-        // nothing on a checkpoint and reports -1 frames (sqlite3PagerCheckpoint). A read first opens the WAL.
-        _checkpointer!.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
-        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer!.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
-        if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) throw new SqliteException($"{_settings.Path}: PASSIVE checkpoint failed", rc);
-        Interlocked.Increment(ref _state.Checkpoints);
-        return rc == raw.SQLITE_OK && log == done;
+        var before = _checkpointer.Checkpoints;
+        _checkpointer.Run(_reader.Cursor, header.PageSize, RotateAndDrain);
+        Interlocked.Add(ref _state.Checkpoints, _checkpointer.Checkpoints - before);
     }
 
     private void RotateAndDrain()
@@ -546,31 +500,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _guard.BeginRotation();
         DrainAndPublish(_guard.NextVisibleEnd);
         _guard.CompleteRotation();
-    }
-
-    /// <summary>Runs <paramref name="action"/> holding the write lock (BEGIN IMMEDIATE on a connection of its own,
-    /// waiting at most <see cref="WriteLockWait"/> for the application's writer); false when the lock was not free.</summary>
-    private bool WriteLocked(Func<bool> action)
-    {
-        _writeLocker ??= SqliteConnections.OpenExisting(_settings.Path);
-        raw.sqlite3_busy_timeout(_writeLocker.Handle, 0);
-        // Not through SqliteCommand (it retries SQLITE_BUSY itself in 150 ms sleeps for the whole command timeout) nor
-        // SQLite's busy handler (its sleeps of several ms almost never catch the moment between two commits of an
-        // application writing in a loop): retry at once, yielding, for at most WriteLockWait.
-        var deadline = Stopwatch.GetTimestamp() + (long)(WriteLockWait.TotalSeconds * Stopwatch.Frequency);
-        int rc;
-        while ((rc = raw.sqlite3_exec(_writeLocker.Handle, "BEGIN IMMEDIATE")) == raw.SQLITE_BUSY && Stopwatch.GetTimestamp() < deadline)
-            Thread.Yield();
-        if (rc == raw.SQLITE_BUSY) return false;
-        if (rc != raw.SQLITE_OK) throw new SqliteException($"{_settings.Path}: BEGIN IMMEDIATE failed", rc);
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            _writeLocker.Execute("ROLLBACK");
-        }
     }
 
     private void Persist(bool durable)

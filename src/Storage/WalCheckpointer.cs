@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Litecast.Storage;
+
+/// <summary>
+/// Keeps the primary's WAL bounded without ever checkpointing past what the tailer has read. Past the threshold of
+/// frames already read: a PASSIVE checkpoint (it backfills only up to the guard, which is at everything read, and never
+/// blocks the application). When it backfilled everything, the rotated guard reads the database file only, so the
+/// application's next commit restarts the WAL from its start. Under a sustained write load the application has always
+/// committed past the guard, so that never happens; past <see cref="HardBoundFactor"/> times the threshold the
+/// checkpointer therefore holds the write lock for a moment (as a resync snapshot does) while the tailer reads to the
+/// end, backfills everything and rotates, then tries a TRUNCATE without waiting (it either resets the WAL safely or
+/// returns busy because an unread commit exists). Never RESTART. The write lock delays the application's commits, so
+/// it is taken only at the hard bound, not at every checkpoint. Bound: HardBoundFactor × threshold frames, plus what
+/// the application appends in one poll interval.
+/// </summary>
+public sealed class WalCheckpointer(string databasePath, int thresholdPages) : IDisposable
+{
+    /// <summary>Past this many times the threshold, the write lock is taken briefly to reset the WAL.</summary>
+    public const int HardBoundFactor = 4;
+
+    /// <summary>How long the write lock is waited for at the hard bound before giving up until the next poll.</summary>
+    public static readonly TimeSpan WriteLockWait = TimeSpan.FromMilliseconds(100);
+
+    private SqliteConnection? _checkpointer;
+    private SqliteConnection? _writeLocker;
+    private long _lastOffset;
+
+    /// <summary>Checkpoints run (PASSIVE and TRUNCATE that completed or were busy).</summary>
+    public long Checkpoints { get; private set; }
+
+    /// <summary>
+    /// Checkpoints when the reader's position <paramref name="cursor"/> in a WAL with <paramref name="pageSize"/> pages
+    /// is past the threshold. <paramref name="readToGuard"/> rotates the tailer's guard and reads (and publishes) up to
+    /// it: called after a checkpoint backfilled everything, and under the write lock at the hard bound.
+    /// </summary>
+    public void Run(WalCursor cursor, int pageSize, Action readToGuard)
+    {
+        var frames = (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + pageSize);
+        if (frames < thresholdPages || cursor.Offset == _lastOffset) return;
+        _lastOffset = cursor.Offset;
+        _checkpointer ??= SqliteConnections.OpenExisting(databasePath);
+        raw.sqlite3_busy_timeout(_checkpointer.Handle, 0);
+        if (Passive())
+        {
+            readToGuard();
+            if (frames < HardBoundFactor * thresholdPages) return;
+        }
+        else if (frames < HardBoundFactor * thresholdPages || !WriteLocked(() =>
+                 {
+                     readToGuard();
+                     if (!Passive()) return false;
+                     readToGuard();
+                     return true;
+                 }))
+            return;
+        // Reclaim the file's size too: everything is backfilled and the guard reads the database file only.
+        var rc = raw.sqlite3_wal_checkpoint_v2(_checkpointer.Handle, "main", raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
+        if (rc == raw.SQLITE_OK) Checkpoints++;
+    }
+
+    /// <summary>A PASSIVE checkpoint without waiting; true when it backfilled every frame of the WAL.</summary>
+    private bool Passive()
+    {
+        // A connection whose pager has no WAL open (it never read the database, or not since the WAL was reset) does
+        // nothing on a checkpoint and reports -1 frames (sqlite3PagerCheckpoint). A read first opens the WAL.
+        var connection = _checkpointer!;
+        connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+        var rc = raw.sqlite3_wal_checkpoint_v2(connection.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
+        if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) throw new SqliteException($"{databasePath}: PASSIVE checkpoint failed", rc);
+        Checkpoints++;
+        return rc == raw.SQLITE_OK && log == done;
+    }
+
+    /// <summary>Runs <paramref name="action"/> holding the write lock (BEGIN IMMEDIATE on a connection of its own,
+    /// waiting at most <see cref="WriteLockWait"/> for the application's writer); false when the lock was not free.</summary>
+    private bool WriteLocked(Func<bool> action)
+    {
+        _writeLocker ??= SqliteConnections.OpenExisting(databasePath);
+        raw.sqlite3_busy_timeout(_writeLocker.Handle, 0);
+        // Not through SqliteCommand (it retries SQLITE_BUSY itself in 150 ms sleeps for the whole command timeout) nor
+        // SQLite's busy handler (its sleeps of several ms almost never catch the moment between two commits of an
+        // application writing in a loop): retry at once, yielding, for at most WriteLockWait.
+        var deadline = Stopwatch.GetTimestamp() + (long)(WriteLockWait.TotalSeconds * Stopwatch.Frequency);
+        int rc;
+        while ((rc = raw.sqlite3_exec(_writeLocker.Handle, "BEGIN IMMEDIATE")) == raw.SQLITE_BUSY && Stopwatch.GetTimestamp() < deadline)
+            Thread.Yield();
+        if (rc == raw.SQLITE_BUSY) return false;
+        if (rc != raw.SQLITE_OK) throw new SqliteException($"{databasePath}: BEGIN IMMEDIATE failed", rc);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            _writeLocker.Execute("ROLLBACK");
+        }
+    }
+
+    public void Dispose()
+    {
+        _checkpointer?.Dispose();
+        _writeLocker?.Dispose();
+    }
+}

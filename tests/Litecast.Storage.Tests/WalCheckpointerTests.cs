@@ -1,0 +1,70 @@
+namespace Litecast.Storage.Tests;
+
+/// <summary>
+/// <see cref="WalCheckpointer"/> without the tailer: the harness plays the tailer (its guard and reader replicate every
+/// transaction to a replica file, checking hashes), and the checkpointer must keep the WAL bounded without ever
+/// checkpointing a frame the reader has not read.
+/// </summary>
+public sealed class WalCheckpointerTests : IDisposable
+{
+    private const int ThresholdPages = 50;
+    private readonly ReplicationHarness _harness = new();
+    private readonly WalCheckpointer _checkpointer;
+
+    public WalCheckpointerTests() => _checkpointer = new WalCheckpointer(_harness.PrimaryPath, ThresholdPages);
+
+    public void Dispose()
+    {
+        _checkpointer.Dispose();
+        _harness.Dispose();
+    }
+
+    private void CommitRows(int count)
+    {
+        _harness.Commit("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)");
+        for (var i = 0; i < count; i++) _harness.Commit("INSERT INTO t(v) VALUES (randomblob(3000))");
+    }
+
+    [Fact]
+    public void BelowTheThresholdNothingIsCheckpointed()
+    {
+        CommitRows(10);
+        var length = _harness.Reader.FileLength();
+        _checkpointer.Run(_harness.Reader.Cursor, _harness.PageSize, _harness.RotateGuard);
+        Assert.Equal(0, _checkpointer.Checkpoints);
+        Assert.Equal(length, _harness.Reader.FileLength());
+    }
+
+    [Fact]
+    public void PastTheHardBoundEverythingReadIsBackfilledAndTheWalTruncated()
+    {
+        CommitRows(WalCheckpointer.HardBoundFactor * ThresholdPages);
+        Assert.True(_harness.Reader.FileLength() > 0);
+
+        _checkpointer.Run(_harness.Reader.Cursor, _harness.PageSize, _harness.RotateGuard);
+
+        Assert.True(_checkpointer.Checkpoints >= 2, $"{_checkpointer.Checkpoints} checkpoints");
+        Assert.Equal(0, _harness.Reader.FileLength());
+        _harness.AssertReplicaEqualsPrimary();
+        using var primary = SqliteConnections.OpenReadOnly(_harness.PrimaryPath);
+        Assert.Equal(WalCheckpointer.HardBoundFactor * ThresholdPages, primary.Scalar<long>("SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public void ACommitTheReaderHasNotReadIsNeverCheckpointedAway()
+    {
+        CommitRows(2 * ThresholdPages);
+        // The application commits after the reader's position and before the checkpoint: the PASSIVE checkpoint stops
+        // at the guard, and the TRUNCATE is never reached below the hard bound.
+        _harness.App.Execute("INSERT INTO t(v) VALUES ('unread')");
+
+        _checkpointer.Run(_harness.Reader.Cursor, _harness.PageSize, () => { });
+
+        Assert.True(_harness.Reader.FileLength() > 0);
+        _harness.Drain();
+        _harness.RotateGuard();
+        _harness.AssertReplicaEqualsPrimary();
+        using var replica = SqliteConnections.OpenReadOnly(_harness.ReplicaPath);
+        Assert.Equal(1, replica.Scalar<long>("SELECT count(*) FROM t WHERE v = 'unread'"));
+    }
+}
