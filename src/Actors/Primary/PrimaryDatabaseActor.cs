@@ -20,6 +20,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TxidWaiters _waiters = new();
     private long _resyncs;
+    private long _resyncBytesSent;
 
     private sealed record PrimaryTick
     {
@@ -45,6 +46,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         Receive<ReplicaPositionReport>(ReplicaReported);
         Receive<ResyncRequest>(StartResyncSource);
         Receive<ResyncSourceReady>(ServeResync);
+        Receive<ResyncSource.Sent>(sent => _resyncBytesSent += sent.Bytes);
         Receive<SnapshotFailed>(f =>
         {
             _log.Warning("{Database}: snapshot for resync {Session} failed: {Reason}", _settings.Name, f.Session, f.Reason);
@@ -235,9 +237,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     private void ServeResync(ResyncSourceReady ready)
     {
         _resyncs++;
-        var state = _state!;
-        Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes,
-            bytes => Interlocked.Add(ref state.ResyncBytesSent, bytes)), $"resync-{ready.Session:N}");
+        Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes), $"resync-{ready.Session:N}");
     }
 
     /// <summary>A replica silent this long is forgotten (a restarted replica reports under a new node identity).</summary>
@@ -249,9 +249,10 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             _replicas.Remove(stale.Node);
         var state = _state;
         var (generation, txid, hash, _, _) = state?.Position() ?? default;
-        var problem = _waitingFor ?? state?.Problem;
-        var counters = new DatabaseCounters(state?.TransactionsPublished ?? 0, state?.BytesPublished ?? 0, _resyncs,
-            state?.Checkpoints ?? 0, state?.WalBytes ?? 0, 0, state?.ResyncBytesSent ?? 0);
+        var report = state?.Report ?? TailerReport.None;
+        var problem = _waitingFor ?? report.Problem;
+        var counters = new DatabaseCounters(report.TransactionsPublished, report.BytesPublished, _resyncs, report.Checkpoints,
+            report.WalBytes, 0, _resyncBytesSent);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
             _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal).Select(r => r with { State = ReplicaStateOf(r, generation, txid) }).ToList(), problem is null && state is { Ready: true },
             problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version);

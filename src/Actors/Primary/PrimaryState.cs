@@ -3,9 +3,10 @@ using Litecast.Storage;
 namespace Litecast.Actors.Primary;
 
 /// <summary>
-/// The primary's replication state for one database, shared by its <see cref="DatabaseActor"/> (which owns it and
-/// survives tailer crashes) and the <see cref="WalTailer"/> (its only writer). Readers take consistent values under
-/// the lock.
+/// The primary's replication state for one database, shared by its database actor (which owns it and survives tailer
+/// crashes) and the <see cref="WalTailer"/> (its only writer): the position and hash under a lock, the retained log,
+/// and two immutable values the tailer replaces whole, where a restarted tailer resumes (<see cref="ResumePoint"/>) and
+/// what the status shows (<see cref="TailerReport"/>).
 /// </summary>
 internal sealed class PrimaryState
 {
@@ -27,17 +28,21 @@ internal sealed class PrimaryState
     private ulong _txid;
     private DatabaseHash? _hash;
 
-    // Written by the tailer only.
-    public WalCursor Cursor;
-    /// <summary>False while the tailer is half-way through publishing a batch (the hash is partly updated).</summary>
-    public volatile bool Consistent;
-    public FileIdentity? DatabaseIdentity;
-    public long TransactionsPublished;
-    public long BytesPublished;
-    public long Checkpoints;
-    public long ResyncBytesSent;
-    public long WalBytes;
-    public string? Problem;
+    private volatile ResumePoint _resume = ResumePoint.None;
+    private volatile TailerReport _report = TailerReport.None;
+
+    /// <summary>Where a restarted tailer resumes (written by the tailer only, replaced whole).</summary>
+    public ResumePoint Resume
+    {
+        get => _resume;
+        set => _resume = value;
+    }
+
+    /// <summary>The tailer's counters and problem for the status (written by the tailer only, replaced whole).</summary>
+    public TailerReport Report => _report;
+
+    /// <summary>Replaces the report with a changed copy (the tailer is its only writer).</summary>
+    public void UpdateReport(Func<TailerReport, TailerReport> change) => _report = change(_report);
 
     /// <summary>The tailer's hash; only the tailer mutates it.</summary>
     public DatabaseHash Hash => _hash ?? throw new InvalidOperationException("the primary has no generation yet");
@@ -87,4 +92,20 @@ internal sealed class PrimaryState
         do id = (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue); while (id == 0);
         return id;
     }
+}
+
+/// <summary>Where the tailer stands in the WAL, for the next incarnation after a crash.</summary>
+/// <param name="Cursor">The WAL position after the last published transaction.</param>
+/// <param name="Consistent">False while a batch is half published (the hash is partly updated): a restarted tailer
+/// must establish the generation again instead of resuming.</param>
+/// <param name="DatabaseIdentity">The database file the position belongs to.</param>
+internal sealed record ResumePoint(WalCursor Cursor, bool Consistent, FileIdentity? DatabaseIdentity)
+{
+    public static readonly ResumePoint None = new(default, false, null);
+}
+
+/// <summary>What the tailer reports for the status: its counters, the WAL's size, and the problem it is stuck on.</summary>
+internal sealed record TailerReport(long TransactionsPublished, long BytesPublished, long Checkpoints, long WalBytes, string? Problem)
+{
+    public static readonly TailerReport None = new(0, 0, 0, 0, null);
 }

@@ -21,16 +21,14 @@ internal sealed class ResyncSource : ReceiveActor
     private readonly int _rangePages;
     private readonly int _pagesPerMessage;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Action<long> _sentBytes;
     private FileStream? _file;
     private uint _rangeStart = 1;
 
-    public ResyncSource(Guid session, IActorRef replica, WalTailer.SnapshotTaken snapshot, int maxPartBytes, Action<long> sentBytes)
+    public ResyncSource(Guid session, IActorRef replica, WalTailer.SnapshotTaken snapshot, int maxPartBytes)
     {
         _session = session;
         _replica = replica;
         _snapshot = snapshot;
-        _sentBytes = sentBytes;
         var pageSize = snapshot.Info.PageSize;
         _pagesPerMessage = Math.Max(1, maxPartBytes / pageSize);
         _rangePages = Math.Max(_pagesPerMessage, 4 * 1024 * 1024 / pageSize);
@@ -42,8 +40,11 @@ internal sealed class ResyncSource : ReceiveActor
         });
     }
 
-    public static Props Props(Guid session, IActorRef replica, WalTailer.SnapshotTaken snapshot, int maxPartBytes, Action<long> sentBytes) =>
-        Akka.Actor.Props.Create(() => new ResyncSource(session, replica, snapshot, maxPartBytes, sentBytes));
+    /// <summary>Told to the parent after each message of pages: the bytes sent (for the resync byte counter).</summary>
+    public sealed record Sent(long Bytes);
+
+    public static Props Props(Guid session, IActorRef replica, WalTailer.SnapshotTaken snapshot, int maxPartBytes) =>
+        Akka.Actor.Props.Create(() => new ResyncSource(session, replica, snapshot, maxPartBytes));
 
     protected override void PreStart()
     {
@@ -105,7 +106,7 @@ internal sealed class ResyncSource : ReceiveActor
     private void Send(ref List<PageImage> pages, bool lastRange)
     {
         _replica.Tell(new ResyncPages(_session, _rangeStart, pages, lastRange));
-        _sentBytes((long)pages.Count * _snapshot.Info.PageSize);
+        Context.Parent.Tell(new Sent((long)pages.Count * _snapshot.Info.PageSize));
         pages = new List<PageImage>(_pagesPerMessage);
     }
 

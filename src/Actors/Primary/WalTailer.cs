@@ -122,8 +122,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         string? reason = "the previous tailer stopped in the middle of a batch";
-        if (_state.Ready && _state.Consistent && _reader.TryResume(_state.Cursor, out reason))
-            _log.Info("Tailer for {Database} resumed at txid {Txid} (WAL offset {Offset})", _settings.Name, _state.Txid, _state.Cursor.Offset);
+        if (_state.Ready && _state.Resume.Consistent && _reader.TryResume(_state.Resume.Cursor, out reason))
+            _log.Info("Tailer for {Database} resumed at txid {Txid} (WAL offset {Offset})", _settings.Name, _state.Txid, _state.Resume.Cursor.Offset);
         else
         {
             if (_state.Ready) _log.Warning("Tailer for {Database} cannot resume its WAL position: {Reason}", _settings.Name, reason);
@@ -154,7 +154,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// </summary>
     private void Establish()
     {
-        _state.Consistent = false;
+        _state.Resume = _state.Resume with { Consistent = false };
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
@@ -193,7 +193,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         using var snapshot = readAll ? PrimarySnapshot.TryPin(_settings.Path, _guard) : null;
         if (snapshot is null) return false;
         var info = snapshot.CopyTo(null);
-        _state.DatabaseIdentity = identity;
+        _state.Resume = _state.Resume with { DatabaseIdentity = identity };
 
         if (discontinuity is null && saved is not null)
         {
@@ -208,7 +208,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (discontinuity is null && saved is not null)
         {
             _state.Begin(saved.Generation, saved.Txid, info.Hash);
-            _state.Cursor = _reader.Cursor;
+            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
             if (resumed.Count > 0)
             {
                 ReserveTxids(saved.Txid + (ulong)resumed.Count);
@@ -224,12 +224,12 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             var generation = PrimaryState.NewGenerationId();
             var txid = Math.Max(Math.Max(saved?.Txid ?? 0, _state.Txid), ReadTxidCeiling()) + 1;
             _state.Begin(generation, txid, info.Hash);
-            _state.Cursor = _reader.Cursor;
+            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
             ReserveTxids(txid);
             _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
                 _settings.Name, generation, txid, discontinuity, info.PageCount, info.Hash);
         }
-        _state.Consistent = true;
+        _state.Resume = _state.Resume with { Consistent = true };
         Persist(durable: true);
         return true;
     }
@@ -266,7 +266,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             // A frame SQLite counts as committed fails its checksum here: no rotation gets past it.
             if (result.Stop == WalStop.ChecksumMismatch)
             {
-                _state.Problem = $"stalled: {result.Detail}";
+                SetProblem($"stalled: {result.Detail}");
                 throw new InvalidDataException($"{_settings.Path}: the tailer cannot read the committed WAL: {result.Detail}");
             }
             return false;
@@ -303,10 +303,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var identity = FileIdentity.Of(_settings.Path);
         if (identity is null)
         {
-            _state.Problem = $"{_settings.Path} was deleted; waiting for the application to create it again";
+            SetProblem($"{_settings.Path} was deleted; waiting for the application to create it again");
             return;
         }
-        if (identity != _state.DatabaseIdentity)
+        if (identity != _state.Resume.DatabaseIdentity)
         {
             StartOver("the database file was replaced");
             return;
@@ -314,7 +314,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
         RotateAndDrain();
         Checkpoint();
-        _state.WalBytes = _reader.FileLength();
+        var walBytes = _reader.FileLength();
+        if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
         Persist(durable: false);
     }
 
@@ -362,13 +363,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             }
             // Checked after the read, before publishing: an application renames a new database over the path before
             // it writes that database's WAL, so commits read from such a WAL are always caught here.
-            if (result.Transactions.Count > 0 && FileIdentity.Of(_settings.Path) != _state.DatabaseIdentity)
+            if (result.Transactions.Count > 0 && FileIdentity.Of(_settings.Path) != _state.Resume.DatabaseIdentity)
             {
                 StartOver("the database file was replaced");
                 return;
             }
             foreach (var group in Group(result.Transactions)) Publish(group);
-            _state.Cursor = _reader.Cursor;
+            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
             if (result.Transactions.Count > 0) _bigWriteInProgress = false;
             else if (visible is null && result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
@@ -381,7 +382,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (result.Stop != WalStop.ChecksumMismatch || result.Transactions.Count > 0)
         {
             _stall = null;
-            if (_state.Problem?.StartsWith("stalled", StringComparison.Ordinal) == true) _state.Problem = null;
+            if (_state.Report.Problem?.StartsWith("stalled", StringComparison.Ordinal) == true) SetProblem(null);
             return;
         }
         var now = Stopwatch.GetTimestamp();
@@ -389,8 +390,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         else if (Stopwatch.GetElapsedTime(stall.Since, now) > StallAfter && _reader.FileLength() > result.StopOffset)
         {
             var problem = $"stalled: {result.Detail}";
-            if (_state.Problem != problem) _log.Error("{Database}: tailer {Problem}", _settings.Name, problem);
-            _state.Problem = problem;
+            if (_state.Report.Problem != problem) _log.Error("{Database}: tailer {Problem}", _settings.Name, problem);
+            SetProblem(problem);
         }
     }
 
@@ -439,11 +440,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void Publish(List<WalTransaction> group)
     {
         ReserveTxids(_state.Txid + (ulong)group.Count);
-        _state.Consistent = false;
+        _state.Resume = _state.Resume with { Consistent = false };
         PublishParts(_state.Txid + 1, _state.Txid + (ulong)group.Count, group[^1].PageCount, _state.Hash.Value, null,
             MergePages(group), group[0].PageSize);
-        _state.Cursor = group[^1].EndCursor;
-        _state.Consistent = true;
+        _state.Resume = _state.Resume with { Cursor = group[^1].EndCursor, Consistent = true };
     }
 
     /// <summary>
@@ -474,7 +474,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             _settings.TailerEnvironment.Reached(TailerPoint.PartPublished);
         }
         _state.Published(last, Stopwatch.GetTimestamp());
-        Interlocked.Add(ref _state.TransactionsPublished, (long)(last - first + 1));
+        _state.UpdateReport(r => r with { TransactionsPublished = r.TransactionsPublished + (long)(last - first + 1) });
     }
 
     private void Emit(PageBatch batch)
@@ -483,7 +483,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _state.Log.Append(batch);
         long bytes = 0;
         foreach (var page in batch.Pages) bytes += page.Data.Length;
-        Interlocked.Add(ref _state.BytesPublished, bytes);
+        _state.UpdateReport(r => r with { BytesPublished = r.BytesPublished + bytes });
     }
 
     /// <summary>Keeps the WAL bounded (see <see cref="WalCheckpointer"/>); what it reads to the guard is published.</summary>
@@ -492,7 +492,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (_reader.Header is not { } header) return;
         var before = _checkpointer.Checkpoints;
         _checkpointer.Run(_reader.Cursor, header.PageSize, RotateAndDrain);
-        Interlocked.Add(ref _state.Checkpoints, _checkpointer.Checkpoints - before);
+        var checkpoints = _checkpointer.Checkpoints - before;
+        if (checkpoints > 0) _state.UpdateReport(r => r with { Checkpoints = r.Checkpoints + checkpoints });
     }
 
     private void RotateAndDrain()
@@ -502,12 +503,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _guard.CompleteRotation();
     }
 
+    private void SetProblem(string? problem) => _state.UpdateReport(r => r with { Problem = problem });
+
     private void Persist(bool durable)
     {
-        if (!_state.Ready || !_state.Consistent) return;
+        if (!_state.Ready || !_state.Resume.Consistent) return;
         var (generation, txid, hash, pageSize, pageCount) = _state.Position();
-        var cursor = _state.Cursor;
-        var identity = _state.DatabaseIdentity ?? default(FileIdentity);
+        var cursor = _state.Resume.Cursor;
+        var identity = _state.Resume.DatabaseIdentity ?? default(FileIdentity);
         var position = new PrimaryPosition(generation, txid, hash, pageSize, pageCount, cursor.Salt1, cursor.Salt2, cursor.Offset,
             cursor.Checksum.S1, cursor.Checksum.S2, identity.Device, identity.Inode);
         // Between durable saves (start, new generation, stop) the position is saved at most once a second: an older
@@ -538,7 +541,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.
                 var problem = $"the primary's file hash {info.Hash} differs from the stream's {hash:x16} at txid {txid}";
                 _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
-                _state.Problem = problem;
+                SetProblem(problem);
                 _guard.Release();
                 Establish();
                 Self.Forward(request);
