@@ -4,9 +4,10 @@ using SQLitePCL;
 namespace Litecast.Storage;
 
 /// <summary>
-/// The only writer of a replica file. Writes page images through SQLite's <c>sqlite_dbpage</c> virtual table inside
-/// ordinary write transactions, so SQLite itself does the WAL, the locking and the page-cache invalidation for every
-/// reader: readers keep their snapshot during an apply and see the whole transaction in their next one.
+/// The SQLite connection that writes a replica file, used only by the replica's Applier actor. Writes page images
+/// through SQLite's <c>sqlite_dbpage</c> virtual table inside ordinary write transactions, so SQLite itself does the
+/// WAL, the locking and the page-cache invalidation for every reader: readers keep their snapshot during an apply and
+/// see the whole transaction in their next one.
 /// </summary>
 /// <remarks>
 /// The connection's <c>main</c> is <c>:memory:</c> and the replica is attached as <c>replica</c>: writing page 1 of

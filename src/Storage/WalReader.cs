@@ -269,6 +269,27 @@ public sealed class WalReader : IDisposable
     }
 
     /// <summary>
+    /// Reads every committed transaction up to <paramref name="visible"/> (the guard's view), collecting them if asked.
+    /// False when the reader did not stop exactly there: the WAL restarted under a guard that read the database file
+    /// only, or SQLite could not say what the guard sees and frames were found. Throws when a frame SQLite counts as
+    /// committed fails its checksum: no rotation gets past it.
+    /// </summary>
+    public bool ReadUpTo(WalVisibleEnd? visible, List<WalTransaction>? collect)
+    {
+        while (true)
+        {
+            var result = Read(1024, visible);
+            if (result.Outcome is WalReadOutcome.Restarted or WalReadOutcome.Replaced) return false;
+            collect?.AddRange(result.Transactions);
+            if (result.Stop == WalStop.Limit) continue;
+            if (IsAt(visible)) return true;
+            if (result.Stop == WalStop.ChecksumMismatch)
+                throw new WalStalledException($"{_walPath}: the committed WAL cannot be read: {result.Detail}", result.Detail ?? "checksum mismatch");
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Reads the bytes of one page from its frame, checking that the frame still belongs to the transaction's WAL
     /// (same salts, same page number): a WAL that restarted and overwrote it is an error, never wrong data.
     /// </summary>
@@ -342,6 +363,13 @@ public sealed class WalReader : IDisposable
 
 /// <summary>A frame the reader needed was overwritten by a WAL restart: continuity is lost.</summary>
 public sealed class WalOverwrittenException(string message) : IOException(message);
+
+/// <summary>A frame SQLite counts as committed fails its checksum: the WAL cannot be read past it.</summary>
+public sealed class WalStalledException(string message, string detail) : IOException(message)
+{
+    /// <summary>What the reader found, for the status.</summary>
+    public string Detail { get; } = detail;
+}
 
 internal static class FileStreamExtensions
 {

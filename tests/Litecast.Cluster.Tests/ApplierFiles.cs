@@ -39,7 +39,7 @@ internal sealed class ApplierFiles : IDisposable
         var replicaHash = Hash(ReplicaPath);
         PositionFile.Write(PositionPath, new ReplicaPosition(Generation, StartTxid, replicaHash.Value, replicaHash.PageSize, replicaHash.PageCount), durable: true);
         _app = OpenApplication();
-        _pages = RawPages(PrimaryPath);
+        _pages = Pages.ReadRaw(PrimaryPath);
         _hash = Hash(PrimaryPath);
     }
 
@@ -52,7 +52,7 @@ internal sealed class ApplierFiles : IDisposable
     public PageBatch Commit(string sql)
     {
         _app.Execute(sql);
-        var pages = RawPages(PrimaryPath);
+        var pages = Pages.ReadRaw(PrimaryPath);
         var hash = Hash(PrimaryPath);
         var changed = Enumerable.Range(0, pages.Count)
             .Where(i => i >= _pages.Count || !pages[i].AsSpan().SequenceEqual(_pages[i]))
@@ -101,17 +101,6 @@ internal sealed class ApplierFiles : IDisposable
         return DatabaseHash.Compute(connection);
     }
 
-    /// <summary>Every page exactly as stored, in order (a batch carries the real bytes; Pages.Read normalises page 1).</summary>
-    private static List<byte[]> RawPages(string path)
-    {
-        using var connection = SqliteConnections.OpenReadOnly(path);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
-        using var reader = command.ExecuteReader();
-        var pages = new List<byte[]>();
-        while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
-        return pages;
-    }
 
     public void Dispose()
     {

@@ -12,17 +12,24 @@ public static partial class Pages
     /// replicated content.</summary>
     public static List<byte[]> Read(string path)
     {
+        var pages = ReadRaw(path);
+        if (pages.Count > 0)
+        {
+            pages[0].AsSpan(24, 4).Clear();
+            pages[0].AsSpan(92, 8).Clear();
+        }
+        return pages;
+    }
+
+    /// <summary>Every page exactly as stored, in order, page 1 included as it is.</summary>
+    public static List<byte[]> ReadRaw(string path)
+    {
         using var connection = SqliteConnections.OpenReadOnly(path);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT data FROM sqlite_dbpage ORDER BY pgno";
         using var reader = command.ExecuteReader();
         var pages = new List<byte[]>();
         while (reader.Read()) pages.Add(reader.GetFieldValue<byte[]>(0));
-        if (pages.Count > 0)
-        {
-            pages[0].AsSpan(24, 4).Clear();
-            pages[0].AsSpan(92, 8).Clear();
-        }
         return pages;
     }
 }

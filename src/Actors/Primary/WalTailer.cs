@@ -164,55 +164,33 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>One attempt of <see cref="Establish"/>; false when the snapshot could not be pinned where the reader
-    /// stopped (the WAL restarted meanwhile), and nothing was changed.</summary>
+    /// <summary>One attempt of <see cref="Establish"/> (<see cref="GenerationSetup"/>); false when the snapshot could
+    /// not be pinned where the reader stopped (the WAL restarted meanwhile), and nothing was changed.</summary>
     private bool TryEstablish(PrimaryPosition? saved)
     {
-        var identity = FileIdentity.Of(_settings.Path);
-        string? discontinuity = saved is null ? "no saved position" : null;
-        var walEmpty = false;
-        var resumed = new List<WalTransaction>();
         _reader.Dispose();
         _reader = new WalReader(WalFormat.WalPath(_settings.Path));
-
-        // The next guard's view is fixed first; the reader then goes exactly that far, and the snapshot shares the view.
-        _guard.BeginRotation();
-        var visible = _guard.NextVisibleEnd;
-        if (saved is not null)
+        GenerationStart? start;
+        try
         {
-            var cursor = new WalCursor(saved.Salt1, saved.Salt2, saved.WalOffset, new WalChecksum(saved.Checksum1, saved.Checksum2));
-            if (identity is not { } id || id.Device != saved.DatabaseDevice || id.Inode != saved.DatabaseInode)
-                discontinuity = "the database file was replaced";
-            else if (_reader.FileLength() < WalFormat.HeaderSize)
-                walEmpty = true;
-            else if (!_reader.TryResume(cursor, out var reason))
-                discontinuity = reason;
+            start = GenerationSetup.TryStart(_settings.Path, _reader, _guard, saved);
         }
-        var readAll = ReadUpTo(visible, discontinuity is null ? resumed : null);
-        _guard.CompleteRotation();
-        using var snapshot = readAll ? PrimarySnapshot.TryPin(_settings.Path, _guard) : null;
-        if (snapshot is null) return false;
-        var info = snapshot.CopyTo(null);
-        _state.Resume = _state.Resume with { DatabaseIdentity = identity };
-
-        if (discontinuity is null && saved is not null)
+        catch (WalStalledException e)
         {
-            if (walEmpty && info.Hash.Value != saved.Hash)
-                discontinuity = $"the WAL is empty and the database hash {info.Hash} differs from the saved {saved.Hash:x16}";
-            else if (resumed.Count == 0 && info.Hash.Value != saved.Hash)
-                discontinuity = $"the database hash {info.Hash} differs from the saved {saved.Hash:x16}";
-            else if (resumed.Count > 0 && HasInnerShrink(resumed, saved.PageCount))
-                discontinuity = "a VACUUM shrank the database while Litecast was down";
+            SetProblem($"stalled: {e.Detail}");
+            throw;
         }
-
-        if (discontinuity is null && saved is not null)
+        if (start is null) return false;
+        _state.Resume = _state.Resume with { DatabaseIdentity = start.Identity };
+        var hash = start.Snapshot.Hash;
+        if (start.Discontinuity is null && saved is not null)
         {
-            _state.Begin(saved.Generation, saved.Txid, info.Hash);
+            _state.Begin(saved.Generation, saved.Txid, hash);
             _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
-            if (resumed.Count > 0)
+            if (start.Resumed.Count > 0)
             {
-                ReserveTxids(saved.Txid + (ulong)resumed.Count);
-                PublishResumed(resumed, saved, info.Hash);
+                ReserveTxids(saved.Txid + (ulong)start.Resumed.Count);
+                PublishResumed(start.Resumed, saved, hash);
             }
             _log.Info("{Database}: continuing generation {Generation:x16} at txid {Txid}", _settings.Name, saved.Generation, _state.Txid);
         }
@@ -223,11 +201,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             // application's bookmark never looks reached on a replica still holding the old generation.
             var generation = PrimaryState.NewGenerationId();
             var txid = Math.Max(Math.Max(saved?.Txid ?? 0, _state.Txid), ReadTxidCeiling()) + 1;
-            _state.Begin(generation, txid, info.Hash);
+            _state.Begin(generation, txid, hash);
             _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
             ReserveTxids(txid);
             _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
-                _settings.Name, generation, txid, discontinuity, info.PageCount, info.Hash);
+                _settings.Name, generation, txid, start.Discontinuity, start.Snapshot.PageCount, hash);
         }
         _state.Resume = _state.Resume with { Consistent = true };
         Persist(durable: true);
@@ -250,47 +228,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Reads every committed transaction up to <paramref name="visible"/> without publishing (collecting them if asked).
-    /// False when the reader did not stop exactly there: the WAL restarted under a guard that read the database file
-    /// only, or SQLite could not say what the guard sees and frames were found.
-    /// </summary>
-    private bool ReadUpTo(WalVisibleEnd? visible, List<WalTransaction>? collect)
-    {
-        while (true)
-        {
-            var result = _reader.Read(1024, visible);
-            if (result.Outcome is WalReadOutcome.Restarted or WalReadOutcome.Replaced) return false;
-            collect?.AddRange(result.Transactions);
-            if (result.Stop == WalStop.Limit) continue;
-            if (_reader.IsAt(visible)) return true;
-            // A frame SQLite counts as committed fails its checksum here: no rotation gets past it.
-            if (result.Stop == WalStop.ChecksumMismatch)
-            {
-                SetProblem($"stalled: {result.Detail}");
-                throw new InvalidDataException($"{_settings.Path}: the tailer cannot read the committed WAL: {result.Detail}");
-            }
-            return false;
-        }
-    }
-
-    /// <summary>True when a transaction other than the last shrank the database: its final images alone would not
-    /// reproduce the pages that later transactions grew back into, so such a run is not merged.</summary>
-    private static bool HasInnerShrink(List<WalTransaction> transactions, uint startPageCount)
-    {
-        var before = startPageCount;
-        for (var i = 0; i < transactions.Count - 1; i++)
-        {
-            if (!TransactionRun.MayContinueAfter(before, transactions[i].PageCount)) return true;
-            before = transactions[i].PageCount;
-        }
-        return false;
-    }
-
-    /// <summary>
     /// After a restart with proven continuity, the transactions committed while Litecast was down travel as one batch
     /// of their final page images: its pre-hash is the saved hash and its post-hash the hash just computed.
     /// </summary>
-    private void PublishResumed(List<WalTransaction> transactions, PrimaryPosition saved, DatabaseHash hashAtEnd)
+    private void PublishResumed(IReadOnlyList<WalTransaction> transactions, PrimaryPosition saved, DatabaseHash hashAtEnd)
     {
         var pages = MergePages(transactions);
         PublishParts(saved.Txid + 1, saved.Txid + (ulong)transactions.Count, transactions[^1].PageCount, saved.Hash,
@@ -429,7 +370,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (group.Count > 0) yield return group;
     }
 
-    private static List<(WalTransaction Transaction, WalPageRef Page)> MergePages(List<WalTransaction> group) =>
+    private static List<(WalTransaction Transaction, WalPageRef Page)> MergePages(IReadOnlyList<WalTransaction> group) =>
         TransactionRun.FinalPages(group.Select(tx => tx.Pages.Select(page => (Transaction: tx, Page: page))), p => p.Page.PageNumber,
             group[^1].PageCount);
 

@@ -6,11 +6,12 @@ using Litecast.Storage;
 namespace Litecast.Actors.Replica;
 
 /// <summary>
-/// The only writer of a replica file. Applies each batch as one SQLite transaction (a batch in parts stays one
-/// transaction), only when the replica's hash equals the batch's pre-apply hash, and persists the position after each
-/// commit. Runs the replica side of a resync: answers offers with the pages whose hashes differ, stages the pages in a
-/// local file, and applies them all as ONE transaction, so readers see the old or the new database, never a mix.
-/// Verifies the file against the saved position at startup.
+/// The actor that owns a replica file (through its <see cref="ReplicaPageWriter"/>, nothing else writes it). Applies
+/// each batch as one SQLite transaction (a batch in parts stays one transaction), only when the replica's hash equals
+/// the batch's pre-apply hash, and persists the position after each commit. Runs the replica side of a resync: answers
+/// offers with the pages whose hashes differ, stages the pages in a local file, and applies them all as ONE
+/// transaction, so readers see the old or the new database, never a mix. Verifies the file against the saved position
+/// at startup.
 /// </summary>
 internal sealed class Applier : ReceiveActor, IWithTimers
 {
