@@ -121,6 +121,13 @@ internal static class StorageBenchmark
             rows.Add(checkpoint);
             rows.Add(raw);
 
+            // 5. Wire codec: one 256 KiB part of a batch, encoded and decoded by the hand codec and by protobuf.
+            var (handRates, protoRates) = WireCodecBenchmark.Run(pages, runs, smoke ? 50 : 2000);
+            var hand = Row.From("Wire round trip, hand codec (64 pages)", "parts/s", handRates);
+            var proto = Row.From("Wire round trip, protobuf (64 pages)", "parts/s", protoRates);
+            rows.Add(hand);
+            rows.Add(proto);
+
             output.WriteLine();
             output.WriteLine($"{"measurement",-42} {"unit",-8} {"median",14} {"min",14} {"max",14}");
             output.WriteLine(new string('-', 96));
@@ -132,6 +139,7 @@ internal static class StorageBenchmark
             output.WriteLine($"apply / raw (medians), checkpoint in commit (default): {ratio:F2}   (target >= 0.50: {(ratio >= 0.5 ? "met" : "NOT met")})");
             var deferredRatio = deferred.Median / raw.Median;
             output.WriteLine($"apply / raw (medians), checkpoint deferred:            {deferredRatio:F2}   (target >= 0.50: {(deferredRatio >= 0.5 ? "met" : "NOT met")})");
+            output.WriteLine($"protobuf / hand codec round trips (medians):           {proto.Median / hand.Median:F2}");
             return 0;
         }
         finally
