@@ -398,6 +398,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             return;
         }
         _log.Info("{Database}: replica at generation {Generation:x16} txid {Txid}", _settings.Name, _position!.Generation, _position.Txid);
+        // A heartbeat heard before the file was checked had no position to compare with: without it, a replica that
+        // starts (or rejoins) behind would report itself current until the next heartbeat.
+        if (_lastHeartbeat is { } heartbeat) PrimaryAt(heartbeat.Generation, heartbeat.Txid);
         if (_resyncReason is { } pending) Resync(pending);
         else Become(Streaming);
     }
