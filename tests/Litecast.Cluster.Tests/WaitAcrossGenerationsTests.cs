@@ -112,9 +112,11 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         app.Dispose();
     }
 
-    /// <summary>A primary on a fixed port (its identity survives a restart) with 100 rows, and a replica holding them:
-    /// the old generation. Rows are committed before Litecast starts, not while the replica's first resync runs (see
-    /// TailerMidPublishCrashTests).</summary>
+    /// <summary>A primary on a fixed port (its identity survives a restart) with 110 rows, and a replica holding them:
+    /// the old generation. 100 rows are committed before Litecast starts, not while the replica's first resync runs (see
+    /// TailerMidPublishCrashTests); they are all in the generation's first txid. The last 10 are committed once the
+    /// replica follows, so the old generation is at txid 11 at least: a new generation's first bookmarks are below it
+    /// (the new primary's first commit can be its txid 2, when its tailer starts before the commit).</summary>
     private static async Task<(SqliteConnection App, int Port, TestNode Replica, DatabaseStatus Old)> StartOnTheOldGenerationAsync(TestCluster cluster)
     {
         var app = cluster.OpenApplication();
@@ -124,6 +126,10 @@ public class WaitAcrossGenerationsTests(ITestOutputHelper output)
         await cluster.StartPrimaryAsync(port);
         var replica = await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();
-        return (app, port, replica, await replica.StatusAsync("app.db"));
+        for (var i = 0; i < 10; i++) app.Execute($"INSERT INTO t(v) VALUES ('old, replicated {i}')");
+        await cluster.WaitForReplicasAsync();
+        var old = await replica.StatusAsync("app.db");
+        Assert.True(old.Txid >= 11, $"the old generation is at txid {old.Txid}");
+        return (app, port, replica, old);
     }
 }
