@@ -242,9 +242,10 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 });
             })
             .Build();
-        await host.StartAsync(cancellation);
         try
         {
+            // Inside the try: a start that fails (its cluster port cannot be bound) must not leave the host behind.
+            await host.StartAsync(cancellation);
             var system = host.Services.GetRequiredService<ActorSystem>();
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             IActorRef nodeDatabases;
