@@ -79,8 +79,9 @@ public class ResyncRetryTests(ITestOutputHelper output)
     {
         await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // About 16 MB: four 4-MiB ranges, so the source lives through several demands.
-        TestCluster.CreateSixteenMegabytes(app);
+        app.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) INSERT INTO t(payload) SELECT randomblob(4000) FROM n");
         await cluster.StartPrimaryAsync();
         var replica = await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();
