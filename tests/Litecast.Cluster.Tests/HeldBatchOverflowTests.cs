@@ -90,6 +90,9 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
 
         // Logged by the new incarnation, whose log probe listened from its start.
         Assert.True(replica.Log.Count("batches held back; dropping") >= 1, "the catch-up reply should have overflowed the bound");
+        // Each round asks for the dropped batches at once; none waits for the catch-up timeout (it did, held batches
+        // from an earlier reply past the gap kept the replica waiting 5 s a round).
+        Assert.Equal(0, replica.Log.Count("did not complete within"));
         var status = await replica.StatusAsync("app.db");
         Assert.Equal(0, status.Counters.Resyncs);   // a new incarnation: its count starts at 0, and no resync was needed
         output.WriteLine($"resyncs before the restart {resyncs}, after {status.Counters.Resyncs}");

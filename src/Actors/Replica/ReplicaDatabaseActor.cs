@@ -162,6 +162,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         {
             if (_catchUpSince is { } since && Stopwatch.GetElapsedTime(since) > CatchUpTimeout)
             {
+                _log.Warning("{Database}: catch-up after txid {Txid} did not complete within {Seconds:F0} s; asking again",
+                    _settings.Name, _position?.Txid, CatchUpTimeout.TotalSeconds);
                 _catchUpSince = null;
                 RequestCatchUp();
             }
@@ -419,10 +421,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             _log.Warning("{Database}: more than {Max} batches held back; dropping the newest, catch-up follows", _settings.Name, _settings.MaxHeldBatches);
     }
 
-    /// <summary>After batches were dropped past the bound: ask for them as soon as the kept ones are applied.</summary>
+    /// <summary>
+    /// After batches were dropped past the bound: ask for them as soon as the kept ones that continue the sequence are
+    /// applied (called after <see cref="ForwardHeld"/>, so an idle applier means nothing more can go). Batches held past
+    /// a gap do not wait: the gap is what was dropped, and no reply already on its way brings it again.
+    /// </summary>
     private void CatchUpAfterOverflow()
     {
-        if (!_sequencer.Overflowed || _sequencer.HeldCount > 0 || ApplierBusy) return;
+        if (!_sequencer.Overflowed || ApplierBusy) return;
         _sequencer.ClearOverflow();
         _catchUpSince = null;
         RequestCatchUp();
