@@ -16,9 +16,8 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
     {
         await using var cluster = new TestCluster(output) { Tune = s => s with { MaxHeldBatches = 8 } };
         using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // About 16 MB, so a resync lasts long enough for more than 8 live batches to arrive during it.
-        app.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) INSERT INTO t(payload) SELECT randomblob(4000) FROM n");
+        TestCluster.CreateSixteenMegabytes(app);
         await cluster.StartPrimaryAsync();
         var replica = await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();

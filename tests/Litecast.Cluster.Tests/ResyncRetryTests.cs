@@ -79,9 +79,8 @@ public class ResyncRetryTests(ITestOutputHelper output)
     {
         await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         // About 16 MB: four 4-MiB ranges, so the source lives through several demands.
-        app.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) INSERT INTO t(payload) SELECT randomblob(4000) FROM n");
+        TestCluster.CreateSixteenMegabytes(app);
         await cluster.StartPrimaryAsync();
         var replica = await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();

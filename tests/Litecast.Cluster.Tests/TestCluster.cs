@@ -90,6 +90,14 @@ public sealed class TestCluster : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>Creates <c>t(id, payload)</c> with 4000 rows of 4000 random bytes: about 16 MB, four 4-MiB resync
+    /// ranges, so a resync lasts through several demands.</summary>
+    public static void CreateSixteenMegabytes(SqliteConnection app)
+    {
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
+        app.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) INSERT INTO t(payload) SELECT randomblob(4000) FROM n");
+    }
+
     /// <summary>Starts the primary; on a fixed <paramref name="port"/> its identity (and topic) survives a restart, and
     /// a restarted primary joins the cluster its replicas are still in.</summary>
     public async Task StartPrimaryAsync(int port = 0)

@@ -217,10 +217,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
         Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => SessionFailed(a.Reason));
         Receive<Applier.ResyncDone>(ResyncDone);
-        // Batches handed on before the resync began are still applied (or dropped) by the applier first.
-        Receive<Applier.Applied>(Applied);
-        Receive<Applier.Rejected>(_ => _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0));
-        Receive<Applier.LocalWriteDetected>(LocalWriteDetected);
         Receive<ReplicaTick>(_ =>
         {
             if (_resync is not null && Stopwatch.GetElapsedTime(_resyncProgressAt) > ResyncTimeout)
@@ -266,6 +262,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<Applier.ResyncAborted>(_ => { });
         Receive<Applier.ResyncDone>(done => _log.Info("{Database}: resync {Session} completed after it had been given up", _settings.Name, done.Session));
         Receive<CatchUpUnavailable>(_ => { });
+        // Outside streaming (while resyncing), batches handed on before are still applied (or dropped) by the applier.
         Receive<Applier.Applied>(Applied);
         Receive<Applier.Rejected>(_ => _sequencer.ResetTo(_position?.Txid ?? 0, pageCount: 0));
         Receive<Applier.LocalWriteDetected>(LocalWriteDetected);
