@@ -17,8 +17,10 @@ namespace Litecast.Actors;
 /// that holds the primary, so a partition downs replicas (which then rejoin), never the node everything flows from.</param>
 /// <param name="PublicPort">The port other nodes dial, when it differs from <paramref name="Port"/> (a relay or a
 /// port-forward).</param>
+/// <param name="Tls">Mutual TLS on every cluster connection (addresses are then <c>akka.ssl.tcp://</c>); null for
+/// plain TCP.</param>
 public sealed record ClusterEndpoint(string Hostname, int Port, string PublicHostname, IReadOnlyList<string> Seeds, bool IsPrimary,
-    int? PublicPort = null);
+    int? PublicPort = null, ClusterTls? Tls = null);
 
 /// <summary>
 /// Configures a Litecast node on an Akka.Hosting builder: the static settings of <c>hocon/akka.conf</c> and
@@ -54,6 +56,15 @@ public static class NodeHosting
                 Port = endpoint.Port,
                 PublicHostName = endpoint.PublicHostname,
                 PublicPort = endpoint.PublicPort,
+                EnableSsl = endpoint.Tls is not null,
+                Ssl = endpoint.Tls is not { } tls ? null! : new SslOptions
+                {
+                    X509Certificate = tls.Certificate,
+                    SuppressValidation = false,
+                    RequireMutualAuthentication = true,
+                    ValidateCertificateHostname = false,
+                    CustomValidator = tls.RemotingValidator(),
+                },
             })
             .WithClustering(new ClusterOptions
             {

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Event;
+using Akka.Remote.Transport.DotNetty;
+
+namespace Litecast.Actors;
+
+/// <summary>
+/// Mutual TLS for a node: the certificate it presents (with its private key) and the one certificate authority a
+/// peer's certificate must chain to. The system's trust store plays no part: a certificate any public CA signed is
+/// still refused, so only holders of a certificate from this cluster's own CA can talk to it.
+/// </summary>
+/// <param name="Certificate">This node's certificate, with its private key.</param>
+/// <param name="Authority">The CA every peer's certificate must chain to.</param>
+/// <param name="Intermediates">Certificates between <paramref name="Certificate"/> and <paramref name="Authority"/>
+/// (from the certificate file), sent along so that a peer can build the chain.</param>
+public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 Authority, IReadOnlyList<X509Certificate2> Intermediates)
+{
+    /// <summary>How often a refused peer is logged, per peer: a scanner or a misconfigured node retries every second.</summary>
+    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, long> _refusalsLoggedAt = new();
+
+    /// <summary>
+    /// Null when <paramref name="peer"/> chains to <see cref="Authority"/> and is valid now; otherwise why not, in
+    /// words. <paramref name="presented"/> holds the intermediates the peer sent, if any.
+    /// </summary>
+    public string? Refusal(X509Certificate2? peer, IEnumerable<X509Certificate2>? presented = null)
+    {
+        if (peer is null) return "it presented no certificate";
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(Authority);
+        // A private CA publishes no revocation lists; rotation replaces certificates instead (README, Security).
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ExtraStore.AddRange(Intermediates.ToArray());
+        foreach (var extra in presented ?? []) chain.ChainPolicy.ExtraStore.Add(extra);
+        if (chain.Build(peer)) return null;
+        var reasons = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct();
+        return $"its certificate '{peer.Subject}' (issuer '{peer.Issuer}') does not chain to the cluster CA '{Authority.Subject}': {string.Join("; ", reasons)}";
+    }
+
+    /// <summary>
+    /// The check Akka.Remote runs on every handshake, both ways: <see cref="Refusal"/>, logged at most every 30 s per
+    /// peer. Host names are not checked: nodes dial each other by IP or by names their certificates need not carry,
+    /// and the CA is this cluster's alone.
+    /// </summary>
+    internal CertificateValidationCallback RemotingValidator() => (peer, chain, remote, _, log) =>
+    {
+        var presented = chain?.ChainElements.Select(e => e.Certificate).Skip(1);
+        var refusal = Refusal(peer, presented);
+        if (refusal is null) return true;
+        var now = Stopwatch.GetTimestamp();
+        var last = _refusalsLoggedAt.GetOrAdd(remote, 0);
+        if (last == 0 || Stopwatch.GetElapsedTime(last, now) > RefusalLogInterval)
+        {
+            _refusalsLoggedAt[remote] = now;
+            log.Warning("TLS: refused the cluster connection of {Peer}: {Reason}", remote, refusal);
+        }
+        return false;
+    };
+
+    /// <summary>The same check for an HTTPS client (a replica asking the primary's admin endpoint): the chain, plus the
+    /// host name the URL named.</summary>
+    public bool AdmitsServer(X509Certificate2? server, X509Chain? chain, SslPolicyErrors errors) =>
+        (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
+        && Refusal(server, chain?.ChainElements.Select(e => e.Certificate).Skip(1)) is null;
+}
