@@ -113,6 +113,71 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void ReadmeSpellings()
+    {
+        Assert.Equal(new ReplicateCommand("x.yml"), P("replicate", "-config", "x.yml"));
+        Assert.Equal(new Uri("http://p:9090"), Assert.IsType<StatusCommand>(P("status", "-url", "http://p:9090")).Url);
+        Assert.Equal(
+            new DemoCommand("D", new HttpAddress(null, 9090), TimeSpan.FromSeconds(30)),
+            P("demo", "-dir", "D", "-addr", ":9090", "-duration", "30s"));
+        Assert.Equal(
+            new DemoCommand("D", new HttpAddress(null, 9191), TimeSpan.FromSeconds(90)),
+            P("demo", "--dir=D", "-addr=:9191", "--duration", "1m30s"));
+    }
+
+    [Fact]
+    public void EmptyValuesAfterEqualsAreValuesNotMissing()
+    {
+        Assert.Contains("invalid -url ''", Err("status", "-url=").Message);
+        Assert.Contains("-duration:", Err("demo", "--duration=").Message);
+        Assert.Contains("-config needs a non-empty path", Err("replicate", "--config=").Message);
+        Assert.Contains("-config needs a non-empty path", Err("replicate", "-config", "").Message);
+        Assert.Contains("-duration: must be positive ('0')", Err("demo", "-duration", "0").Message);
+    }
+
+    [Fact]
+    public void BooleanFlagTakesAValueOnlyAfterEquals()
+    {
+        Assert.Equal(new ReplicateCommand(null, true), P("replicate", "-no-expand-env=true"));
+        Assert.Equal(new ReplicateCommand(null, true), P("replicate", "--no-expand-env"));
+        Assert.Contains("unexpected argument 'true'", Err("replicate", "-no-expand-env", "true").Message);
+        Assert.Contains("invalid boolean value 'maybe' for -no-expand-env", Err("replicate", "--no-expand-env=maybe").Message);
+        Assert.Contains("invalid boolean value '' for -no-expand-env", Err("replicate", "-no-expand-env=").Message);
+        Assert.Contains("flag given twice: -no-expand-env", Err("replicate", "-no-expand-env", "--no-expand-env").Message);
+    }
+
+    [Fact]
+    public void AValueFlagTakesTheNextArgumentWhateverItLooksLike()
+    {
+        Assert.Equal(new ReplicateCommand("-h"), P("replicate", "-config", "-h"));
+        Assert.Equal(new ReplicateCommand("-x"), P("replicate", "--config", "-x"));
+        Assert.Equal(new ReplicateCommand("a=b"), P("replicate", "-config=a=b"));
+        Assert.Contains("-duration: duration '-5s' must not be negative", Err("demo", "-duration", "-5s").Message);
+        Assert.Contains("flag needs an argument: -config", Err("replicate", "-config", "a", "-config").Message);
+    }
+
+    [Fact]
+    public void HelpFlagWinsOverOtherProblems()
+    {
+        Assert.Equal(new HelpCommand("demo"), P("demo", "-bogus", "-h"));
+        Assert.Equal(new HelpCommand("status"), P("status", "extra", "--help"));
+        Assert.Equal(new HelpCommand("help"), P("help", "-h"));
+        Assert.Equal(new HelpCommand(), P("-help", "replicate"));
+    }
+
+    [Fact]
+    public void NoSystemCommandLineExtrasLeakThrough()
+    {
+        Assert.Contains("flag provided before a command: --version", Err("--version").Message);
+        Assert.Contains("unknown command '[suggest]'", Err("[suggest]", "replicate").Message);
+        Assert.Contains("unexpected argument '@args.rsp'", Err("replicate", "@args.rsp").Message);
+        Assert.Contains("flag provided but not defined: -verbose", Err("status", "--verbose=3").Message);
+        Assert.Contains("flag provided but not defined: -x (help: it takes no flags)", Err("help", "-x").Message);
+        Assert.Contains("unexpected argument '-x'", Err("status", "--", "-x").Message);
+        Assert.Contains("too many arguments: a b", Err("help", "a", "b").Message);
+    }
+
+    [Fact]
     public void ProgramMapsCommandsToExitCodes()
     {
         Assert.Equal(0, Program.Main(["version"]));

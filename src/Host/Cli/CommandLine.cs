@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using Litecast.Host.Configuration;
 
 namespace Litecast.Host.Cli;
@@ -37,6 +39,8 @@ public sealed record CliUsageError(string Message, string Usage) : CliCommand
 /// <summary>
 /// Litestream-style command-line parsing: <c>litecast COMMAND [flags]</c>, flags written <c>-name value</c>,
 /// <c>-name=value</c>, <c>--name value</c> or <c>--name=value</c>. Parsing only; <c>Program</c> executes.
+/// The commands and flags are System.CommandLine's; the usage texts, the error messages (Go's flag package's) and
+/// exit code 2 are Litestream's, so its generated help and error output are not used.
 /// </summary>
 public static class CommandLine
 {
@@ -120,75 +124,139 @@ public static class CommandLine
             """,
     };
 
-    private static readonly Dictionary<string, (string Name, bool TakesValue)[]> Flags = new()
+    // Go's flag names (-config) with a double-dash alias each (--config). System.CommandLine also reads
+    // "-name=value" (and "-name:value") itself; RewriteGoForms covers where its reading differs from Go's.
+
+    // Recursive: every command takes it. The root's own -h is not reached (Parse answers a leading -h itself).
+    private static readonly Option<bool> Help = new("-h", "-help", "--help") { Arity = ArgumentArity.Zero, Recursive = true };
+
+    private static readonly Option<string?> Config = new("-config", "--config")
     {
-        ["replicate"] = [("config", true), ("no-expand-env", false)],
-        ["status"] = [("url", true)],
-        ["demo"] = [("dir", true), ("addr", true), ("duration", true)],
-        ["version"] = [],
-        ["help"] = [],
+        CustomParser = result => NonEmpty(result, "-config needs a non-empty path"),
     };
+
+    // No argument, as in Go: "-no-expand-env false" is the flag and a stray argument; "=false" is rewritten.
+    private static readonly Option<bool> NoExpandEnv = new("-no-expand-env", "--no-expand-env") { Arity = ArgumentArity.Zero };
+
+    private static readonly Option<Uri> Url = new("-url", "--url")
+    {
+        DefaultValueFactory = _ => new Uri(DefaultStatusUrl),
+        CustomParser = result =>
+        {
+            string raw = result.Tokens[0].Value;
+            var url = ParseStatusUrl(raw);
+            if (url is null) result.AddError($"invalid -url '{raw}' (expected e.g. http://host:9090)");
+            return url;
+        },
+    };
+
+    private static readonly Option<string> Dir = new("-dir", "--dir")
+    {
+        DefaultValueFactory = _ => DefaultDemoDir,
+        CustomParser = result => NonEmpty(result, "-dir needs a non-empty path"),
+    };
+
+    private static readonly Option<HttpAddress> Addr = new("-addr", "--addr")
+    {
+        DefaultValueFactory = _ => HttpAddress.TryParse(DefaultDemoAddr, out string? _)!,
+        CustomParser = result =>
+        {
+            var addr = HttpAddress.TryParse(result.Tokens[0].Value, out string? error);
+            if (addr is null) result.AddError($"-addr: {error}");
+            return addr;
+        },
+    };
+
+    // Absent: null, run until Ctrl-C.
+    private static readonly Option<TimeSpan?> Duration = new("-duration", "--duration")
+    {
+        CustomParser = result =>
+        {
+            string text = result.Tokens[0].Value;
+            if (ValueParsers.TryParseDuration(text, out var duration, out string? error) && duration > TimeSpan.Zero)
+                return duration;
+            result.AddError($"-duration: {error ?? "must be positive"} ('{text}')");
+            return null;
+        },
+    };
+
+    // ZeroOrMore so that "help a b" reaches Parse, which words the error.
+    private static readonly Argument<string[]> HelpTopics = new("command") { Arity = ArgumentArity.ZeroOrMore };
+
+    private static readonly RootCommand Root = CreateRoot();
+
+    // No "-abc" bundles and no "@file" response files: Go's flag package has neither, and "@x" stays an argument.
+    private static readonly ParserConfiguration GoLikeParsing = new() { EnablePosixBundling = false, ResponseFileTokenReplacer = null };
+
+    private static RootCommand CreateRoot()
+    {
+        var root = new RootCommand("litecast")
+        {
+            new Command("replicate") { Config, NoExpandEnv },
+            new Command("status") { Url },
+            new Command("demo") { Dir, Addr, Duration },
+            new Command("version"),
+            new Command("help") { HelpTopics },
+        };
+        // Without its --help and --version options (the usage texts above and the version command replace them) and
+        // its [suggest] directive, which would otherwise read "litecast [suggest]" as something other than a command.
+        root.Options.Clear();
+        root.Directives.Clear();
+        root.Options.Add(Help);
+        return root;
+    }
 
     /// <summary>Parses <paramref name="args"/> (without the program name).</summary>
     public static CliCommand Parse(IReadOnlyList<string> args)
     {
         if (args.Count == 0)
             return new CliUsageError("no command given", Usage);
-        string command = args[0];
-        if (command is "-h" or "-help" or "--help")
+        string first = args[0];
+        var command = Root.Subcommands.FirstOrDefault(c => c.Name == first);
+        if (command is not null)
+            return ParseCommand(command, args);
+        if (first == Help.Name || Help.Aliases.Contains(first))
             return new HelpCommand();
-        if (command.StartsWith('-'))
-            return new CliUsageError($"flag provided before a command: {command}", Usage);
-        if (!Flags.TryGetValue(command, out var allowed))
-            return new CliUsageError($"unknown command '{command}'", Usage);
-        string usage = CommandUsage[command];
+        return new CliUsageError(first.StartsWith('-') ? $"flag provided before a command: {first}" : $"unknown command '{first}'", Usage);
+    }
 
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var positionals = new List<string>();
-        for (int i = 1; i < args.Count; i++)
+    /// <summary>
+    /// Parses <c>COMMAND [flags]</c> with System.CommandLine, then reports the first problem found in this order, in
+    /// Go's flag package's words: a help flag wins over every error; then an unknown flag, a boolean flag's invalid
+    /// value, a flag without its value or given twice, a stray argument, and last a value its option rejected.
+    /// </summary>
+    private static CliCommand ParseCommand(Command command, IReadOnlyList<string> args)
+    {
+        string usage = CommandUsage[command.Name];
+        var (goArgs, invalidBoolean) = RewriteGoForms(command, args);
+        var result = Root.Parse(goArgs, GoLikeParsing);
+
+        if (result.GetValue(Help))
+            return new HelpCommand(command.Name);
+
+        // The tokens System.CommandLine did not take (for help: its topics). They come in order, so the ones after
+        // "--" are the last; those are arguments even when they start with '-'.
+        IReadOnlyList<string> positionals = command.Name == "help" ? result.GetValue(HelpTopics)! : result.UnmatchedTokens;
+        int doubleDash = result.Tokens.ToList().FindIndex(t => t.Type == TokenType.DoubleDash);
+        int afterDoubleDash = doubleDash < 0 ? 0 : result.Tokens.Count - 1 - doubleDash;
+        string? unknownFlag = positionals.SkipLast(afterDoubleDash).FirstOrDefault(p => p.Length >= 2 && p[0] == '-');
+        if (unknownFlag is not null)
+            return UnknownFlag(command, unknownFlag);
+        if (invalidBoolean is not null)
+            return new CliUsageError(invalidBoolean, usage);
+
+        // System.CommandLine words these its own way ("Required argument missing", "expects a single argument").
+        foreach (var option in command.Options)
         {
-            string arg = args[i];
-            if (arg.Length < 2 || arg[0] != '-' || arg == "--")
-            {
-                if (arg == "--")
-                {
-                    positionals.AddRange(args.Skip(i + 1));
-                    break;
-                }
-                positionals.Add(arg);
+            if (result.GetResult(option) is not { Implicit: false } given)
                 continue;
-            }
-            string body = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg[1..];
-            string name = body;
-            string? value = null;
-            int eq = body.IndexOf('=');
-            if (eq >= 0)
-            {
-                name = body[..eq];
-                value = body[(eq + 1)..];
-            }
-            if (name is "h" or "help")
-                return new HelpCommand(command);
-            var flag = allowed.FirstOrDefault(f => f.Name == name);
-            if (flag.Name is null)
-            {
-                string known = allowed.Length == 0 ? "it takes no flags" : "known: " + string.Join(", ", allowed.Select(f => "-" + f.Name));
-                return new CliUsageError($"flag provided but not defined: -{name} ({command}: {known})", usage);
-            }
-            if (flag.TakesValue && value is null)
-            {
-                if (i + 1 >= args.Count)
-                    return new CliUsageError($"flag needs an argument: -{name}", usage);
-                value = args[++i];
-            }
-            if (!flag.TakesValue && value is not null && !bool.TryParse(value, out _))
-                return new CliUsageError($"invalid boolean value '{value}' for -{name}", usage);
-            if (values.ContainsKey(name))
-                return new CliUsageError($"flag given twice: -{name}", usage);
-            values[name] = value ?? "true";
+            if (given.Tokens.Count < given.IdentifierTokenCount * option.Arity.MinimumNumberOfValues)
+                return new CliUsageError($"flag needs an argument: {option.Name}", usage);
+            if (given.IdentifierTokenCount > 1)
+                return new CliUsageError($"flag given twice: {option.Name}", usage);
         }
 
-        if (command == "help")
+        if (command.Name == "help")
         {
             if (positionals.Count > 1)
                 return new CliUsageError($"too many arguments: {string.Join(' ', positionals)}", usage);
@@ -197,45 +265,72 @@ public static class CommandLine
             return new HelpCommand(positionals.FirstOrDefault());
         }
         if (positionals.Count > 0)
-            return new CliUsageError($"unexpected argument '{positionals[0]}' for {command}", usage);
+            return new CliUsageError($"unexpected argument '{positionals[0]}' for {command.Name}", usage);
 
-        switch (command)
+        // All that can be left: the options' parsers rejecting a value, in our words, in the options' order.
+        if (result.Errors.Count > 0)
+            return new CliUsageError(result.Errors[0].Message, usage);
+
+        return command.Name switch
         {
-            case "replicate":
-                values.TryGetValue("config", out var config);
-                if (config is { Length: 0 })
-                    return new CliUsageError("-config needs a non-empty path", usage);
-                return new ReplicateCommand(config, values.TryGetValue("no-expand-env", out var nx) && bool.Parse(nx));
-            case "status":
+            "replicate" => new ReplicateCommand(result.GetValue(Config), result.GetValue(NoExpandEnv)),
+            "status" => new StatusCommand(result.GetValue(Url)!),
+            "demo" => new DemoCommand(result.GetValue(Dir)!, result.GetValue(Addr)!, result.GetValue(Duration)),
+            "version" => new VersionCommand(),
+            _ => throw new InvalidOperationException($"unhandled command {command.Name}"),
+        };
+    }
+
+    /// <summary>Go's message for an unknown flag, naming it as <c>-name</c> however it was written, and the command's flags.</summary>
+    private static CliUsageError UnknownFlag(Command command, string flag)
+    {
+        string name = (flag.StartsWith("--", StringComparison.Ordinal) ? flag[2..] : flag[1..]).Split('=')[0];
+        string known = command.Options.Count == 0 ? "it takes no flags" : "known: " + string.Join(", ", command.Options.Select(o => o.Name));
+        return new CliUsageError($"flag provided but not defined: -{name} ({command.Name}: {known})", CommandUsage[command.Name]);
+    }
+
+    /// <summary>
+    /// Rewrites the two <c>-name=value</c> forms that System.CommandLine reads differently from Go's flag package.
+    /// An empty value (<c>-config=</c>) is dropped by its tokenizer, which leaves the flag without a value; it is passed
+    /// as <c>-config ""</c>. A boolean flag takes a value only after <c>=</c> in Go (<c>-no-expand-env false</c> is the
+    /// flag and a stray argument), so here it takes none, and <c>=true</c> becomes the flag alone, <c>=false</c>
+    /// nothing. The other forms, and everything after <c>--</c>, are passed as they are.
+    /// </summary>
+    /// <returns>The arguments to parse, and the error for the first boolean flag whose value is neither true nor false (left out).</returns>
+    private static (List<string> Args, string? InvalidBoolean) RewriteGoForms(Command command, IReadOnlyList<string> args)
+    {
+        var rewritten = new List<string>(args.Count);
+        string? invalidBoolean = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (arg == "--")
             {
-                string raw = values.GetValueOrDefault("url", DefaultStatusUrl);
-                var url = ParseStatusUrl(raw);
-                return url is null
-                    ? new CliUsageError($"invalid -url '{raw}' (expected e.g. http://host:9090)", usage)
-                    : new StatusCommand(url);
+                rewritten.AddRange(args.Skip(i));
+                break;
             }
-            case "demo":
-            {
-                string dir = values.GetValueOrDefault("dir", DefaultDemoDir);
-                if (dir.Length == 0)
-                    return new CliUsageError("-dir needs a non-empty path", usage);
-                string addrText = values.GetValueOrDefault("addr", DefaultDemoAddr);
-                var addr = HttpAddress.TryParse(addrText, out string? err);
-                if (addr is null) return new CliUsageError($"-addr: {err}", usage);
-                TimeSpan? duration = null;
-                if (values.TryGetValue("duration", out var durationText))
-                {
-                    if (!ValueParsers.TryParseDuration(durationText, out var parsed, out var durationError) || parsed <= TimeSpan.Zero)
-                        return new CliUsageError($"-duration: {durationError ?? "must be positive"} ('{durationText}')", usage);
-                    duration = parsed;
-                }
-                return new DemoCommand(dir, addr, duration);
-            }
-            case "version":
-                return new VersionCommand();
-            default:
-                throw new InvalidOperationException($"unhandled command {command}");
+            int eq = arg.IndexOf('=');
+            string name = eq < 0 ? arg : arg[..eq];
+            string value = arg[(eq + 1)..];
+            var option = eq < 0 ? null : command.Options.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+            bool takesValue = option?.Arity.MaximumNumberOfValues > 0;
+            if (option is null || (takesValue && value.Length > 0))
+                rewritten.Add(arg);
+            else if (takesValue)
+                rewritten.AddRange([name, ""]);
+            else if (!bool.TryParse(value, out bool set))
+                invalidBoolean ??= $"invalid boolean value '{value}' for {option.Name}";
+            else if (set)
+                rewritten.Add(name);
         }
+        return (rewritten, invalidBoolean);
+    }
+
+    private static string? NonEmpty(ArgumentResult result, string error)
+    {
+        string value = result.Tokens[0].Value;
+        if (value.Length == 0) result.AddError(error);
+        return value;
     }
 
     /// <summary>
