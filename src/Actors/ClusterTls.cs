@@ -27,19 +27,23 @@ public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 A
     /// Null when <paramref name="peer"/> chains to <see cref="Authority"/> and is valid now; otherwise why not, in
     /// words. <paramref name="presented"/> holds the intermediates the peer sent, if any.
     /// </summary>
-    public string? Refusal(X509Certificate2? peer, IEnumerable<X509Certificate2>? presented = null)
+    public string? Refusal(X509Certificate2? peer, IEnumerable<X509Certificate2>? presented = null) =>
+        Refusal(peer, Authority, Intermediates.Concat(presented ?? []));
+
+    /// <summary>Null when <paramref name="peer"/> chains to <paramref name="authority"/> alone (with the help of
+    /// <paramref name="extras"/>) and is valid now; otherwise why not.</summary>
+    public static string? Refusal(X509Certificate2? peer, X509Certificate2 authority, IEnumerable<X509Certificate2> extras)
     {
         if (peer is null) return "it presented no certificate";
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Authority);
+        chain.ChainPolicy.CustomTrustStore.Add(authority);
         // A private CA publishes no revocation lists; rotation replaces certificates instead (README, Security).
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.ExtraStore.AddRange(Intermediates.ToArray());
-        foreach (var extra in presented ?? []) chain.ChainPolicy.ExtraStore.Add(extra);
+        foreach (var extra in extras) chain.ChainPolicy.ExtraStore.Add(extra);
         if (chain.Build(peer)) return null;
         var reasons = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct();
-        return $"its certificate '{peer.Subject}' (issuer '{peer.Issuer}') does not chain to the cluster CA '{Authority.Subject}': {string.Join("; ", reasons)}";
+        return $"its certificate '{peer.Subject}' (issuer '{peer.Issuer}') does not chain to the cluster CA '{authority.Subject}': {string.Join("; ", reasons)}";
     }
 
     /// <summary>
@@ -62,9 +66,9 @@ public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 A
         return false;
     };
 
-    /// <summary>The same check for an HTTPS client (a replica asking the primary's admin endpoint): the chain, plus the
-    /// host name the URL named.</summary>
-    public bool AdmitsServer(X509Certificate2? server, X509Chain? chain, SslPolicyErrors errors) =>
+    /// <summary>The same check for an HTTPS client (a replica asking the primary's admin endpoint, <c>litecast
+    /// status</c>): the chain to <paramref name="authority"/>, plus the host name the URL named.</summary>
+    public static bool AdmitsServer(X509Certificate2 authority, X509Certificate2? server, X509Chain? chain, SslPolicyErrors errors) =>
         (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
-        && Refusal(server, chain?.ChainElements.Select(e => e.Certificate).Skip(1)) is null;
+        && Refusal(server, authority, chain?.ChainElements.Select(e => e.Certificate).Skip(1) ?? []) is null;
 }

@@ -31,6 +31,8 @@ public static class Program
                 return Replicate(replicate);
             case StatusCommand status:
                 return StatusClient.Run(status);
+            case CertCaCommand or CertNodeCommand:
+                return CertCommand.Run(command, Console.Out, Console.Error);
             case DemoCommand demo:
                 return Demo.DemoRunner.RunAsync(demo).GetAwaiter().GetResult();
             default:

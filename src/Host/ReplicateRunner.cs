@@ -23,7 +23,7 @@ internal static class ReplicateRunner
         {
             if (config.Addr is { } addr)
             {
-                server = AdminServer.Build(addr, node);
+                server = AdminServer.Build(addr, node, security: Security(config));
                 await server.StartAsync();
                 Log($"admin endpoint listening on {string.Join(", ", server.Urls)}");
             }
@@ -47,6 +47,10 @@ internal static class ReplicateRunner
         Log("stopped");
         return 0;
     }
+
+    /// <summary>The admin endpoint's protection from the config's <c>tls</c> and <c>auth</c>.</summary>
+    internal static AdminSecurity Security(LitecastConfig config) =>
+        new(config.Tls?.Material.Certificate, config.Auth?.Token, config.Auth?.ProtectReads ?? false);
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTimeOffset.Now:HH:mm:ss.fff}] litecast: {message}");
 }

@@ -12,15 +12,35 @@ public abstract record CliCommand;
 /// <param name="NoExpandEnv">Litestream's <c>-no-expand-env</c>: do not expand <c>$VAR</c> in the config.</param>
 public sealed record ReplicateCommand(string? ConfigPath, bool NoExpandEnv = false) : CliCommand;
 
-/// <summary><c>litecast status [-url URL]</c>: print a node's databases, roles, positions and lag.</summary>
+/// <summary><c>litecast status [-url URL] [-token TOKEN] [-ca PATH]</c>: print a node's databases, roles, positions and lag.</summary>
 /// <param name="Url">The node's HTTP admin endpoint (default <see cref="CommandLine.DefaultStatusUrl"/>).</param>
-public sealed record StatusCommand(Uri Url) : CliCommand;
+/// <param name="Token">The bearer token for a node whose <c>auth.protect-reads</c> is on (default <c>$LITECAST_TOKEN</c>).</param>
+/// <param name="CaPath">The CA file to check an <c>https://</c> node's certificate against, instead of the system's.</param>
+public sealed record StatusCommand(Uri Url, string? Token = null, string? CaPath = null) : CliCommand
+{
+    /// <summary>Kept out of logs: a record's generated ToString would print the token.</summary>
+    public override string ToString() => $"StatusCommand {{ Url = {Url}, CaPath = {CaPath} }}";
+}
+
+/// <summary><c>litecast cert ca -out DIR</c>: make a private CA for the cluster.</summary>
+/// <param name="Out">The directory for <c>ca.pem</c> and <c>ca-key.pem</c>.</param>
+public sealed record CertCaCommand(string Out) : CliCommand;
+
+/// <summary><c>litecast cert node -ca DIR -name NAME [-ip IP,...] [-dns NAME,...] -out DIR</c>: a node certificate.</summary>
+/// <param name="CaDir">The CA's directory (<c>cert ca -out</c>).</param>
+/// <param name="Name">The node's name: the certificate's subject and file names.</param>
+/// <param name="Ips">IP addresses the certificate is valid for.</param>
+/// <param name="DnsNames">DNS names the certificate is valid for.</param>
+/// <param name="Out">The directory for <c>NAME.pem</c>, <c>NAME-key.pem</c> and a copy of <c>ca.pem</c>.</param>
+public sealed record CertNodeCommand(string CaDir, string Name, IReadOnlyList<System.Net.IPAddress> Ips, IReadOnlyList<string> DnsNames, string Out)
+    : CliCommand;
 
 /// <summary><c>litecast demo [-dir PATH] [-addr ADDR]</c>: a primary and two replicas on this machine.</summary>
 /// <param name="Dir">Directory for the demo's databases (default <see cref="CommandLine.DefaultDemoDir"/>), reused or created.</param>
 /// <param name="Addr">The admin endpoint (default <c>:9090</c>).</param>
 /// <param name="Duration">How long to run; null runs until Ctrl-C.</param>
-public sealed record DemoCommand(string Dir, HttpAddress Addr, TimeSpan? Duration = null) : CliCommand;
+/// <param name="Tls">Run the demo cluster with mutual TLS, HTTPS and an admin token (certificates under <paramref name="Dir"/>).</param>
+public sealed record DemoCommand(string Dir, HttpAddress Addr, TimeSpan? Duration = null, bool Tls = false) : CliCommand;
 
 /// <summary><c>litecast version</c>.</summary>
 public sealed record VersionCommand : CliCommand;
@@ -56,6 +76,9 @@ public static class CommandLine
     /// <summary>Default <c>demo -addr</c>.</summary>
     public const string DefaultDemoAddr = ":9090";
 
+    /// <summary>Where <c>status</c> takes its token from when <c>-token</c> is not given.</summary>
+    public const string TokenEnvironmentVariable = "LITECAST_TOKEN";
+
     /// <summary>The general usage text.</summary>
     public const string Usage = """
         litecast is live read replication for SQLite: one primary, read-only replicas
@@ -70,6 +93,7 @@ public static class CommandLine
             replicate    run this node: replicate the databases in the config file
             status       show a node's databases, roles, positions and lag
             demo         run a primary and two replicas on this machine, with a writer
+            cert         make a private CA and node certificates for tls (cert ca, cert node)
             version      print the version
             help         show this help, or a command's: litecast help <command>
 
@@ -90,16 +114,38 @@ public static class CommandLine
 
             """,
         ["status"] = $"""
-            Usage: litecast status [-url URL]
+            Usage: litecast status [-url URL] [-token TOKEN] [-ca PATH]
 
             Prints a node's databases, roles, positions and lag.
 
             Flags:
               -url URL           the node's admin endpoint (default {DefaultStatusUrl})
+              -token TOKEN       the node's auth.token, needed with auth.protect-reads (default ${TokenEnvironmentVariable})
+              -ca PATH           check an https:// node's certificate against this CA (tls.ca) instead of the system's
+
+            """,
+        ["cert"] = """
+            Usage: litecast cert ca -out DIR
+                   litecast cert node -ca DIR -name NAME [-ip IP,...] [-dns NAME,...] -out DIR
+
+            Makes the files tls needs, for trying it without openssl: a private CA
+            (DIR/ca.pem, DIR/ca-key.pem), and certificates it signs for each node
+            (DIR/NAME.pem, DIR/NAME-key.pem, and a copy of ca.pem). EC P-256 keys;
+            node certificates serve as both server and client, for 825 days. Existing
+            files are never overwritten. With your own PKI, skip this: any PEM
+            certificate and key chaining to your CA work.
+
+            Flags:
+              -out DIR           the directory to write to
+              -ca DIR            (node) the CA's directory, as made by cert ca
+              -name NAME         (node) the node's name: subject and file names
+              -ip IP,...         (node) IP addresses the certificate is valid for (repeatable)
+              -dns NAME,...      (node) DNS names it is valid for (repeatable; default: NAME
+                                 when neither -ip nor -dns is given)
 
             """,
         ["demo"] = $"""
-            Usage: litecast demo [-dir PATH] [-addr ADDR] [-duration DURATION]
+            Usage: litecast demo [-dir PATH] [-addr ADDR] [-duration DURATION] [-tls]
 
             Runs a primary and two replicas on this machine with a built-in writer, and
             shows replication live.
@@ -108,6 +154,8 @@ public static class CommandLine
               -dir PATH          directory for the demo databases (default ./{DefaultDemoDir})
               -addr ADDR         admin endpoint address (default {DefaultDemoAddr})
               -duration DURATION stop after this long (e.g. 30s; default: run until Ctrl-C)
+              -tls               mutual TLS between the nodes, HTTPS and an admin token
+                                 (certificates and token under the demo directory)
 
             """,
         ["version"] = """
@@ -180,6 +228,61 @@ public static class CommandLine
         },
     };
 
+    private static readonly Option<string?> Token = new("-token", "--token")
+    {
+        CustomParser = result => NonEmpty(result, "-token needs a non-empty value"),
+    };
+
+    private static readonly Option<string?> Ca = new("-ca", "--ca")
+    {
+        CustomParser = result => NonEmpty(result, "-ca needs a non-empty path"),
+    };
+
+    private static readonly Option<bool> Tls = new("-tls", "--tls") { Arity = ArgumentArity.Zero };
+
+    private static readonly Option<string?> Out = new("-out", "--out")
+    {
+        CustomParser = result => NonEmpty(result, "-out needs a non-empty path"),
+    };
+
+    private static readonly Option<string?> Name = new("-name", "--name")
+    {
+        CustomParser = result => NonEmpty(result, "-name needs a non-empty value"),
+    };
+
+    // Repeatable, and each value a comma-separated list: "-ip 10.0.0.1,10.0.0.2" and "-ip 10.0.0.1 -ip 10.0.0.2".
+    private static readonly Option<System.Net.IPAddress[]> Ips = new("-ip", "--ip")
+    {
+        Arity = ArgumentArity.OneOrMore,
+        DefaultValueFactory = _ => [],
+        CustomParser = result =>
+        {
+            var ips = new List<System.Net.IPAddress>();
+            foreach (var item in ListItems(result))
+            {
+                if (System.Net.IPAddress.TryParse(item, out var ip)) ips.Add(ip);
+                else result.AddError($"-ip: '{item}' is not an IP address");
+            }
+            return ips.ToArray();
+        },
+    };
+
+    private static readonly Option<string[]> Dns = new("-dns", "--dns")
+    {
+        Arity = ArgumentArity.OneOrMore,
+        DefaultValueFactory = _ => [],
+        CustomParser = result =>
+        {
+            var names = ListItems(result).ToArray();
+            foreach (var name in names.Where(n => Uri.CheckHostName(n) != UriHostNameType.Dns))
+                result.AddError($"-dns: '{name}' is not a DNS name");
+            return names;
+        },
+    };
+
+    // "cert ca" or "cert node"; ZeroOrMore so that a missing or extra kind reaches Parse, which words the error.
+    private static readonly Argument<string[]> CertKind = new("kind") { Arity = ArgumentArity.ZeroOrMore };
+
     // ZeroOrMore so that "help a b" reaches Parse, which words the error.
     private static readonly Argument<string[]> HelpTopics = new("command") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -193,8 +296,9 @@ public static class CommandLine
         var root = new RootCommand("litecast")
         {
             new Command("replicate") { Config, NoExpandEnv },
-            new Command("status") { Url },
-            new Command("demo") { Dir, Addr, Duration },
+            new Command("status") { Url, Token, Ca },
+            new Command("demo") { Dir, Addr, Duration, Tls },
+            new Command("cert") { CertKind, Out, Ca, Name, Ips, Dns },
             new Command("version"),
             new Command("help") { HelpTopics },
         };
@@ -236,7 +340,12 @@ public static class CommandLine
 
         // The tokens System.CommandLine did not take (for help: its topics). They come in order, so the ones after
         // "--" are the last; those are arguments even when they start with '-'.
-        IReadOnlyList<string> positionals = command.Name == "help" ? result.GetValue(HelpTopics)! : result.UnmatchedTokens;
+        IReadOnlyList<string> positionals = command.Name switch
+        {
+            "help" => result.GetValue(HelpTopics)!,
+            "cert" => result.GetValue(CertKind)!.Concat(result.UnmatchedTokens).ToList(),
+            _ => result.UnmatchedTokens,
+        };
         int doubleDash = result.Tokens.ToList().FindIndex(t => t.Type == TokenType.DoubleDash);
         int afterDoubleDash = doubleDash < 0 ? 0 : result.Tokens.Count - 1 - doubleDash;
         string? unknownFlag = positionals.SkipLast(afterDoubleDash).FirstOrDefault(p => p.Length >= 2 && p[0] == '-');
@@ -252,7 +361,7 @@ public static class CommandLine
                 continue;
             if (given.Tokens.Count < given.IdentifierTokenCount * option.Arity.MinimumNumberOfValues)
                 return new CliUsageError($"flag needs an argument: {option.Name}", usage);
-            if (given.IdentifierTokenCount > 1)
+            if (given.IdentifierTokenCount > 1 && option.Arity.MaximumNumberOfValues == 1)
                 return new CliUsageError($"flag given twice: {option.Name}", usage);
         }
 
@@ -264,6 +373,8 @@ public static class CommandLine
                 return new CliUsageError($"unknown help topic '{positionals[0]}'", Usage);
             return new HelpCommand(positionals.FirstOrDefault());
         }
+        if (command.Name == "cert")
+            return Cert(result, positionals, usage);
         if (positionals.Count > 0)
             return new CliUsageError($"unexpected argument '{positionals[0]}' for {command.Name}", usage);
 
@@ -274,12 +385,46 @@ public static class CommandLine
         return command.Name switch
         {
             "replicate" => new ReplicateCommand(result.GetValue(Config), result.GetValue(NoExpandEnv)),
-            "status" => new StatusCommand(result.GetValue(Url)!),
-            "demo" => new DemoCommand(result.GetValue(Dir)!, result.GetValue(Addr)!, result.GetValue(Duration)),
+            "status" => new StatusCommand(result.GetValue(Url)!,
+                result.GetValue(Token) ?? NonEmptyOrNull(Environment.GetEnvironmentVariable(TokenEnvironmentVariable)), result.GetValue(Ca)),
+            "demo" => new DemoCommand(result.GetValue(Dir)!, result.GetValue(Addr)!, result.GetValue(Duration), result.GetValue(Tls)),
             "version" => new VersionCommand(),
             _ => throw new InvalidOperationException($"unhandled command {command.Name}"),
         };
     }
+
+    /// <summary><c>cert ca</c> or <c>cert node</c>, with the flags each needs and no flag it does not take.</summary>
+    private static CliCommand Cert(ParseResult result, IReadOnlyList<string> positionals, string usage)
+    {
+        if (positionals.Count == 0)
+            return new CliUsageError("cert needs a kind: cert ca, or cert node", usage);
+        if (positionals.Count > 1)
+            return new CliUsageError($"unexpected argument '{positionals[1]}' for cert {positionals[0]}", usage);
+        if (result.Errors.Count > 0)
+            return new CliUsageError(result.Errors[0].Message, usage);
+        string? Given(Option<string?> option) => result.GetValue(option);
+        bool IsGiven(Option option) => result.GetResult(option) is { Implicit: false };
+        var outDir = Given(Out);
+        switch (positionals[0])
+        {
+            case "ca":
+                var foreign = new Option[] { Ca, Name, Ips, Dns }.FirstOrDefault(IsGiven);
+                if (foreign is not null) return new CliUsageError($"cert ca takes only -out, not {foreign.Name}", usage);
+                return outDir is null ? new CliUsageError("cert ca needs -out DIR", usage) : new CertCaCommand(outDir);
+            case "node":
+                var missing = new[] { ("-ca", Given(Ca)), ("-name", Given(Name)), ("-out", outDir) }.FirstOrDefault(f => f.Item2 is null);
+                if (missing.Item1 is not null) return new CliUsageError($"cert node needs {missing.Item1}", usage);
+                return new CertNodeCommand(Given(Ca)!, Given(Name)!, result.GetValue(Ips)!, result.GetValue(Dns)!, outDir!);
+            default:
+                return new CliUsageError($"unknown cert kind '{positionals[0]}' (expected ca or node)", usage);
+        }
+    }
+
+    /// <summary>The comma-separated items of a repeatable flag's values, trimmed, empty ones left out.</summary>
+    private static IEnumerable<string> ListItems(ArgumentResult result) =>
+        result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+
+    private static string? NonEmptyOrNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>Go's message for an unknown flag, naming it as <c>-name</c> however it was written, and the command's flags.</summary>
     private static CliUsageError UnknownFlag(Command command, string flag)

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Security.Cryptography.X509Certificates;
 using Litecast.Host.Http;
+using Litecast.Host.Security;
 using Spectre.Console;
 
 namespace Litecast.Host.Cli;
@@ -19,14 +21,29 @@ public static class StatusClient
     public static int Run(StatusCommand command)
     {
         var console = AnsiConsole.Console;
-        return RunAsync(command.Url, console, Console.Error, CancellationToken.None).GetAwaiter().GetResult();
+        X509Certificate2? authority = null;
+        if (command.CaPath is { } caPath)
+        {
+            try
+            {
+                authority = TlsFiles.LoadAuthority(caPath);
+            }
+            catch (TlsFileException e)
+            {
+                Console.Error.WriteLine($"litecast status: -ca {e.Message}");
+                return 1;
+            }
+        }
+        using var http = AdminHttpClient.Create(authority, command.Token, RequestTimeout);
+        return RunAsync(command.Url, console, Console.Error, CancellationToken.None, http).GetAwaiter().GetResult();
     }
 
     /// <summary>
     /// Fetches <c>{url}/status</c> and renders it to <paramref name="output"/>; 0 on success, 1 (with a message naming
     /// the URL on <paramref name="error"/>) when the node cannot be reached or answers something unexpected.
     /// </summary>
-    public static async Task<int> RunAsync(Uri url, IAnsiConsole output, TextWriter error, CancellationToken cancellation)
+    public static async Task<int> RunAsync(Uri url, IAnsiConsole output, TextWriter error, CancellationToken cancellation,
+        HttpClient? http = null)
     {
         var statusUrl = new Uri(url, "status");
         if (!url.AbsolutePath.EndsWith('/'))
@@ -34,8 +51,8 @@ public static class StatusClient
         StatusResponse? status;
         try
         {
-            using var http = new HttpClient { Timeout = RequestTimeout };
-            using var response = await http.GetAsync(statusUrl, cancellation);
+            using var ownClient = http is null ? new HttpClient { Timeout = RequestTimeout } : null;
+            using var response = await (http ?? ownClient!).GetAsync(statusUrl, cancellation);
             if (!response.IsSuccessStatusCode)
             {
                 string body = await response.Content.ReadAsStringAsync(cancellation);

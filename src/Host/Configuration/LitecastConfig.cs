@@ -23,6 +23,12 @@ public sealed record LitecastConfig
     /// <summary><c>cluster</c>: where this node's Akka.NET cluster endpoint listens and whom it joins.</summary>
     public ClusterConfig Cluster { get; init; } = new();
 
+    /// <summary><c>tls</c>: mutual TLS between nodes and HTTPS on <c>addr</c>; null for plain TCP and HTTP.</summary>
+    public TlsConfig? Tls { get; init; }
+
+    /// <summary><c>auth</c>: the admin endpoint's bearer token; null lets every request through.</summary>
+    public AuthConfig? Auth { get; init; }
+
     /// <summary>The databases this node is the primary of (no <c>upstream</c>).</summary>
     public IEnumerable<DbConfig> PrimaryDbs => Dbs.Where(d => d.Role == DbRole.Primary);
 
@@ -139,6 +145,20 @@ public sealed record ClusterConfig
 
     /// <summary>True for addresses that mean "all interfaces".</summary>
     public static bool IsWildcard(string host) => host is "0.0.0.0" or "::" or "[::]" or "*" or "";
+
+    /// <summary>The scheme of cluster addresses over plain TCP.</summary>
+    public const string TcpScheme = "akka.tcp";
+
+    /// <summary>The scheme of cluster addresses over TLS (<c>tls</c> set).</summary>
+    public const string TlsScheme = "akka.ssl.tcp";
+
+    /// <summary>A seed address in the scheme this node's transport speaks: a seed written <c>akka.tcp://</c> in a config
+    /// that turns <c>tls</c> on means the same node over TLS, and the other way round.</summary>
+    public static string SeedForTransport(string seed, bool tls)
+    {
+        var (from, to) = tls ? (TcpScheme, TlsScheme) : (TlsScheme, TcpScheme);
+        return seed.StartsWith(from + "://", StringComparison.Ordinal) ? to + seed[from.Length..] : seed;
+    }
 }
 
 /// <summary>

@@ -27,10 +27,12 @@ public static class AdminEndpoints
         services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
 
     /// <summary>Maps every admin route, JSON 404/405 answers, and JSON 500 answers for unexpected failures.</summary>
-    public static AdminMetrics MapLitecastAdmin(this WebApplication app, ILitecastNode node) => Map(app, node);
+    public static AdminMetrics MapLitecastAdmin(this WebApplication app, ILitecastNode node, AdminSecurity? security = null) =>
+        Map(app, node, security ?? AdminSecurity.None);
 
-    /// <summary>Maps every admin route, JSON 404/405 answers, and JSON 500 answers for unexpected failures; returns the metrics it exports.</summary>
-    public static AdminMetrics Map(WebApplication app, ILitecastNode node)
+    /// <summary>Maps every admin route behind <paramref name="security"/>'s token, JSON 404/405 answers, and JSON 500
+    /// answers for unexpected failures; returns the metrics it exports.</summary>
+    public static AdminMetrics Map(WebApplication app, ILitecastNode node, AdminSecurity security)
     {
         var metrics = new AdminMetrics();
         metrics.Registry.AddBeforeCollectCallback(async cancel =>
@@ -53,6 +55,29 @@ public static class AdminEndpoints
                 context.Response.Clear();
                 await Error(StatusCodes.Status500InternalServerError, $"internal error: {e.Message}").ExecuteAsync(context);
             }
+        });
+        // Before any route: 401 without a token (with the challenge RFC 6750 asks for), 403 with a wrong one.
+        app.Use(async (context, next) =>
+        {
+            if (!security.Guards(context.Request.Method))
+            {
+                await next(context);
+                return;
+            }
+            var authorization = context.Request.Headers.Authorization.ToString();
+            if (AdminSecurity.BearerToken(authorization) is null)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"litecast\"";
+                await Error(StatusCodes.Status401Unauthorized,
+                    $"{context.Request.Method} {context.Request.Path} needs the admin token: Authorization: Bearer <auth.token>").ExecuteAsync(context);
+                return;
+            }
+            if (!security.Admits(authorization))
+            {
+                await Error(StatusCodes.Status403Forbidden, "the bearer token is not this node's auth.token").ExecuteAsync(context);
+                return;
+            }
+            await next(context);
         });
         app.UseStatusCodePages(async ctx =>
         {

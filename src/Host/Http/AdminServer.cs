@@ -49,8 +49,10 @@ public sealed class AdminServer : IAsyncDisposable
     /// Builds (does not start) the admin endpoint for <paramref name="node"/> on <paramref name="address"/>.
     /// <paramref name="configure"/> may adjust the builder (logging, for instance) before the app is built.
     /// </summary>
-    public static AdminServer Build(HttpAddress address, ILitecastNode node, Action<WebApplicationBuilder>? configure = null)
+    public static AdminServer Build(HttpAddress address, ILitecastNode node, Action<WebApplicationBuilder>? configure = null,
+        AdminSecurity? security = null)
     {
+        security ??= AdminSecurity.None;
         // The content root is the install directory and configuration files are never reloaded: by default ASP.NET Core
         // watches the working directory and everything below it for appsettings changes, and Litecast usually runs
         // beside the databases, whose every WAL write would then cost the node a file-watcher event.
@@ -61,18 +63,24 @@ public sealed class AdminServer : IAsyncDisposable
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddLitecastAdmin();
+        // The slim builder leaves HTTPS out unless asked for.
+        if (security.Certificate is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> https = listen =>
+            {
+                if (security.Certificate is { } certificate) listen.UseHttps(certificate);
+            };
             if (address.Host is null || (ClusterConfig.IsWildcard(address.Host) && address.Host != "0.0.0.0"))
-                kestrel.ListenAnyIP(address.Port); // IPv6 dual-stack, IPv4 when the OS has no IPv6
+                kestrel.ListenAnyIP(address.Port, https); // IPv6 dual-stack, IPv4 when the OS has no IPv6
             else
                 foreach (var endpoint in Endpoints(address))
-                    kestrel.Listen(endpoint);
+                    kestrel.Listen(endpoint, https);
         });
         configure?.Invoke(builder);
         var app = builder.Build();
-        var metrics = AdminEndpoints.Map(app, node);
+        var metrics = AdminEndpoints.Map(app, node, security);
         return new AdminServer(app, address, metrics);
     }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Litecast.Actors;
 using Litecast.Host.Configuration;
+using Litecast.Host.Http;
 
 namespace Litecast.Host.Node;
 
@@ -22,7 +23,10 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     private sealed record Incarnation(IHost Host, ActorSystem System, string NodeId, IReadOnlyDictionary<string, IActorRef> Actors);
 
+    private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(5);
+
     private readonly LitecastConfig _config;
+    private readonly HttpClient _discovery;
     private readonly Action<string> _log;
     private readonly string? _hoconOverrides;
     private readonly CancellationTokenSource _stopping = new();
@@ -34,6 +38,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private LitecastNode(LitecastConfig config, Action<string> log, string? hoconOverrides)
     {
         _config = config;
+        _discovery = AdminHttpClient.Create(config.Tls?.Material.Authority, config.Auth?.Token, DiscoveryTimeout);
         _log = log;
         _hoconOverrides = hoconOverrides;
     }
@@ -199,7 +204,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     private async Task<Incarnation> StartIncarnationAsync(CancellationToken cancellation)
     {
-        var seeds = _config.Cluster.Seeds.ToList();
+        var tls = _config.Tls?.Material;
+        var seeds = _config.Cluster.Seeds.Select(seed => ClusterConfig.SeedForTransport(seed, tls is not null)).ToList();
         var upstream = new Dictionary<string, UpstreamSettings>();
         string? upstreamNode = null;
         if (_config.UpstreamOrigin is { } origin)
@@ -207,7 +213,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             ClusterInfo primary;
             try
             {
-                primary = await UpstreamDiscovery.DiscoverAsync(origin, cancellation);
+                primary = await UpstreamDiscovery.DiscoverAsync(_discovery, origin, cancellation);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
             {
@@ -226,7 +232,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         var cluster = _config.Cluster;
         var hasPrimary = _config.PrimaryDbs.Any();
         var endpoint = new ClusterEndpoint(cluster.Host, cluster.EffectivePort(hasPrimary), cluster.PublicHost ?? cluster.Host, seeds, hasPrimary,
-            cluster.PublicPort);
+            cluster.PublicPort, tls);
         var host = new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -312,5 +318,6 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         if (_current is { } incarnation) await StopAsync(incarnation.Host);
         await _run;
         _current = null;
+        _discovery.Dispose();
     }
 }

@@ -20,13 +20,16 @@ public sealed record ClusterDatabase(
 /// </summary>
 public static class UpstreamDiscovery
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
-
-    /// <summary>Asks <paramref name="origin"/>/cluster; throws <see cref="HttpRequestException"/> when unreachable.</summary>
-    public static async Task<ClusterInfo> DiscoverAsync(Uri origin, CancellationToken cancellation)
+    /// <summary>Asks <paramref name="origin"/>/cluster with <paramref name="http"/> (<see cref="Http.AdminHttpClient"/>);
+    /// throws <see cref="HttpRequestException"/> when unreachable or refused.</summary>
+    public static async Task<ClusterInfo> DiscoverAsync(HttpClient http, Uri origin, CancellationToken cancellation)
     {
         var url = new Uri(origin, "/cluster");
-        var info = await Http.GetFromJsonAsync<ClusterInfo>(url, cancellation)
+        using var response = await http.GetAsync(url, cancellation);
+        if (response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+            throw new HttpRequestException($"{url} refused this node's token ({(int)response.StatusCode}): set auth.token to the primary's");
+        response.EnsureSuccessStatusCode();
+        var info = await response.Content.ReadFromJsonAsync<ClusterInfo>(cancellation)
             ?? throw new HttpRequestException($"{url} answered an empty body");
         if (info.Dbs is null || info.Node is null)
             throw new HttpRequestException($"{url} did not answer a Litecast cluster description");

@@ -53,7 +53,8 @@ public static class TlsFiles
         }
     }
 
-    private static X509Certificate2 LoadAuthority(string caPath)
+    /// <summary>The CA certificate in <paramref name="caPath"/>: exactly one, a CA, valid now.</summary>
+    public static X509Certificate2 LoadAuthority(string caPath)
     {
         var certificates = ReadCertificates(caPath);
         if (certificates.Count > 1)

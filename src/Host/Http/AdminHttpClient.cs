@@ -1,0 +1,30 @@
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Litecast.Actors;
+
+namespace Litecast.Host.Http;
+
+/// <summary>
+/// An HTTP client for another node's admin endpoint (a replica discovering its primary, <c>litecast status</c>): over
+/// HTTPS it accepts only a server certificate that chains to the cluster CA (when one is given) and names the host the
+/// URL names; with a token it sends <c>Authorization: Bearer</c>.
+/// </summary>
+public static class AdminHttpClient
+{
+    /// <summary>A client trusting <paramref name="authority"/> alone (the system's store when null), sending
+    /// <paramref name="token"/> if any.</summary>
+    public static HttpClient Create(X509Certificate2? authority, string? token, TimeSpan timeout)
+    {
+        var handler = new SocketsHttpHandler();
+        if (authority is not null)
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                    ClusterTls.AdmitsServer(authority, certificate as X509Certificate2, chain, errors),
+            };
+        var client = new HttpClient(handler) { Timeout = timeout };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+}
