@@ -87,6 +87,78 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void DuplicateKeyNamesTheKeyAndItsSection()
+    {
+        var e = _t.Fail("dbs:\n  - path: /a\n    path: /b\n");
+        At(e, 3, 5, "dbs[0].path");
+        Assert.Equal($"{e.File}:3:5: duplicate key 'path' in dbs[0]", e.Message);
+
+        e = _t.Fail("dbs: [{path: /a}]\ndbs: [{path: /b}]\n");
+        At(e, 2, 1, "dbs");
+        Assert.Contains("duplicate key 'dbs' at top level", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    upstream: {url: \"http://p:1\", url: \"http://q:1\"}\n");
+        At(e, 3, 35, "dbs[0].upstream.url");
+        Assert.Contains("in dbs[0].upstream", e.Message);
+    }
+
+    [Fact]
+    public void UnknownKeyInALaterEntryNamesItsIndex()
+    {
+        var e = _t.Fail("dbs:\n  - path: /a\n  - path: /b\n    nme: x\n");
+        At(e, 4, 5, "dbs[1].nme");
+        Assert.Contains("unknown key 'nme' in dbs[1] (expected one of:", e.Message);
+
+        e = _t.Fail("dbs: [{path: /a}, {path: /b, upstream: {url: \"http://p:1\", pth: /x}}]\n");
+        Assert.Equal("dbs[1].upstream.pth", e.Key);
+        Assert.Contains("unknown key 'pth' in dbs[1].upstream", e.Message);
+    }
+
+    [Fact]
+    public void KeysAreCheckedBeforeValues()
+    {
+        // The deserializer matches every key of the file before the validation pass reads a value.
+        var e = _t.Fail("addr: \"bad\"\ndbs:\n  - path: /d\n    nme: x\n");
+        At(e, 4, 5, "dbs[0].nme");
+    }
+
+    [Fact]
+    public void KeysMustBePlainNames()
+    {
+        var e = _t.Fail("dbs: [{path: /d}]\n? [a]\n: b\n");
+        At(e, 2, 3, "");
+        Assert.Contains("keys must be plain names at top level", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    ? {a: 1}\n    : b\n");
+        At(e, 3, 7, "dbs[0]");
+        Assert.Contains("keys must be plain names in dbs[0]", e.Message);
+    }
+
+    [Fact]
+    public void AnAliasIsCheckedAsTheNodeItNames()
+    {
+        var e = _t.Fail("addr: &a \":9090\"\ndbs: *a\n");
+        At(e, 1, 7, "dbs");
+        Assert.Contains("dbs: expected a list of databases", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /d\n    name: &n x\n  - path: /e\n    name: *n\n");
+        At(e, 4, 5, "dbs[1].name");
+        Assert.Contains("'x' is already used by dbs[0]", e.Message);
+    }
+
+    [Fact]
+    public void AnAliasWithoutItsAnchorIsMalformedYaml()
+    {
+        var e = _t.Fail("dbs: *x\n");
+        At(e, 1, 6, null);
+        Assert.Contains("malformed YAML: alias *x does not name a node anchored before it", e.Message);
+
+        e = _t.Fail("dbs: &a\n  - path: /d\n    name: *a\n");
+        At(e, 3, 11, null);
+        Assert.Contains("malformed YAML: alias *a", e.Message);
+    }
+
+    [Fact]
     public void UpstreamsNamingTwoClustersAreAnError()
     {
         var e = _t.Fail("""

@@ -211,6 +211,27 @@ public sealed class GuideConfigTests : IDisposable
     }
 
     [Fact]
+    public void AliasesAndTagsAreRead()
+    {
+        var c = _t.Load("""
+            dbs:
+              - path: !!str /r/a.db
+                checkpoint-threshold-pages: !!int 2500
+                upstream: &primary {url: "http://primary:9090"}
+              - path: /r/b.db
+                name: !custom beta
+                upstream: *primary
+            cluster: !!map
+              port: 4100
+            """);
+        Assert.Equal("/r/a.db", c.Dbs[0].Path);
+        Assert.Equal(2500, c.Dbs[0].CheckpointThresholdPages);
+        Assert.Equal("beta", c.Dbs[1].Name);
+        Assert.Equal(new Uri("http://primary:9090"), c.Dbs[1].Upstream!.Url);
+        Assert.Equal(4100, c.Cluster.Port);
+    }
+
+    [Fact]
     public void RelativeAndHomePathsAreMadeAbsolute()
     {
         var c = _t.Load("dbs:\n  - path: data/app.db\n  - path: ~/x.db\n");

@@ -1,6 +1,5 @@
 using System.Net;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace Litecast.Host.Configuration;
 
@@ -40,11 +39,6 @@ public static class ConfigLoader
 
     /// <summary>Environment variable naming the config file when no <c>-config</c> flag is given (like Litestream's <c>LITESTREAM_CONFIG</c>).</summary>
     public const string ConfigEnvironmentVariable = "LITECAST_CONFIG";
-
-    internal static readonly string[] TopKeys = ["addr", "dbs", "cluster"];
-    internal static readonly string[] DbKeys = ["path", "upstream", "name", "checkpoint-threshold-pages", "retained-log-bytes", "max-lag"];
-    internal static readonly string[] UpstreamKeys = ["url", "path"];
-    internal static readonly string[] ClusterKeys = ["host", "port", "public-host", "public-port", "seeds"];
 
     /// <summary>
     /// Picks the config file: <paramref name="explicitPath"/> (from <c>-config</c>) if given, which must exist; else
@@ -113,18 +107,7 @@ public static class ConfigLoader
         options ??= new ConfigLoadOptions();
         if (options.ExpandEnvironment)
             text = EnvExpander.Expand(text, options.GetEnvironmentVariable);
-
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, null,
-                $"malformed YAML: {StripMark(e)}", e);
-        }
-        return new Reader(file, options).Read(stream);
+        return new Validator(file, options).Validate(ConfigYaml.Read(text, file));
     }
 
     private static string Describe(string path)
@@ -140,208 +123,166 @@ public static class ConfigLoader
         }
     }
 
-    private static string StripMark(YamlException e)
+    /// <summary>The validation pass: turns the deserialized sections into <see cref="LitecastConfig"/>, checking every value.</summary>
+    private sealed class Validator(string file, ConfigLoadOptions options)
     {
-        // YamlDotNet prefixes messages with "(Line: 3, Col: 5, Idx: 20) - (Line: 3, Col: 6, Idx: 21): ".
-        string m = e.Message;
-        int sep = m.IndexOf("): ", StringComparison.Ordinal);
-        return m.StartsWith("(Line:", StringComparison.Ordinal) && sep >= 0 ? m[(sep + 3)..] : m;
-    }
+        private ConfigException Error(Mark at, string? key, string detail) =>
+            new(file, (int)at.Line, (int)at.Column, key, detail);
 
-    private sealed class Reader(string file, ConfigLoadOptions options)
-    {
-        private ConfigException Error(YamlNode node, string? key, string detail) =>
-            new(file, (int)node.Start.Line, (int)node.Start.Column, key, detail);
-
-        public LitecastConfig Read(YamlStream stream)
+        public LitecastConfig Validate(Located<TopSection>? document)
         {
-            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode s && IsNull(s))
+            if (document is null || document.Kind == NodeKind.Null)
                 throw new ConfigException(file, null, null, "dbs", "config is empty; expected at least 'dbs:' with one '- path:' entry");
-            if (stream.Documents.Count > 1)
-                throw Error(stream.Documents[1].RootNode, null, "expected one YAML document, found several ('---')");
-            var root = stream.Documents[0].RootNode;
-            if (root is not YamlMappingNode top)
-                throw Error(root, null, "expected a mapping at the top level (addr:, dbs:, cluster:)");
-
-            var keys = CheckKeys(top, "", "at top level", TopKeys);
+            if (document.Value is not { } top)
+                throw Error(document.Start, null, "expected a mapping at the top level (addr:, dbs:, cluster:)");
 
             HttpAddress? addr = null;
-            if (keys.TryGetValue("addr", out var addrNode))
+            string? addrText = Optional(top.Addr, "addr");
+            if (!string.IsNullOrWhiteSpace(addrText))
             {
-                string? text = OptionalScalar(addrNode.Value, "addr");
-                if (!string.IsNullOrWhiteSpace(text))
-                {
-                    addr = HttpAddress.TryParse(text, out string? err)
-                        ?? throw Error(addrNode.Value, "addr", $"addr: {err}");
-                }
+                addr = HttpAddress.TryParse(addrText, out string? err)
+                    ?? throw Error(top.Addr!.Start, "addr", $"addr: {err}");
             }
 
-            if (!keys.TryGetValue("dbs", out var dbsEntry))
-                throw Error(top, "dbs", "missing required key 'dbs' (a list of databases, each with '- path:')");
-            if (dbsEntry.Value is not YamlSequenceNode dbsNode)
-                throw Error(dbsEntry.Value, "dbs", "dbs: expected a list of databases ('- path: /data/db')");
-            if (dbsNode.Children.Count == 0)
-                throw Error(dbsNode, "dbs", "dbs: no databases configured; add at least one '- path:' entry");
+            if (top.Dbs is null)
+                throw Error(document.Start, "dbs", "missing required key 'dbs' (a list of databases, each with '- path:')");
+            if (top.Dbs.Value is not { } entries)
+                throw Error(top.Dbs.Start, "dbs", "dbs: expected a list of databases ('- path: /data/db')");
+            if (entries.Count == 0)
+                throw Error(top.Dbs.Start, "dbs", "dbs: no databases configured; add at least one '- path:' entry");
 
-            var dbs = new List<DbConfig>();
-            var positions = new List<YamlNode>();
-            for (int i = 0; i < dbsNode.Children.Count; i++)
-            {
-                dbs.Add(ReadDb(dbsNode.Children[i], $"dbs[{i}]", out var upstreamUrlNode));
-                positions.Add(upstreamUrlNode ?? dbsNode.Children[i]);
-            }
-            CheckUnique(dbs, dbsNode);
-            CheckOneCluster(dbs, positions);
+            var dbs = entries.Select((entry, i) => ReadDb(entry, $"dbs[{i}]")).ToList();
+            CheckUnique(dbs, entries);
+            CheckOneCluster(dbs, entries);
 
-            var cluster = keys.TryGetValue("cluster", out var clusterNode)
-                ? ReadCluster(clusterNode.Value)
-                : DefaultCluster();
-
-            return new LitecastConfig { File = file, Addr = addr, Dbs = dbs, Cluster = cluster };
+            return new LitecastConfig { File = file, Addr = addr, Dbs = dbs, Cluster = ReadCluster(top.Cluster) };
         }
 
-        private DbConfig ReadDb(YamlNode node, string where, out YamlNode? upstreamUrlNode)
+        private DbConfig ReadDb(Located<DbSection> entry, string where)
         {
-            upstreamUrlNode = null;
-            if (node is not YamlMappingNode map)
-                throw Error(node, where, $"{where}: expected a mapping with at least 'path:'");
-            var keys = CheckKeys(map, where, $"in {where}", DbKeys);
+            if (entry.Value is not { } section)
+                throw Error(entry.Start, where, $"{where}: expected a mapping with at least 'path:'");
 
-            if (!keys.TryGetValue("path", out var pathEntry))
-                throw Error(map, $"{where}.path", $"{where}: missing required key 'path'");
-            string rawPath = RequiredScalar(pathEntry.Value, $"{where}.path");
-            string path = ResolveDbPath(rawPath);
+            if (section.Path is null)
+                throw Error(entry.Start, $"{where}.path", $"{where}: missing required key 'path'");
+            string path = ResolveDbPath(Required(section.Path, $"{where}.path"));
 
-            string name = DbConfig.DefaultName(path);
-            YamlNode nameNode = pathEntry.Value;
-            bool hasName = keys.TryGetValue("name", out var nameEntry);
-            if (hasName)
-            {
-                name = RequiredScalar(nameEntry.Value, $"{where}.name");
-                nameNode = nameEntry.Value;
-            }
+            string name = section.Name is null ? DbConfig.DefaultName(path) : Required(section.Name, $"{where}.name");
             string? nameProblem = NameProblem(name);
             if (nameProblem is not null)
             {
-                string key = hasName ? $"{where}.name" : $"{where}.path";
-                string hint = hasName ? "" : " (derived from path; set 'name:')";
-                throw Error(nameNode, key, $"{key}: database name '{name}' {nameProblem}{hint}");
+                string key = section.Name is null ? $"{where}.path" : $"{where}.name";
+                string hint = section.Name is null ? " (derived from path; set 'name:')" : "";
+                throw Error((section.Name ?? section.Path).Start, key, $"{key}: database name '{name}' {nameProblem}{hint}");
             }
 
-            UpstreamConfig? upstream = null;
-            if (keys.TryGetValue("upstream", out var upEntry))
-                upstream = ReadUpstream(upEntry.Value, $"{where}.upstream", out upstreamUrlNode);
+            var db = new DbConfig
+            {
+                Path = path,
+                Name = name,
+                Upstream = section.Upstream is null ? null : ReadUpstream(section.Upstream, $"{where}.upstream"),
+            };
 
-            var db = new DbConfig { Path = path, Name = name, Upstream = upstream };
-
-            if (keys.TryGetValue("checkpoint-threshold-pages", out var cpEntry))
+            if (section.CheckpointThresholdPages is { } cp)
             {
                 string k = $"{where}.checkpoint-threshold-pages";
-                string text = RequiredScalar(cpEntry.Value, k);
+                string text = Required(cp, k);
                 if (!int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int pages))
-                    throw Error(cpEntry.Value, k, $"{k}: '{text}' is not a whole number of pages");
+                    throw Error(cp.Start, k, $"{k}: '{text}' is not a whole number of pages");
                 if (pages < 1)
-                    throw Error(cpEntry.Value, k, $"{k}: must be at least 1 (got {pages})");
+                    throw Error(cp.Start, k, $"{k}: must be at least 1 (got {pages})");
                 db = db with { CheckpointThresholdPages = pages };
             }
-            if (keys.TryGetValue("retained-log-bytes", out var rlEntry))
+            if (section.RetainedLogBytes is { } rl)
             {
                 string k = $"{where}.retained-log-bytes";
-                string text = RequiredScalar(rlEntry.Value, k);
-                if (!ValueParsers.TryParseSize(text, out long bytes, out string? err))
-                    throw Error(rlEntry.Value, k, $"{k}: {err}");
+                if (!ValueParsers.TryParseSize(Required(rl, k), out long bytes, out string? err))
+                    throw Error(rl.Start, k, $"{k}: {err}");
                 db = db with { RetainedLogBytes = bytes };
             }
-            if (keys.TryGetValue("max-lag", out var lagEntry))
+            if (section.MaxLag is { } lag)
             {
                 string k = $"{where}.max-lag";
-                string text = RequiredScalar(lagEntry.Value, k);
-                if (!ValueParsers.TryParseDuration(text, out var lag, out string? err))
-                    throw Error(lagEntry.Value, k, $"{k}: {err}");
-                if (lag <= TimeSpan.Zero)
-                    throw Error(lagEntry.Value, k, $"{k}: must be greater than zero (got '{text}')");
-                db = db with { MaxLag = lag };
+                string text = Required(lag, k);
+                if (!ValueParsers.TryParseDuration(text, out var maxLag, out string? err))
+                    throw Error(lag.Start, k, $"{k}: {err}");
+                if (maxLag <= TimeSpan.Zero)
+                    throw Error(lag.Start, k, $"{k}: must be greater than zero (got '{text}')");
+                db = db with { MaxLag = maxLag };
             }
             return db;
         }
 
-        private UpstreamConfig ReadUpstream(YamlNode node, string where, out YamlNode urlNode)
+        private UpstreamConfig ReadUpstream(Located<UpstreamSection> upstream, string where)
         {
-            if (node is YamlScalarNode s && IsNull(s))
-                throw Error(node, where, $"{where}: is empty; set 'url:' (the primary's HTTP address) or remove 'upstream:'");
-            if (node is not YamlMappingNode map)
-                throw Error(node, where, $"{where}: expected a mapping with 'url:' (e.g. url: http://primary:9090)");
-            var keys = CheckKeys(map, where, $"in {where}", UpstreamKeys);
-            if (!keys.TryGetValue("url", out var urlEntry))
-                throw Error(map, $"{where}.url", $"{where}: missing required key 'url' (the primary's HTTP address, e.g. http://primary:9090)");
-            urlNode = urlEntry.Value;
+            if (upstream.Kind == NodeKind.Null)
+                throw Error(upstream.Start, where, $"{where}: is empty; set 'url:' (the primary's HTTP address) or remove 'upstream:'");
+            if (upstream.Value is not { } section)
+                throw Error(upstream.Start, where, $"{where}: expected a mapping with 'url:' (e.g. url: http://primary:9090)");
+            if (section.Url is null)
+                throw Error(upstream.Start, $"{where}.url", $"{where}: missing required key 'url' (the primary's HTTP address, e.g. http://primary:9090)");
             string k = $"{where}.url";
-            string text = RequiredScalar(urlEntry.Value, k);
+            string text = Required(section.Url, k);
             if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || string.IsNullOrEmpty(url.Host))
-                throw Error(urlEntry.Value, k, $"{k}: '{text}' is not an http(s) URL with a host (e.g. http://primary:9090)"
+                throw Error(section.Url.Start, k, $"{k}: '{text}' is not an http(s) URL with a host (e.g. http://primary:9090)"
                     + (text.Contains("://:", StringComparison.Ordinal) || text.EndsWith("://", StringComparison.Ordinal) ? "; is an environment variable unset?" : ""));
-            string? upstreamPath = null;
-            if (keys.TryGetValue("path", out var pathEntry))
-                upstreamPath = RequiredScalar(pathEntry.Value, $"{where}.path");
+            string? upstreamPath = section.Path is null ? null : Required(section.Path, $"{where}.path");
             return new UpstreamConfig { Url = url, Path = upstreamPath };
         }
 
-        private ClusterConfig ReadCluster(YamlNode node)
+        private ClusterConfig ReadCluster(Located<ClusterSection>? cluster)
         {
-            if (node is YamlScalarNode s && IsNull(s))
-                return DefaultCluster();
-            if (node is not YamlMappingNode map)
-                throw Error(node, "cluster", "cluster: expected a mapping (host:, port:, public-host:, public-port:, seeds:)");
-            var keys = CheckKeys(map, "cluster", "in cluster", ClusterKeys);
+            if (cluster is null || cluster.Kind == NodeKind.Null)
+                return new ClusterConfig { PublicHost = DefaultPublicHost(ClusterConfig.DefaultHost) };
+            if (cluster.Value is not { } section)
+                throw Error(cluster.Start, "cluster", "cluster: expected a mapping (host:, port:, public-host:, public-port:, seeds:)");
 
             string host = ClusterConfig.DefaultHost;
-            if (keys.TryGetValue("host", out var hostEntry))
+            if (section.Host is not null)
             {
-                host = RequiredScalar(hostEntry.Value, "cluster.host");
+                host = Required(section.Host, "cluster.host");
                 if (host.Any(char.IsWhiteSpace) || host.IndexOfAny(['/', '@', '?', '#']) >= 0)
-                    throw Error(hostEntry.Value, "cluster.host", $"cluster.host: '{host}' is not a host name or IP address");
+                    throw Error(section.Host.Start, "cluster.host", $"cluster.host: '{host}' is not a host name or IP address");
             }
 
             int port = ClusterConfig.DefaultPort;
-            if (keys.TryGetValue("port", out var portEntry))
+            if (section.Port is not null)
             {
-                string text = RequiredScalar(portEntry.Value, "cluster.port");
-                if (!ValueParsers.TryParsePort(text, out port, out string? err))
-                    throw Error(portEntry.Value, "cluster.port", $"cluster.port: {err}");
+                if (!ValueParsers.TryParsePort(Required(section.Port, "cluster.port"), out port, out string? err))
+                    throw Error(section.Port.Start, "cluster.port", $"cluster.port: {err}");
             }
 
             string? publicHost = null;
-            if (keys.TryGetValue("public-host", out var phEntry))
+            if (section.PublicHost is not null)
             {
-                publicHost = RequiredScalar(phEntry.Value, "cluster.public-host");
+                publicHost = Required(section.PublicHost, "cluster.public-host");
                 if (ClusterConfig.IsWildcard(publicHost) || publicHost.Any(char.IsWhiteSpace) || publicHost.IndexOfAny(['/', '@', '?', '#']) >= 0)
-                    throw Error(phEntry.Value, "cluster.public-host", $"cluster.public-host: '{publicHost}' is not a name other nodes can reach");
+                    throw Error(section.PublicHost.Start, "cluster.public-host", $"cluster.public-host: '{publicHost}' is not a name other nodes can reach");
             }
 
             int? publicPort = null;
-            if (keys.TryGetValue("public-port", out var ppEntry))
+            if (section.PublicPort is not null)
             {
-                string text = RequiredScalar(ppEntry.Value, "cluster.public-port");
-                if (!ValueParsers.TryParsePort(text, out int pp, out string? err))
-                    throw Error(ppEntry.Value, "cluster.public-port", $"cluster.public-port: {err}");
+                if (!ValueParsers.TryParsePort(Required(section.PublicPort, "cluster.public-port"), out int pp, out string? err))
+                    throw Error(section.PublicPort.Start, "cluster.public-port", $"cluster.public-port: {err}");
                 // 0 would advertise an address nobody can dial.
                 if (pp == 0)
-                    throw Error(ppEntry.Value, "cluster.public-port", "cluster.public-port: 0 is not a port other nodes can reach");
+                    throw Error(section.PublicPort.Start, "cluster.public-port", "cluster.public-port: 0 is not a port other nodes can reach");
                 publicPort = pp;
             }
 
             var seeds = new List<string>();
-            if (keys.TryGetValue("seeds", out var seedsEntry) && !(seedsEntry.Value is YamlScalarNode ns && IsNull(ns)))
+            if (section.Seeds is { Kind: not NodeKind.Null } seedList)
             {
-                if (seedsEntry.Value is not YamlSequenceNode seq)
-                    throw Error(seedsEntry.Value, "cluster.seeds", $"cluster.seeds: expected a list of addresses like akka.tcp://{ClusterConfig.SystemName}@host:{ClusterConfig.DefaultPort}");
-                for (int i = 0; i < seq.Children.Count; i++)
+                if (seedList.Value is not { } entries)
+                    throw Error(seedList.Start, "cluster.seeds", $"cluster.seeds: expected a list of addresses like akka.tcp://{ClusterConfig.SystemName}@host:{ClusterConfig.DefaultPort}");
+                for (int i = 0; i < entries.Count; i++)
                 {
                     string k = $"cluster.seeds[{i}]";
-                    string seed = RequiredScalar(seq.Children[i], k);
+                    string seed = Required(entries[i], k);
                     string? problem = SeedProblem(seed);
                     if (problem is not null)
-                        throw Error(seq.Children[i], k, $"{k}: {problem}");
+                        throw Error(entries[i].Start, k, $"{k}: {problem}");
                     seeds.Add(seed);
                 }
             }
@@ -350,14 +291,12 @@ public static class ConfigLoader
             {
                 Host = host,
                 Port = port,
-                PortIsExplicit = keys.ContainsKey("port"),
+                PortIsExplicit = section.Port is not null,
                 PublicHost = publicHost ?? DefaultPublicHost(host),
                 PublicPort = publicPort,
                 Seeds = seeds,
             };
         }
-
-        private ClusterConfig DefaultCluster() => new() { PublicHost = DefaultPublicHost(ClusterConfig.DefaultHost) };
 
         private string DefaultPublicHost(string host) => ClusterConfig.IsWildcard(host) ? options.GetHostName() : host;
 
@@ -377,24 +316,26 @@ public static class ConfigLoader
             return null;
         }
 
-        private void CheckUnique(List<DbConfig> dbs, YamlSequenceNode dbsNode)
+        private void CheckUnique(List<DbConfig> dbs, List<Located<DbSection>> entries)
         {
             var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var paths = new Dictionary<string, int>(StringComparer.Ordinal);
             for (int i = 0; i < dbs.Count; i++)
             {
-                var node = dbsNode.Children[i];
+                var at = entries[i].Start;
                 if (paths.TryGetValue(dbs[i].Path, out int j))
-                    throw Error(node, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is already configured as dbs[{j}] (line {dbsNode.Children[j].Start.Line})");
+                    throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is already configured as dbs[{j}] (line {entries[j].Start.Line})");
                 paths[dbs[i].Path] = i;
                 if (names.TryGetValue(dbs[i].Name, out j))
-                    throw Error(node, $"dbs[{i}].name", $"dbs[{i}].name: database name '{dbs[i].Name}' is already used by dbs[{j}] (line {dbsNode.Children[j].Start.Line}); set a distinct 'name:'");
+                    throw Error(at, $"dbs[{i}].name", $"dbs[{i}].name: database name '{dbs[i].Name}' is already used by dbs[{j}] (line {entries[j].Start.Line}); set a distinct 'name:'");
                 names[dbs[i].Name] = i;
             }
         }
 
-        private void CheckOneCluster(List<DbConfig> dbs, List<YamlNode> positions)
+        private void CheckOneCluster(List<DbConfig> dbs, List<Located<DbSection>> entries)
         {
+            // A replica's upstream was read, so its url is there.
+            Mark UrlStart(int i) => entries[i].Value!.Upstream!.Value!.Url!.Start;
             int first = -1;
             for (int i = 0; i < dbs.Count; i++)
             {
@@ -408,9 +349,9 @@ public static class ConfigLoader
                 var b = dbs[i].Upstream!.Origin;
                 if (Uri.Compare(a, b, UriComponents.SchemeAndServer | UriComponents.Port, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
                 {
-                    throw Error(positions[i], $"dbs[{i}].upstream.url",
-                        $"dbs[{i}].upstream.url: upstreams name two clusters: '{dbs[first].Upstream!.Url.OriginalString}' (dbs[{first}], line {positions[first].Start.Line}) "
-                        + $"and '{dbs[i].Upstream!.Url.OriginalString}' (dbs[{i}], line {positions[i].Start.Line}); all upstreams of one node must point at the same primary");
+                    throw Error(UrlStart(i), $"dbs[{i}].upstream.url",
+                        $"dbs[{i}].upstream.url: upstreams name two clusters: '{dbs[first].Upstream!.Url.OriginalString}' (dbs[{first}], line {UrlStart(first).Line}) "
+                        + $"and '{dbs[i].Upstream!.Url.OriginalString}' (dbs[{i}], line {UrlStart(i).Line}); all upstreams of one node must point at the same primary");
                 }
             }
         }
@@ -438,54 +379,22 @@ public static class ConfigLoader
             return null;
         }
 
-        /// <summary>Validates a mapping's keys; returns key name → (key node, value node).</summary>
-        private Dictionary<string, (YamlScalarNode Key, YamlNode Value)> CheckKeys(
-            YamlMappingNode map, string path, string where, string[] allowed)
+        /// <summary>A single value that may be empty (null then), or null when the key is absent.</summary>
+        private string? Optional(Located<string>? value, string key) => value?.Kind switch
         {
-            var result = new Dictionary<string, (YamlScalarNode, YamlNode)>(StringComparer.Ordinal);
-            foreach (var (k, v) in map.Children)
-            {
-                if (k is not YamlScalarNode key || key.Value is null)
-                    throw Error(k, path, $"keys must be plain names {where}");
-                string name = key.Value;
-                string full = path.Length == 0 ? name : $"{path}.{name}";
-                if (!allowed.Contains(name, StringComparer.Ordinal))
-                {
-                    string hint = name is "replicas" or "replica"
-                        ? "; Litecast replicates live between servers, not to object storage, so Litestream's 'replicas' has no equivalent"
-                        : "";
-                    throw Error(key, full, $"unknown key '{name}' {where} (expected one of: {string.Join(", ", allowed)}){hint}");
-                }
-                result[name] = (key, v);
-            }
-            return result;
-        }
-
-        private static bool IsNull(YamlScalarNode s) =>
-            s.Style == YamlDotNet.Core.ScalarStyle.Plain && s.Value is null or "" or "~" or "null" or "Null" or "NULL";
-
-        /// <summary>A scalar that may be null/empty (returns null then).</summary>
-        private string? OptionalScalar(YamlNode node, string key)
-        {
-            if (node is not YamlScalarNode s)
-                throw Error(node, key, $"{key}: expected a single value, not a {Kind(node)}");
-            return IsNull(s) ? null : s.Value;
-        }
-
-        /// <summary>A scalar that must be present and non-empty.</summary>
-        private string RequiredScalar(YamlNode node, string key)
-        {
-            string? value = OptionalScalar(node, key);
-            if (string.IsNullOrWhiteSpace(value))
-                throw Error(node, key, $"{key}: must not be empty");
-            return value.Trim();
-        }
-
-        private static string Kind(YamlNode node) => node switch
-        {
-            YamlMappingNode => "mapping",
-            YamlSequenceNode => "list",
-            _ => "value",
+            null or NodeKind.Null => null,
+            NodeKind.Scalar => value.Value,
+            NodeKind.Mapping => throw Error(value.Start, key, $"{key}: expected a single value, not a mapping"),
+            _ => throw Error(value.Start, key, $"{key}: expected a single value, not a list"),
         };
+
+        /// <summary>A single value that must not be empty.</summary>
+        private string Required(Located<string> value, string key)
+        {
+            string? text = Optional(value, key);
+            if (string.IsNullOrWhiteSpace(text))
+                throw Error(value.Start, key, $"{key}: must not be empty");
+            return text.Trim();
+        }
     }
 }
