@@ -134,7 +134,7 @@ public static class ConfigLoader
             if (document is null || document.Kind == NodeKind.Null)
                 throw new ConfigException(file, null, null, "dbs", "config is empty; expected at least 'dbs:' with one '- path:' entry");
             if (document.Value is not { } top)
-                throw Error(document.Start, null, "expected a mapping at the top level (addr:, dbs:, cluster:)");
+                throw Error(document.Start, null, "expected a mapping at the top level (addr:, dbs:, cluster:, tls:, auth:)");
 
             HttpAddress? addr = null;
             string? addrText = Optional(top.Addr, "addr");
@@ -155,7 +155,55 @@ public static class ConfigLoader
             CheckUnique(dbs, entries);
             CheckOneCluster(dbs, entries);
 
-            return new LitecastConfig { File = file, Addr = addr, Dbs = dbs, Cluster = ReadCluster(top.Cluster) };
+            return new LitecastConfig
+            {
+                File = file, Addr = addr, Dbs = dbs, Cluster = ReadCluster(top.Cluster), Tls = ReadTls(top.Tls), Auth = ReadAuth(top.Auth),
+            };
+        }
+
+        private TlsConfig? ReadTls(Located<TlsSection>? tls)
+        {
+            if (tls is null || tls.Kind == NodeKind.Null) return null;
+            if (tls.Value is not { } section)
+                throw Error(tls.Start, "tls", "tls: expected a mapping (cert:, key:, ca:)");
+            string File(Located<string>? value, string key, string what) => value is null
+                ? throw Error(tls.Start, key, $"tls: missing required key '{key[4..]}' ({what})")
+                : ResolveFilePath(Required(value, key));
+            var cert = File(section.Cert, "tls.cert", "this node's certificate, PEM");
+            var key = File(section.Key, "tls.key", "its private key, PEM");
+            var ca = File(section.Ca, "tls.ca", "the CA every node's certificate chains to, PEM");
+            try
+            {
+                return new TlsConfig(cert, key, ca, Security.TlsFiles.Load(cert, key, ca));
+            }
+            catch (Security.TlsFileException e)
+            {
+                var (at, k) = e.Path == ca ? (section.Ca!, "tls.ca") : e.Path == key ? (section.Key!, "tls.key") : (section.Cert!, "tls.cert");
+                throw Error(at.Start, k, $"{k}: {e.Message}");
+            }
+        }
+
+        private AuthConfig? ReadAuth(Located<AuthSection>? auth)
+        {
+            if (auth is null || auth.Kind == NodeKind.Null) return null;
+            if (auth.Value is not { } section)
+                throw Error(auth.Start, "auth", "auth: expected a mapping (token:, protect-reads:)");
+            if (section.Token is null)
+                throw Error(auth.Start, "auth.token", "auth: missing required key 'token' (the admin endpoint's bearer token)");
+            // The value is never repeated in a message: it is a secret, and an unset variable leaves it empty.
+            var token = Optional(section.Token, "auth.token")?.Trim();
+            if (string.IsNullOrEmpty(token))
+                throw Error(section.Token.Start, "auth.token", "auth.token: must not be empty (is an environment variable unset?)");
+            if (token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                throw Error(section.Token.Start, "auth.token", "auth.token: may not contain spaces or control characters (it travels in an HTTP header)");
+            var protectReads = false;
+            if (section.ProtectReads is not null)
+            {
+                var text = Required(section.ProtectReads, "auth.protect-reads");
+                if (!bool.TryParse(text, out protectReads))
+                    throw Error(section.ProtectReads.Start, "auth.protect-reads", $"auth.protect-reads: expected true or false, not '{text}'");
+            }
+            return new AuthConfig(token, protectReads);
         }
 
         private DbConfig ReadDb(Located<DbSection> entry, string where)
@@ -165,7 +213,7 @@ public static class ConfigLoader
 
             if (section.Path is null)
                 throw Error(entry.Start, $"{where}.path", $"{where}: missing required key 'path'");
-            string path = ResolveDbPath(Required(section.Path, $"{where}.path"));
+            string path = ResolveFilePath(Required(section.Path, $"{where}.path"));
 
             string name = section.Name is null ? DbConfig.DefaultName(path) : Required(section.Name, $"{where}.name");
             string? nameProblem = NameProblem(name);
@@ -305,14 +353,14 @@ public static class ConfigLoader
             string example = $"akka.tcp://{ClusterConfig.SystemName}@host:{ClusterConfig.DefaultPort}";
             if (!Uri.TryCreate(seed, UriKind.Absolute, out var uri))
                 return $"'{seed}' is not a cluster address (expected {example})";
-            if (uri.Scheme != "akka.tcp")
-                return $"'{seed}' has scheme '{uri.Scheme}', expected akka.tcp (e.g. {example})";
+            if (uri.Scheme is not (ClusterConfig.TcpScheme or ClusterConfig.TlsScheme))
+                return $"'{seed}' has scheme '{uri.Scheme}', expected akka.tcp or akka.ssl.tcp (e.g. {example})";
             if (uri.UserInfo != ClusterConfig.SystemName)
                 return $"'{seed}' must name the actor system '{ClusterConfig.SystemName}' (e.g. {example})";
             if (string.IsNullOrEmpty(uri.Host) || uri.IsDefaultPort || uri.Port <= 0)
                 return $"'{seed}' needs a host and a port (e.g. {example})";
             if (uri.AbsolutePath is not ("" or "/") || uri.Query.Length > 0 || uri.Fragment.Length > 0)
-                return $"'{seed}' must be just akka.tcp://{ClusterConfig.SystemName}@host:port";
+                return $"'{seed}' must be just {uri.Scheme}://{ClusterConfig.SystemName}@host:port";
             return null;
         }
 
@@ -356,7 +404,7 @@ public static class ConfigLoader
             }
         }
 
-        private string ResolveDbPath(string raw)
+        private string ResolveFilePath(string raw)
         {
             string p = raw;
             if (p == "~" || p.StartsWith("~/", StringComparison.Ordinal))

@@ -37,6 +37,28 @@ internal sealed class TopSection
     public Located<List<Located<DbSection>>>? Dbs { get; set; }
 
     public Located<ClusterSection>? Cluster { get; set; }
+
+    public Located<TlsSection>? Tls { get; set; }
+
+    public Located<AuthSection>? Auth { get; set; }
+}
+
+/// <summary><c>tls</c>.</summary>
+internal sealed class TlsSection
+{
+    public Located<string>? Cert { get; set; }
+
+    public Located<string>? Key { get; set; }
+
+    public Located<string>? Ca { get; set; }
+}
+
+/// <summary><c>auth</c>.</summary>
+internal sealed class AuthSection
+{
+    public Located<string>? Token { get; set; }
+
+    public Located<string>? ProtectReads { get; set; }
 }
 
 /// <summary>One entry of <c>dbs</c>.</summary>

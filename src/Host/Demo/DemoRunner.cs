@@ -41,16 +41,20 @@ internal static class DemoRunner
         using var app = OpenApplication(primaryPath);
         var writer = Task.Run(() => Write(app, cancel.Token));
 
-        var primaryConfig = Config(primaryPath, command.Addr, upstream: null);
+        var security = command.Tls ? DemoSecurity.Create(Path.Combine(root, "tls"), ["primary", "replica1", "replica2"]) : null;
+        var primaryConfig = Config(primaryPath, command.Addr, upstream: null, security, "primary");
         var primary = LitecastNode.Start(primaryConfig, Log, QuietAkka);
-        var server = AdminServer.Build(command.Addr, primary);
+        var server = AdminServer.Build(command.Addr, primary, security: ReplicateRunner.Security(primaryConfig));
         await server.StartAsync();
         var primaryUrl = server.BaseUrl;
         Console.WriteLine($"Litecast demo in {root}: primary {primaryPath}, replicas {string.Join(", ", replicaPaths)}");
-        Console.WriteLine($"Admin endpoint: {string.Join(", ", server.Urls)} (try: curl {primaryUrl}status). Ctrl-C stops.");
+        var curl = security is null ? $"curl {primaryUrl}status"
+            : $"curl --cacert {security.CaPath} -H \"Authorization: Bearer $(cat {security.TokenPath})\" {primaryUrl}status";
+        Console.WriteLine($"Admin endpoint: {string.Join(", ", server.Urls)} (try: {curl}). Ctrl-C stops.");
 
-        var replicas = replicaPaths.Select(path => LitecastNode.Start(
-            Config(path, null, new UpstreamConfig { Url = new Uri($"http://127.0.0.1:{primaryUrl.Port}"), Path = primaryPath }), Log, QuietAkka)).ToList();
+        var upstreamUrl = new Uri($"{primaryUrl.Scheme}://127.0.0.1:{primaryUrl.Port}");
+        var replicas = replicaPaths.Select((path, i) => LitecastNode.Start(
+            Config(path, null, new UpstreamConfig { Url = upstreamUrl, Path = primaryPath }, security, $"replica{i + 1}"), Log, QuietAkka)).ToList();
         var nodes = new List<(string Label, LitecastNode Node, string Path)> { ("primary", primary, primaryPath) };
         nodes.AddRange(replicas.Select((node, i) => ($"replica{i + 1}", node, replicaPaths[i])));
 
@@ -68,11 +72,13 @@ internal static class DemoRunner
         return 0;
     }
 
-    private static LitecastConfig Config(string path, HttpAddress? addr, UpstreamConfig? upstream) => new()
+    private static LitecastConfig Config(string path, HttpAddress? addr, UpstreamConfig? upstream, DemoSecurity? security, string node) => new()
     {
         Addr = addr,
         Dbs = [new DbConfig { Path = path, Name = DatabaseName, Upstream = upstream }],
         Cluster = new ClusterConfig { Host = "127.0.0.1", Port = 0, PortIsExplicit = true, PublicHost = "127.0.0.1" },
+        Tls = security?.Tls[node],
+        Auth = security?.Auth,
     };
 
     /// <summary>The demo's application: it owns the primary database, as a real application would.</summary>

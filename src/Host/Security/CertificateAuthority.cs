@@ -98,8 +98,8 @@ public static class CertificateAuthority
                 throw new IOException($"{path} already exists; not overwriting it (remove it first, or choose another -out)");
     }
 
-    /// <summary>Writes a private key readable by its owner only, created that way rather than narrowed after.</summary>
-    private static void WritePrivate(string path, string pem)
+    /// <summary>Writes a secret (a key, a token) readable by its owner only, created that way rather than narrowed after.</summary>
+    internal static void WritePrivate(string path, string pem)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
