@@ -7,20 +7,35 @@ namespace Litecast.EndToEnd.Tests;
 /// <summary>
 /// Three <c>litecast replicate</c> processes on loopback — a primary and two replicas configured as the user's guide
 /// configures them, plus distinct ports — and an application that writes the primary from another process with
-/// Python's own SQLite.
+/// Python's own SQLite. Made <paramref name="secure"/>, every node has a certificate from one CA (by <c>litecast
+/// cert</c>, or by <paramref name="pki"/>), the admin endpoints serve HTTPS, and every route needs the token, which the
+/// nodes read from <c>$LITECAST_TOKEN</c>.
 /// </summary>
-public sealed class EndToEndCluster : IDisposable
+public sealed class EndToEndCluster(bool secure = false, Func<string, TestPki>? pki = null) : IDisposable
 {
     public readonly string Root = Path.Combine(Path.GetTempPath(), "litecast-e2e-" + Guid.NewGuid().ToString("N"));
-    public readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
     public readonly int PrimaryHttpPort = LitecastProcess.FreePort();
     public readonly int PrimaryClusterPort = LitecastProcess.FreePort();
     public readonly int[] ReplicaHttpPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort()];
     public LitecastProcess? Primary { get; private set; }
     public LitecastProcess?[] Replicas { get; } = new LitecastProcess?[2];
 
-    public EndToEndCluster()
+    /// <summary>The certificates of a secure cluster (null otherwise).</summary>
+    public readonly TestPki? Pki = secure ? (pki ?? (dir => TestPki.FromLitecast(dir, "primary", "replica1", "replica2")))(Path.Combine(Path.GetTempPath(), "litecast-e2e-pki-" + Guid.NewGuid().ToString("N"))) : null;
+
+    /// <summary>The admin token of a secure cluster (null otherwise).</summary>
+    public readonly string? Token = secure ? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) : null;
+
+    public HttpClient Http => _http ??= Pki?.Client(Token) ?? new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+    private HttpClient? _http;
+
+    private bool _written;
+
+    /// <summary>Writes the three config files (on first start).</summary>
+    private void WriteConfigs()
     {
+        if (_written) return;
+        _written = true;
         Directory.CreateDirectory(Root);
         foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
         File.WriteAllText(Path.Combine(Root, "primary", "litecast.yml"), $"""
@@ -30,6 +45,7 @@ public sealed class EndToEndCluster : IDisposable
             cluster:
               host: 127.0.0.1
               port: {PrimaryClusterPort}
+            {Security("primary")}
             """);
         for (var i = 0; i < 2; i++)
             File.WriteAllText(Path.Combine(Root, $"replica{i + 1}", "litecast.yml"), $"""
@@ -37,20 +53,44 @@ public sealed class EndToEndCluster : IDisposable
                 dbs:
                   - path: {ReplicaDb(i)}
                     upstream:
-                      url: http://$PRIMARY_HOSTNAME:{PrimaryHttpPort}
+                      url: {Scheme}://$PRIMARY_HOSTNAME:{PrimaryHttpPort}
                       path: {PrimaryDb}
+                {Security($"replica{i + 1}")}
                 """);
     }
 
+    private string Security(string node) => Pki is null ? "" : Pki.TlsSection(node) + "
+auth:
+  token: ${LITECAST_TOKEN}
+  protect-reads: true
+";
+
+    private string Scheme => Pki is null ? "http" : "https";
+
     public string PrimaryDb => Path.Combine(Root, "primary", "db");
     public string ReplicaDb(int index) => Path.Combine(Root, $"replica{index + 1}", "db");
-    public string PrimaryUrl => $"http://127.0.0.1:{PrimaryHttpPort}";
-    public string ReplicaUrl(int index) => $"http://127.0.0.1:{ReplicaHttpPorts[index]}";
+    public string PrimaryUrl => $"{Scheme}://127.0.0.1:{PrimaryHttpPort}";
+    public string ReplicaUrl(int index) => $"{Scheme}://127.0.0.1:{ReplicaHttpPorts[index]}";
 
-    public void StartPrimary() => Primary = LitecastProcess.Start(Path.Combine(Root, "primary"), null, "replicate");
+    /// <summary>The environment every node of this cluster runs with.</summary>
+    public Dictionary<string, string> Environment()
+    {
+        var environment = new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" };
+        if (Token is not null) environment["LITECAST_TOKEN"] = Token;
+        return environment;
+    }
 
-    public void StartReplica(int index) => Replicas[index] = LitecastProcess.Start(Path.Combine(Root, $"replica{index + 1}"),
-        new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" }, "replicate");
+    public void StartPrimary()
+    {
+        WriteConfigs();
+        Primary = LitecastProcess.Start(Path.Combine(Root, "primary"), Environment(), "replicate");
+    }
+
+    public void StartReplica(int index)
+    {
+        WriteConfigs();
+        Replicas[index] = LitecastProcess.Start(Path.Combine(Root, $"replica{index + 1}"), Environment(), "replicate");
+    }
 
     /// <summary>
     /// Creates the application's schema (Python, as <see cref="App"/>), starts the primary and the first
@@ -163,8 +203,12 @@ public sealed class EndToEndCluster : IDisposable
     public void Dispose()
     {
         foreach (var process in Replicas.Append(Primary)) process?.Dispose();
-        Http.Dispose();
-        try { Directory.Delete(Root, recursive: true); }
-        catch (IOException) { }
+        _http?.Dispose();
+        foreach (var directory in new[] { Root, Pki?.Directory })
+        {
+            if (directory is null) continue;
+            try { Directory.Delete(directory, recursive: true); }
+            catch (IOException) { }
+        }
     }
 }

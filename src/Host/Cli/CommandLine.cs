@@ -361,7 +361,7 @@ public static class CommandLine
                 continue;
             if (given.Tokens.Count < given.IdentifierTokenCount * option.Arity.MinimumNumberOfValues)
                 return new CliUsageError($"flag needs an argument: {option.Name}", usage);
-            if (given.IdentifierTokenCount > 1 && option.Arity.MaximumNumberOfValues == 1)
+            if (given.IdentifierTokenCount > 1 && option.Arity.MaximumNumberOfValues <= 1)
                 return new CliUsageError($"flag given twice: {option.Name}", usage);
         }
 

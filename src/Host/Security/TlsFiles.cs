@@ -43,13 +43,10 @@ public static class TlsFiles
             // the key with the certificate the way TLS wants it.
             return X509CertificateLoader.LoadPkcs12(withEphemeralKey.Export(X509ContentType.Pkcs12), null);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
+            // .NET says which in its message: no PEM key in the file, or a key that does not match the certificate.
             throw new TlsFileException(keyPath, $"{keyPath}: not a private key for the certificate in {certPath} ('{first.Subject}'): {e.Message}");
-        }
-        catch (ArgumentException e)
-        {
-            throw new TlsFileException(keyPath, $"{keyPath}: no PEM private key found ({e.Message})");
         }
     }
 

@@ -1,0 +1,158 @@
+using System.Net;
+using Litecast.Host.Cli;
+using Litecast.Host.Configuration;
+using Litecast.Host.Security;
+
+namespace Litecast.Host.Tests;
+
+/// <summary>The <c>tls</c> and <c>auth</c> keys, the certificate files they name, and <c>litecast cert</c>'s parsing.</summary>
+public sealed class SecurityConfigTests : IDisposable
+{
+    private readonly TempConfig _t = new();
+
+    public void Dispose() => _t.Dispose();
+
+    private string Pki()
+    {
+        var dir = Path.Combine(_t.Dir, "pki");
+        CertificateAuthority.CreateCa(dir);
+        CertificateAuthority.CreateNode(dir, "node1", [IPAddress.Loopback], ["localhost"], dir);
+        return dir;
+    }
+
+    private static string Tls(string dir, string node = "node1", string ca = "ca.pem") => $"""
+        tls:
+          cert: {Path.Combine(dir, node + ".pem")}
+          key: {Path.Combine(dir, node + "-key.pem")}
+          ca: {Path.Combine(dir, ca)}
+        """;
+
+    [Fact]
+    public void TlsAndAuthLoadTheFilesAndTheToken()
+    {
+        var dir = Pki();
+        _t.Env["LITECAST_TOKEN"] = "s3cret-token";
+        var config = _t.Load($"dbs: [{{path: /d}}]\n{Tls(dir)}\nauth:\n  token: ${{LITECAST_TOKEN}}\n  protect-reads: true\n");
+        Assert.NotNull(config.Tls);
+        Assert.Equal("CN=node1", config.Tls.Material.Certificate.Subject);
+        Assert.True(config.Tls.Material.Certificate.HasPrivateKey);
+        Assert.Equal("CN=Litecast CA", config.Tls.Material.Authority.Subject);
+        Assert.Equal(new AuthConfig("s3cret-token", true), config.Auth);
+        Assert.DoesNotContain("s3cret-token", config.Auth!.ToString());
+    }
+
+    [Fact]
+    public void WithoutTlsAndAuthNothingChanges()
+    {
+        var config = _t.Load("dbs: [{path: /d}]\n");
+        Assert.Null(config.Tls);
+        Assert.Null(config.Auth);
+    }
+
+    [Fact]
+    public void AMissingTlsKeyIsNamed()
+    {
+        var dir = Pki();
+        var e = _t.Fail($"dbs: [{{path: /d}}]\ntls:\n  cert: {dir}/node1.pem\n  key: {dir}/node1-key.pem\n");
+        Assert.Equal("tls.ca", e.Key);
+        Assert.Contains("missing required key 'ca'", e.Message);
+    }
+
+    [Fact]
+    public void AMissingFileIsNamedWithItsKeyAndLine()
+    {
+        var dir = Pki();
+        var e = _t.Fail($"dbs: [{{path: /d}}]\n{Tls(dir, ca: "nope.pem")}\n");
+        Assert.Equal("tls.ca", e.Key);
+        Assert.Equal(5, e.Line);
+        Assert.Contains($"{Path.Combine(dir, "nope.pem")}: no such file", e.Message);
+    }
+
+    [Fact]
+    public void AKeyOfAnotherCertificateIsRefused()
+    {
+        var dir = Pki();
+        CertificateAuthority.CreateNode(dir, "node2", [IPAddress.Loopback], [], dir);
+        var e = _t.Fail($"dbs: [{{path: /d}}]\ntls:\n  cert: {dir}/node1.pem\n  key: {dir}/node2-key.pem\n  ca: {dir}/ca.pem\n");
+        Assert.Equal("tls.key", e.Key);
+        Assert.Contains("not a private key for the certificate", e.Message);
+    }
+
+    [Fact]
+    public void ACertificateFromAnotherCaIsRefusedAtLoad()
+    {
+        var dir = Pki();
+        var other = Path.Combine(_t.Dir, "other");
+        CertificateAuthority.CreateCa(other, "Other CA");
+        var e = _t.Fail($"dbs: [{{path: /d}}]\ntls:\n  cert: {dir}/node1.pem\n  key: {dir}/node1-key.pem\n  ca: {other}/ca.pem\n");
+        Assert.Equal("tls.cert", e.Key);
+        Assert.Contains("does not chain to the cluster CA 'CN=Other CA'", e.Message);
+    }
+
+    [Fact]
+    public void ANodeCertificateIsNotACa()
+    {
+        var dir = Pki();
+        var e = _t.Fail($"dbs: [{{path: /d}}]\n{Tls(dir, ca: "node1.pem")}\n");
+        Assert.Equal("tls.ca", e.Key);
+        Assert.Contains("is not a CA certificate", e.Message);
+    }
+
+    [Fact]
+    public void AnEmptyTokenNamesTheVariableProblemWithoutEchoingAnything()
+    {
+        var e = _t.Fail("dbs: [{path: /d}]\nauth:\n  token: ${LITECAST_TOKEN}\n");
+        Assert.Equal("auth.token", e.Key);
+        Assert.Contains("is an environment variable unset?", e.Message);
+    }
+
+    [Fact]
+    public void ATokenIsNeverEchoedInAnError()
+    {
+        var e = _t.Fail("dbs: [{path: /d}]\nauth:\n  token: 'has a space'\n");
+        Assert.Contains("may not contain spaces", e.Message);
+        Assert.DoesNotContain("has a space", e.Message);
+    }
+
+    [Fact]
+    public void ProtectReadsMustBeABoolean()
+    {
+        var e = _t.Fail("dbs: [{path: /d}]\nauth:\n  token: abc\n  protect-reads: maybe\n");
+        Assert.Equal("auth.protect-reads", e.Key);
+        Assert.Equal(4, e.Line);
+    }
+
+    [Fact]
+    public void SeedsMayUseTheTlsScheme()
+    {
+        var config = _t.Load("dbs: [{path: /d}]\ncluster:\n  seeds: [\"akka.ssl.tcp://litecast@10.0.0.1:4053\"]\n");
+        Assert.Equal("akka.ssl.tcp://litecast@10.0.0.1:4053", config.Cluster.Seeds[0]);
+        Assert.Equal("akka.ssl.tcp://litecast@10.0.0.1:4053", ClusterConfig.SeedForTransport("akka.tcp://litecast@10.0.0.1:4053", tls: true));
+        Assert.Equal("akka.tcp://litecast@10.0.0.1:4053", ClusterConfig.SeedForTransport("akka.ssl.tcp://litecast@10.0.0.1:4053", tls: false));
+    }
+
+    [Fact]
+    public void CertCommandsParse()
+    {
+        Assert.Equal(new CertCaCommand("/tmp/ca"), CommandLine.Parse(["cert", "ca", "-out", "/tmp/ca"]));
+        var node = Assert.IsType<CertNodeCommand>(CommandLine.Parse(
+            ["cert", "node", "-ca", "/tmp/ca", "-name", "n1", "-ip", "10.0.0.1,10.0.0.2", "-ip", "::1", "-dns", "n1.local", "-out", "/tmp/n1"]));
+        Assert.Equal(["10.0.0.1", "10.0.0.2", "::1"], node.Ips.Select(ip => ip.ToString()));
+        Assert.Equal(["n1.local"], node.DnsNames);
+        Assert.Contains("cert node needs -name", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "node", "-ca", "x", "-out", "y"])).Message);
+        Assert.Contains("cert needs a kind", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert"])).Message);
+        Assert.Contains("-ip: 'nope' is not an IP address", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "node", "-ca", "x", "-name", "n", "-ip", "nope", "-out", "y"])).Message);
+        Assert.Contains("cert ca takes only -out", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "ca", "-out", "x", "-name", "n"])).Message);
+        Assert.Contains("unknown cert kind 'server'", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "server", "-out", "x"])).Message);
+    }
+
+    [Fact]
+    public void CertRefusesToOverwriteACa()
+    {
+        var dir = Pki();
+        var e = Assert.Throws<IOException>(() => CertificateAuthority.CreateCa(dir));
+        Assert.Contains("already exists", e.Message);
+        var mode = File.GetUnixFileMode(Path.Combine(dir, "ca-key.pem"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+    }
+}
