@@ -11,7 +11,7 @@ namespace Litecast.EndToEnd.Tests;
 /// cert</c>, or by <paramref name="pki"/>), the admin endpoints serve HTTPS, and every route needs the token, which the
 /// nodes read from <c>$LITECAST_TOKEN</c>.
 /// </summary>
-public sealed class EndToEndCluster(bool secure = false, Func<string, TestPki>? pki = null) : IDisposable
+public sealed class EndToEndCluster : IDisposable
 {
     public readonly string Root = Path.Combine(Path.GetTempPath(), "litecast-e2e-" + Guid.NewGuid().ToString("N"));
     public readonly int PrimaryHttpPort = LitecastProcess.FreePort();
@@ -21,21 +21,22 @@ public sealed class EndToEndCluster(bool secure = false, Func<string, TestPki>? 
     public LitecastProcess?[] Replicas { get; } = new LitecastProcess?[2];
 
     /// <summary>The certificates of a secure cluster (null otherwise).</summary>
-    public readonly TestPki? Pki = secure ? (pki ?? (dir => TestPki.FromLitecast(dir, "primary", "replica1", "replica2")))(Path.Combine(Path.GetTempPath(), "litecast-e2e-pki-" + Guid.NewGuid().ToString("N"))) : null;
+    public readonly TestPki? Pki;
 
     /// <summary>The admin token of a secure cluster (null otherwise).</summary>
-    public readonly string? Token = secure ? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) : null;
+    public readonly string? Token;
 
-    public HttpClient Http => _http ??= Pki?.Client(Token) ?? new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-    private HttpClient? _http;
+    public readonly HttpClient Http;
 
-    private bool _written;
-
-    /// <summary>Writes the three config files (on first start).</summary>
-    private void WriteConfigs()
+    public EndToEndCluster(bool secure = false, Func<string, TestPki>? pki = null)
     {
-        if (_written) return;
-        _written = true;
+        if (secure)
+        {
+            var pkiDirectory = Path.Combine(Root, "pki");
+            Pki = pki?.Invoke(pkiDirectory) ?? TestPki.FromLitecast(pkiDirectory, "primary", "replica1", "replica2");
+            Token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        }
+        Http = Pki?.Client(Token) ?? new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         Directory.CreateDirectory(Root);
         foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
         File.WriteAllText(Path.Combine(Root, "primary", "litecast.yml"), $"""
@@ -59,11 +60,7 @@ public sealed class EndToEndCluster(bool secure = false, Func<string, TestPki>? 
                 """);
     }
 
-    private string Security(string node) => Pki is null ? "" : Pki.TlsSection(node) + "
-auth:
-  token: ${LITECAST_TOKEN}
-  protect-reads: true
-";
+    private string Security(string node) => Pki is null ? "" : Pki.TlsSection(node) + "\nauth:\n  token: ${LITECAST_TOKEN}\n  protect-reads: true\n";
 
     private string Scheme => Pki is null ? "http" : "https";
 
@@ -82,13 +79,11 @@ auth:
 
     public void StartPrimary()
     {
-        WriteConfigs();
         Primary = LitecastProcess.Start(Path.Combine(Root, "primary"), Environment(), "replicate");
     }
 
     public void StartReplica(int index)
     {
-        WriteConfigs();
         Replicas[index] = LitecastProcess.Start(Path.Combine(Root, $"replica{index + 1}"), Environment(), "replicate");
     }
 
@@ -203,12 +198,8 @@ auth:
     public void Dispose()
     {
         foreach (var process in Replicas.Append(Primary)) process?.Dispose();
-        _http?.Dispose();
-        foreach (var directory in new[] { Root, Pki?.Directory })
-        {
-            if (directory is null) continue;
-            try { Directory.Delete(directory, recursive: true); }
-            catch (IOException) { }
-        }
+        Http.Dispose();
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
     }
 }

@@ -44,9 +44,12 @@ public sealed class LitecastProcess : IDisposable
     }
 
     /// <summary>Runs litecast to completion (for commands that exit) and returns its exit code and output.</summary>
-    public static (int ExitCode, string Output) Run(string workingDirectory, params string[] args)
+    public static (int ExitCode, string Output) Run(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
+
+    /// <summary>Runs litecast to completion with <paramref name="environment"/> set.</summary>
+    public static (int ExitCode, string Output) Run(string workingDirectory, IDictionary<string, string>? environment, params string[] args)
     {
-        using var process = Start(workingDirectory, null, args);
+        using var process = Start(workingDirectory, environment, args);
         if (!process._process.WaitForExit(TimeSpan.FromSeconds(60))) throw new TimeoutException($"litecast {string.Join(' ', args)} did not exit");
         process._process.WaitForExit();
         return (process.ExitCode, process.Output);

@@ -47,7 +47,8 @@ public sealed class TestPki(string directory)
         return pki;
     }
 
-    /// <summary>A certificate signed by this CA whose validity ended yesterday (made in code: neither tool makes one).</summary>
+    /// <summary>A certificate signed by this CA whose validity ended a minute ago (made in code: neither tool makes one;
+    /// it starts when the CA does, which cannot sign for a time before its own).</summary>
     public void IssueExpired(string node)
     {
         using var ca = X509Certificate2.CreateFromPemFile(CaPath, Path.Combine(Directory, "ca-key.pem"));
@@ -57,7 +58,7 @@ public sealed class TestPki(string directory)
         names.AddIpAddress(System.Net.IPAddress.Loopback);
         request.CertificateExtensions.Add(names.Build());
         var now = DateTimeOffset.UtcNow;
-        using var certificate = request.Create(ca, now.AddDays(-30), now.AddDays(-1), [1, 2, 3, 4]);
+        using var certificate = request.Create(ca, ca.NotBefore, now.AddMinutes(-1), [1, 2, 3, 4]);
         File.WriteAllText(CertPath(node), certificate.ExportCertificatePem());
         File.WriteAllText(KeyPath(node), key.ExportPkcs8PrivateKeyPem());
     }

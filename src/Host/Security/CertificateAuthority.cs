@@ -24,9 +24,11 @@ public static class CertificateAuthority
     public static readonly TimeSpan NodeValidity = TimeSpan.FromDays(825);
 
     /// <summary>Makes a CA in <paramref name="directory"/> (<see cref="CaCertificateFile"/>, <see cref="CaKeyFile"/>);
-    /// returns the files written. Refuses to overwrite an existing CA.</summary>
-    public static IReadOnlyList<string> CreateCa(string directory, string name = "Litecast CA")
+    /// returns the files written. Refuses to overwrite an existing CA. Without a <paramref name="name"/>, the CA is
+    /// named "Litecast CA" and a random suffix, so that a refusal naming two CAs tells them apart.</summary>
+    public static IReadOnlyList<string> CreateCa(string directory, string? name = null)
     {
+        name ??= $"Litecast CA {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
         var certPath = Path.Combine(directory, CaCertificateFile);
         var keyPath = Path.Combine(directory, CaKeyFile);
         RefuseToOverwrite(certPath, keyPath);
