@@ -104,21 +104,41 @@ internal static class ProcStat
 }
 
 /// <summary>A primary and up to two replicas on loopback, configured as the user's guide configures them (plus distinct
-/// ports), databases under one directory.</summary>
+/// ports), databases under one directory. With <c>tls</c>, as the README's Security section configures them: mutual TLS
+/// between the nodes, HTTPS, and a token every admin route needs.</summary>
 internal sealed class BenchCluster : IDisposable
 {
     public readonly string Root;
-    public readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    public readonly HttpClient Http;
+    private readonly string? _token;
+    private readonly string _scheme;
     private readonly int _primaryHttp = FreePort();
     private readonly int _primaryCluster = FreePort();
     private readonly int[] _replicaHttp = [FreePort(), FreePort()];
     public Node? Primary;
     public readonly Node?[] Replicas = new Node?[2];
 
-    public BenchCluster(string root)
+    public BenchCluster(string root, bool tls = false)
     {
         Root = root;
         foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
+        var security = new Dictionary<string, string> { ["primary"] = "", ["replica1"] = "", ["replica2"] = "" };
+        _scheme = tls ? "https" : "http";
+        if (tls)
+        {
+            var pki = Path.Combine(Root, "pki");
+            Litecast.Host.Security.CertificateAuthority.CreateCa(pki);
+            foreach (var node in security.Keys.ToList())
+            {
+                Litecast.Host.Security.CertificateAuthority.CreateNode(pki, node, [IPAddress.Loopback], [], pki);
+                security[node] = $"tls:\n  cert: {pki}/{node}.pem\n  key: {pki}/{node}-key.pem\n  ca: {pki}/ca.pem\n"
+                    + "auth:\n  token: ${LITECAST_TOKEN}\n  protect-reads: true\n";
+            }
+            _token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            var ca = Litecast.Host.Security.TlsFiles.LoadAuthority(Path.Combine(pki, "ca.pem"));
+            Http = Litecast.Host.Http.AdminHttpClient.Create(ca, _token, TimeSpan.FromSeconds(60));
+        }
+        else Http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         File.WriteAllText(Path.Combine(Root, "primary", "litecast.yml"), $"""
             addr: "127.0.0.1:{_primaryHttp}"
             dbs:
@@ -126,6 +146,7 @@ internal sealed class BenchCluster : IDisposable
             cluster:
               host: 127.0.0.1
               port: {_primaryCluster}
+            {security["primary"]}
             """);
         for (var i = 0; i < 2; i++)
             File.WriteAllText(Path.Combine(Root, $"replica{i + 1}", "litecast.yml"), $"""
@@ -133,20 +154,27 @@ internal sealed class BenchCluster : IDisposable
                 dbs:
                   - path: {ReplicaDb(i)}
                     upstream:
-                      url: http://$PRIMARY_HOSTNAME:{_primaryHttp}
+                      url: {_scheme}://$PRIMARY_HOSTNAME:{_primaryHttp}
                       path: {PrimaryDb}
+                {security[$"replica{i + 1}"]}
                 """);
     }
 
     public string PrimaryDb => Path.Combine(Root, "primary", "db");
     public string ReplicaDb(int i) => Path.Combine(Root, $"replica{i + 1}", "db");
-    public string PrimaryUrl => $"http://127.0.0.1:{_primaryHttp}";
-    public string ReplicaUrl(int i) => $"http://127.0.0.1:{_replicaHttp[i]}";
+    public string PrimaryUrl => $"{_scheme}://127.0.0.1:{_primaryHttp}";
+    public string ReplicaUrl(int i) => $"{_scheme}://127.0.0.1:{_replicaHttp[i]}";
 
-    public void StartPrimary() => Primary = new Node(Path.Combine(Root, "primary"), null);
+    public void StartPrimary() => Primary = new Node(Path.Combine(Root, "primary"), Environment());
 
-    public void StartReplica(int i) => Replicas[i] = new Node(Path.Combine(Root, $"replica{i + 1}"),
-        new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" });
+    public void StartReplica(int i) => Replicas[i] = new Node(Path.Combine(Root, $"replica{i + 1}"), Environment());
+
+    private Dictionary<string, string> Environment()
+    {
+        var environment = new Dictionary<string, string> { ["PRIMARY_HOSTNAME"] = "127.0.0.1" };
+        if (_token is not null) environment["LITECAST_TOKEN"] = _token;
+        return environment;
+    }
 
     public void StopReplica(int i)
     {

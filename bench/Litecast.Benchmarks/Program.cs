@@ -5,6 +5,7 @@ using System.Text;
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- all            storage + replication; writes docs/benchmarks.md
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- storage [--runs N] [--pages N]
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- replication [--runs N]
+//   dotnet run -c Release --project bench/Litecast.Benchmarks -- tls [--runs N]     only section 8 (TLS on vs off); prints, writes nothing
 //   ... -- all --smoke    every measurement once at tiny sizes (CI); exits non-zero if anything fails to replicate
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- probe --rate R [--seconds S] [--replicas 1|2] [--warmup S] [--big MB] [--autocheckpoint N]
 //       one paced write (or one big transaction) against a fresh cluster, printing the raw figures (to profile one case)
@@ -13,10 +14,10 @@ using System.Text;
 var arguments = args.ToList();
 if (arguments.Count >= 2 && arguments[0] == "workload") return Workload.Run(arguments[1], new Args(arguments.Skip(2).ToList()));
 if (arguments.FirstOrDefault() == "probe") return ReplicationBenchmark.Probe(new Args(arguments.Skip(1).ToList()), Console.Out);
-var mode = arguments.FirstOrDefault(a => a is "storage" or "replication" or "all");
+var mode = arguments.FirstOrDefault(a => a is "storage" or "replication" or "all" or "tls");
 if (mode is null)
 {
-    Console.Error.WriteLine("usage: Litecast.Benchmarks storage|replication|all [--smoke] [--runs N] [--pages N]");
+    Console.Error.WriteLine("usage: Litecast.Benchmarks storage|replication|tls|all [--smoke] [--runs N] [--pages N]");
     return 2;
 }
 var smoke = arguments.Contains("--smoke");
@@ -36,7 +37,8 @@ if (mode is "storage" or "all")
 var bench = new ReplicationBenchmark(smoke, runs, Console.Out);
 try
 {
-    bench.Run();
+    if (mode == "tls") bench.RunTlsOnly();
+    else bench.Run();
 }
 catch (Exception e)
 {
@@ -45,7 +47,7 @@ catch (Exception e)
 var report = Report.Render(bench, storageText.ToString(), mode, smoke, runs, started, string.Join(' ', args));
 Console.WriteLine();
 Console.WriteLine(report);
-if (!smoke)
+if (!smoke && mode != "tls")
 {
     var path = Report.Write(report);
     Console.WriteLine($"written to {path}");

@@ -45,7 +45,22 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
         {
             var withoutLitecast = WithoutLitecast();
             WithLitecast(withoutLitecast);
+            TlsOnAndOff();
             Resync();
+        }
+        finally
+        {
+            try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Section 8 alone (TLS on vs off).</summary>
+    public void RunTlsOnly()
+    {
+        Directory.CreateDirectory(_root);
+        try
+        {
+            TlsOnAndOff();
         }
         finally
         {
@@ -245,6 +260,48 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
     }
 
     private static readonly string[] AutocheckpointOff = ["--autocheckpoint", "0"];
+
+    /// <summary>
+    /// 8: what mutual TLS, HTTPS and the token cost. The same measurements on a plain cluster and a TLS one, each
+    /// fresh and warmed up the same way, one after the other in this run: lag at 1000 tx/s and keep-up with the
+    /// application unthrottled, two replicas.
+    /// </summary>
+    private void TlsOnAndOff()
+    {
+        var lag = new Dictionary<bool, (double[] P50, double[] P99)>();
+        var keepUp = new Dictionary<bool, double[]>();
+        foreach (var tls in new[] { false, true })
+        {
+            var setup = tls ? "TLS on" : "TLS off";
+            using var cluster = new BenchCluster(Path.Combine(_root, tls ? "tls-on" : "tls-off"), tls);
+            Child("init", "--db", cluster.PrimaryDb);
+            cluster.StartPrimary();
+            cluster.StartReplica(0);
+            cluster.StartReplica(1);
+            Log($"{setup}: a primary and two replicas starting");
+            cluster.WaitCaughtUp(TimeSpan.FromSeconds(90));
+            Child("write", ["--db", cluster.PrimaryDb, "--rate", "1000", "--seconds", F(WarmupSeconds / 3), "--timeout", "60", .. Replicas(cluster, 2)]);
+            var paced = Enumerable.Range(0, runs)
+                .Select(_ => Child("write", ["--db", cluster.PrimaryDb, "--rate", "1000", "--seconds", F(WriteSeconds), .. Replicas(cluster, 2)]))
+                .ToList();
+            foreach (var result in paced) CheckReplicated($"1000 tx/s, {setup}", result, 2);
+            lag[tls] = (paced.Select(r => Math.Max(r["r0LagP50Ms"], r["r1LagP50Ms"])).ToArray(),
+                paced.Select(r => Math.Max(r["r0LagP99Ms"], r["r1LagP99Ms"])).ToArray());
+            var unthrottled = Enumerable.Range(0, runs)
+                .Select(_ => Child("write", ["--db", cluster.PrimaryDb, "--rate", "0", "--seconds", F(MaxSeconds), "--timeout", "60", .. Replicas(cluster, 2)]))
+                .ToList();
+            foreach (var result in unthrottled) CheckReplicated($"max rate, {setup}", result, 2);
+            keepUp[tls] = unthrottled.Select(r => Math.Min(r["r0ReplicatedRate"], r["r1ReplicatedRate"])).ToArray();
+        }
+        foreach (var tls in new[] { false, true })
+        {
+            var setup = tls ? "TLS on (mutual TLS, HTTPS, token)" : "TLS off";
+            string Against(double[] on, double[] off) => tls ? Ratio(Stats.Median(on), Stats.Median(off), "vs TLS off", "", null) : "baseline";
+            Add("8", $"lag p50 at 1000 tx/s (2 replicas), {setup}", "ms", lag[tls].P50, Against(lag[true].P50, lag[false].P50));
+            Add("8", $"lag p99 at 1000 tx/s (2 replicas), {setup}", "ms", lag[tls].P99, Against(lag[true].P99, lag[false].P99));
+            Add("8", $"replicated rate, application unthrottled (2 replicas), {setup}", "tx/s", keepUp[tls], Against(keepUp[true], keepUp[false]));
+        }
+    }
 
     private void AddCommitLatency(int rate, List<Dictionary<string, double>> results, string setup, Baseline alone)
     {
