@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Event;
@@ -18,8 +17,8 @@ namespace Litecast.Actors;
 /// (from the certificate file), sent along so that a peer can build the chain.</param>
 public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 Authority, IReadOnlyList<X509Certificate2> Intermediates)
 {
-    /// <summary>How often a refused peer is logged, per peer: a scanner or a misconfigured node retries every second.</summary>
-    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(30);
+    /// <summary>How often a refused peer is logged, per host: a scanner or a misconfigured node retries every second.</summary>
+    internal static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, long> _refusalsLoggedAt = new();
 
@@ -56,15 +55,19 @@ public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 A
         var presented = chain?.ChainElements.Select(e => e.Certificate).Skip(1);
         var refusal = Refusal(peer, presented);
         if (refusal is null) return true;
-        var now = Stopwatch.GetTimestamp();
-        var last = _refusalsLoggedAt.GetOrAdd(remote, 0);
-        if (last == 0 || Stopwatch.GetElapsedTime(last, now) > RefusalLogInterval)
-        {
-            _refusalsLoggedAt[remote] = now;
+        if (RefusalLogLimiter.ShouldLog(_refusalsLoggedAt, PeerHost(remote), RefusalLogInterval))
             log.Warning("TLS: refused the cluster connection of {Peer}: {Reason}", remote, refusal);
-        }
         return false;
     };
+
+    /// <summary>The host of a peer written <c>host:port</c> or <c>[v6]:port</c>: a peer that retries comes from a new
+    /// port each time, so the limit is per host.</summary>
+    internal static string PeerHost(string peer)
+    {
+        var colon = peer.LastIndexOf(':');
+        var host = colon > 0 && peer[(colon + 1)..].All(char.IsAsciiDigit) ? peer[..colon] : peer;
+        return host.Trim('[', ']');
+    }
 
     /// <summary>The same check for an HTTPS client (a replica asking the primary's admin endpoint, <c>litecast
     /// status</c>): the chain to <paramref name="authority"/>, plus the host name the URL named.</summary>

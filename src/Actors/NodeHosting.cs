@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Litecast.Messages;
@@ -74,6 +75,7 @@ public static class NodeHosting
                 // rejoin, which they need to do anyway to hear the primary again. stable-after is in akka.conf.
                 SplitBrainResolver = new KeepMajorityOption { Role = PrimaryRole },
             })
+            .AddSetup(new LogFilterSetup([new HandshakeFailureLogFilter()]))
             .WithDistributedPubSub(role: null!)
             .WithActors((system, registry) =>
             {

@@ -72,6 +72,9 @@ public class SecurityTests(ITestOutputHelper output)
         output.WriteLine(cluster.Primary!.Output);
         Assert.Contains("TLS: refused the cluster connection", cluster.Primary.Output);
         Assert.Contains("does not chain to the cluster CA", cluster.Primary.Output);
+        // Both retried every second for 30 s or more; the log says so once per peer and 30 s.
+        Assert.InRange(Count(cluster.Primary.Output, "TLS: refused the cluster connection"), 1, 2);
+        Assert.InRange(Count(cluster.Primary.Output, "TLS handshake failed on channel"), 1, 2);
         foreach (var intruder in new[] { plain, stranger })
             Assert.DoesNotContain("joined the cluster", intruder.Output);
         foreach (var name in new[] { "plain", "stranger", "expired" })
@@ -86,6 +89,8 @@ public class SecurityTests(ITestOutputHelper output)
         plain.Dispose();
         stranger.Dispose();
     }
+
+    private static int Count(string text, string part) => text.Split(part).Length - 1;
 
     private static LitecastProcess StartIntruder(EndToEndCluster cluster, string name, string seed, string tls)
     {
