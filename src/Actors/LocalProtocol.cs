@@ -51,7 +51,13 @@ public sealed record DatabaseStatus(
     DatabaseCounters Counters,
     string? PrimarySqliteVersion,
     string? State = null,
-    DateTimeOffset? StateSince = null);
+    DateTimeOffset? StateSince = null,
+    ResyncProgressView? Resync = null);
+
+/// <summary>A replica's resync in flight: pages (and their bytes) checked or fetched so far out of the database's, the
+/// bytes that travelled, the rate of pages done and the time left at that rate (null until it is known).</summary>
+public sealed record ResyncProgressView(uint PagesDone, uint PagesTotal, long BytesDone, long BytesTotal, long BytesReceived,
+    DateTimeOffset StartedAt, double BytesPerSecond, double? SecondsLeft);
 
 /// <summary>Monotonic counters exported as metrics.</summary>
 public sealed record DatabaseCounters(

@@ -53,6 +53,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>Stalled this long without a resync: catch-up is not getting anywhere, so the replica resyncs.</summary>
     private static readonly TimeSpan ResyncAfterStall = TimeSpan.FromSeconds(20);
 
+    /// <summary>How often a resync in flight logs its progress.</summary>
+    private static readonly TimeSpan ResyncLogInterval = TimeSpan.FromSeconds(5);
+
     private IActorRef _applier = ActorRefs.Nobody;
     private ReplicaPosition? _position;
     private IActorRef? _primary;
@@ -68,6 +71,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private (Guid Session, long Since)? _resync;
     private string? _resyncReason;
     private long _resyncProgressAt;
+    private ResyncProgress? _resyncProgress;
+    private long _resyncLoggedAt;
     private string? _replicaProblem;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
@@ -205,12 +210,20 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<ResyncOffer>(o =>
         {
-            if (o.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
+            if (o.SessionId == _resync?.Session)
+            {
+                _resyncProgressAt = Stopwatch.GetTimestamp();
+                _resyncProgress?.Offered(o);
+            }
             _applier.Forward(o);
         });
         Receive<ResyncPages>(p =>
         {
-            if (p.SessionId == _resync?.Session) _resyncProgressAt = Stopwatch.GetTimestamp();
+            if (p.SessionId == _resync?.Session)
+            {
+                _resyncProgressAt = Stopwatch.GetTimestamp();
+                _resyncProgress?.Received(p);
+            }
             _applier.Forward(p);
         });
         // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
@@ -221,6 +234,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         {
             if (_resync is not null && Stopwatch.GetElapsedTime(_resyncProgressAt) > ResyncTimeout)
                 SessionFailed("no progress for " + ResyncTimeout);
+            LogResyncProgress();
             StartSession();
             Ticked();
         });
@@ -507,6 +521,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
         _resyncProgressAt = _resync.Value.Since;
+        _resyncProgress = new ResyncProgress();
+        _resyncLoggedAt = _resync.Value.Since;
         _resyncs++;
         _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, _resyncReason);
         _applier.Tell(new Applier.BeginResync(session));
@@ -551,6 +567,18 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _resyncReason = reason;
     }
 
+    /// <summary>A long resync says how far it is in the log, every <see cref="ResyncLogInterval"/>.</summary>
+    private void LogResyncProgress()
+    {
+        if (_resync is null || _resyncProgress is null || Stopwatch.GetElapsedTime(_resyncLoggedAt) < ResyncLogInterval) return;
+        _resyncLoggedAt = Stopwatch.GetTimestamp();
+        var p = _resyncProgress.View();
+        var left = p.SecondsLeft is { } seconds ? $"about {seconds:F0} s left" : "time left unknown";
+        _log.Info("{Database}: resync {Percent:F0}% ({Done} of {Total} pages, {Detail})", _settings.Name,
+            p.PagesTotal == 0 ? 0 : 100.0 * p.PagesDone / p.PagesTotal, p.PagesDone, p.PagesTotal,
+            $"{p.BytesReceived / 1e6:F1} MB fetched, {p.BytesPerSecond / 1e6:F1} MB/s, {left}");
+    }
+
     private void ReportPositionSoon()
     {
         var since = Stopwatch.GetElapsedTime(_reportedAt);
@@ -589,6 +617,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
-            state, _replicaStateSince);
+            state, _replicaStateSince, _resync is null ? null : _resyncProgress?.View());
     }
 }

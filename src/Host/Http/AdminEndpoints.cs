@@ -97,7 +97,7 @@ public static class AdminEndpoints
             var dbs = (await CollectAsync(node, cancel))
                 .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
                 .ToList();
-            return Results.Json(new StatusResponse(node.NodeId, dbs), AdminJsonContext.Default.StatusResponse);
+            return Results.Json(new StatusResponse(node.NodeId, dbs, node.Members), AdminJsonContext.Default.StatusResponse);
         });
 
         app.MapGet("/healthz", async (CancellationToken cancel) =>
@@ -274,7 +274,7 @@ public static class AdminEndpoints
 
     private static DbStatusJson Unavailable(DbConfig db, string error) => new(
         db.Name, db.Path, AdminJson.RoleName(db.Role), AdminJson.Hex(0), 0, AdminJson.Hex(0), null, null,
-        false, $"status unavailable: {error}", null, [], null, null);
+        false, $"status unavailable: {error}", null, [], null, null, null);
 
     private static IResult Position(ulong txid, ulong generation) =>
         Results.Json(new PositionResponse(txid, AdminJson.Hex(generation)), AdminJsonContext.Default.PositionResponse);

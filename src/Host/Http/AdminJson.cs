@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Litecast.Actors;
 using Litecast.Host.Configuration;
+using Litecast.Host.Node;
 
 namespace Litecast.Host.Http;
 
@@ -10,7 +11,8 @@ namespace Litecast.Host.Http;
 // the property names and shapes are a contract. camelCase; nulls are written, not omitted.
 
 /// <summary><c>GET /status</c>.</summary>
-public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs);
+/// <param name="Members">The cluster's members as this node sees them (address, roles, status, reachable).</param>
+public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs, IReadOnlyList<ClusterMember> Members);
 
 /// <summary>One database in <see cref="StatusResponse"/>.</summary>
 /// <param name="Generation">16 lowercase hex digits.</param>
@@ -21,6 +23,8 @@ public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs
 /// <param name="Replicas">Primary: the replicas it knows; empty on replicas.</param>
 /// <param name="State">Replica: following, catching-up, resyncing, stalled or disconnected; null on a primary.</param>
 /// <param name="StateSince">Replica: when it entered that state.</param>
+/// <param name="Resync">Replica: the resync in flight (pages and bytes done of the total, bytes fetched, rate, time
+/// left); null when none is.</param>
 public sealed record DbStatusJson(
     string Name,
     string Path,
@@ -35,7 +39,8 @@ public sealed record DbStatusJson(
     string? SqliteVersion,
     IReadOnlyList<ReplicaJson> Replicas,
     string? State,
-    DateTimeOffset? StateSince);
+    DateTimeOffset? StateSince,
+    ResyncProgressView? Resync);
 
 /// <summary>One replica as its primary sees it.</summary>
 /// <param name="State">following, catching-up, resyncing, stalled or disconnected (see ReplicaStates).</param>
@@ -98,5 +103,6 @@ public static class AdminJson
             ? s.Replicas.Select(r => new ReplicaJson(r.Node, r.Txid, r.LagMs, r.Resyncing, r.LastSeen, r.State)).ToList()
             : [],
         s.State,
-        s.StateSince);
+        s.StateSince,
+        s.Resync);
 }

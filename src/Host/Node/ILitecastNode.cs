@@ -18,6 +18,9 @@ public interface ILitecastNode
     /// <summary>A problem with the node as a whole (e.g. the upstream is unreachable), or null.</summary>
     string? NodeProblem { get; }
 
+    /// <summary>The cluster's members as this node sees them; empty while it has not joined.</summary>
+    IReadOnlyList<ClusterMember> Members { get; }
+
     /// <summary>The database whose name, file name or full path is <paramref name="nameOrPath"/>, or null.</summary>
     DbConfig? FindDatabase(string nameOrPath);
 
@@ -35,6 +38,13 @@ public interface ILitecastNode
     /// <summary>Replica only: starts a resync. Throws <see cref="NodeRequestException"/> on a primary.</summary>
     Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);
 }
+
+/// <summary>A cluster member as one node sees it.</summary>
+/// <param name="Address">Its cluster address.</param>
+/// <param name="Roles">Its roles (<c>primary</c> on a node that is the primary of a database).</param>
+/// <param name="Status">Akka's member status, lower case: joining, up, leaving, exiting, down, removed.</param>
+/// <param name="Reachable">False while the failure detector calls it unreachable from here.</param>
+public sealed record ClusterMember(string Address, IReadOnlyList<string> Roles, string Status, bool Reachable);
 
 /// <summary>A request the database cannot serve in its current role or state; the message says why.</summary>
 public sealed class NodeRequestException(string message) : Exception(message);

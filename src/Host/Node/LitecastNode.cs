@@ -58,6 +58,21 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public string? NodeProblem => _problem;
 
+    public IReadOnlyList<ClusterMember> Members
+    {
+        get
+        {
+            if (_current is not { } incarnation) return [];
+            var state = Akka.Cluster.Cluster.Get(incarnation.System).State;
+            var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+            return state.Members
+                .Select(m => new ClusterMember(m.Address.ToString(), m.Roles.Where(r => r != "dc-default").Order().ToList(),
+                    m.Status.ToString().ToLowerInvariant(), !unreachable.Contains(m.Address)))
+                .OrderBy(m => m.Address, StringComparer.Ordinal)
+                .ToList();
+        }
+    }
+
     /// <summary>The current incarnation's ActorSystem (tests cut its network to provoke downing).</summary>
     internal ActorSystem? CurrentSystem => _current?.System;
 

@@ -55,15 +55,22 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     {
         var (status, json) = await Get("/status");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["node", "dbs"], PropertyNames(json));
+        Assert.Equal(["node", "dbs", "members"], PropertyNames(json));
         Assert.Equal("akka.tcp://litecast@node1:4053", json.GetProperty("node").GetString());
         Assert.Equal(2, json.GetProperty("dbs").GetArrayLength());
+        var member = Assert.Single(json.GetProperty("members").EnumerateArray());
+        Assert.Equal(["address", "roles", "status", "reachable"], PropertyNames(member));
+        Assert.Equal("akka.tcp://litecast@node1:4053", member.GetProperty("address").GetString());
+        Assert.Equal("primary", member.GetProperty("roles")[0].GetString());
+        Assert.Equal("up", member.GetProperty("status").GetString());
+        Assert.True(member.GetProperty("reachable").GetBoolean());
 
         var p = json.GetProperty("dbs")[0];
         Assert.Equal(
-            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas", "state", "stateSince"],
+            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas", "state", "stateSince", "resync"],
             PropertyNames(p));
         Assert.Equal(JsonValueKind.Null, p.GetProperty("state").ValueKind);
+        Assert.Equal(JsonValueKind.Null, p.GetProperty("resync").ValueKind);
         Assert.Equal("app", p.GetProperty("name").GetString());
         Assert.Equal("/data/app.db", p.GetProperty("path").GetString());
         Assert.Equal("primary", p.GetProperty("role").GetString());
