@@ -75,7 +75,7 @@ public static class NodeHosting
                 // rejoin, which they need to do anyway to hear the primary again. stable-after is in akka.conf.
                 SplitBrainResolver = new KeepMajorityOption { Role = PrimaryRole },
             })
-            .AddSetup(new LogFilterSetup([new HandshakeFailureLogFilter()]))
+            .AddSetup(new LogFilterSetup([new RemotingLogFilter()]))
             .WithDistributedPubSub(role: null!)
             .WithActors((system, registry) =>
             {

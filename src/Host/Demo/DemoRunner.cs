@@ -50,6 +50,7 @@ internal static class DemoRunner
         Console.WriteLine($"Litecast demo in {root}: primary {primaryPath}, replicas {string.Join(", ", replicaPaths)}");
         var curl = security is null ? $"curl {primaryUrl}status"
             : $"curl --cacert {security.CaPath} -H \"Authorization: Bearer $(cat {security.TokenPath})\" {primaryUrl}status";
+        Console.WriteLine($"Dashboard: {primaryUrl} (live view of the cluster in a browser{(security is null ? "" : $"; token in {security.TokenPath}")})");
         Console.WriteLine($"Admin endpoint: {string.Join(", ", server.Urls)} (try: {curl}). Ctrl-C stops.");
 
         var upstreamUrl = new Uri($"{primaryUrl.Scheme}://127.0.0.1:{primaryUrl.Port}");

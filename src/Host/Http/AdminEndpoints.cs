@@ -59,7 +59,7 @@ public static class AdminEndpoints
         // Before any route: 401 without a token (with the challenge RFC 6750 asks for), 403 with a wrong one.
         app.Use(async (context, next) =>
         {
-            if (!security.Guards(context.Request.Method))
+            if (!security.Guards(context.Request.Method, context.Request.Path))
             {
                 await next(context);
                 return;
@@ -93,12 +93,30 @@ public static class AdminEndpoints
         });
 
         app.MapGet("/status", async (CancellationToken cancel) =>
+            Results.Json(await StatusAsync(node, cancel), AdminJsonContext.Default.StatusResponse));
+
+        var events = new AdminEvents(node);
+        app.MapGet("/events", async (HttpContext context) =>
         {
-            var dbs = (await CollectAsync(node, cancel))
-                .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
-                .ToList();
-            return Results.Json(new StatusResponse(node.NodeId, dbs, node.Members), AdminJsonContext.Default.StatusResponse);
+            context.Response.ContentType = "text/event-stream";
+            context.Response.Headers.CacheControl = "no-cache";
+            // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
+            context.Response.Headers["X-Accel-Buffering"] = "no";
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            try
+            {
+                await foreach (var e in events.ListenAsync(context.RequestAborted))
+                {
+                    await context.Response.WriteAsync($"data: {e.ToJsonString()}\n\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+            }
         });
+
+        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
 
         app.MapGet("/healthz", async (CancellationToken cancel) =>
         {
@@ -270,6 +288,15 @@ public static class AdminEndpoints
             }
         }).ToList();
         return [.. await Task.WhenAll(tasks)];
+    }
+
+    /// <summary><c>GET /status</c>'s document.</summary>
+    internal static async Task<StatusResponse> StatusAsync(ILitecastNode node, CancellationToken cancel)
+    {
+        var dbs = (await CollectAsync(node, cancel))
+            .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
+            .ToList();
+        return new StatusResponse(node.NodeId, dbs, node.Members);
     }
 
     private static DbStatusJson Unavailable(DbConfig db, string error) => new(

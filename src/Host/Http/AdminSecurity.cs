@@ -17,9 +17,14 @@ public sealed record AdminSecurity(X509Certificate2? Certificate, string? Token,
     /// <summary>No HTTPS, no token: the admin endpoint as it is without <c>tls</c> and <c>auth</c>.</summary>
     public static readonly AdminSecurity None = new(null, null, false);
 
-    /// <summary>Does a request with <paramref name="method"/> need the token?</summary>
-    public bool Guards(string method) =>
-        Token is not null && (ProtectReads || !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method)));
+    /// <summary>Does a request with <paramref name="method"/> for <paramref name="path"/> need the token? The dashboard's
+    /// page itself never does: it holds no data (that comes from <c>/events</c>, which obeys the token), and a browser
+    /// cannot send a bearer token when it opens a page.</summary>
+    public bool Guards(string method, string path)
+    {
+        var read = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        return Token is not null && (read ? ProtectReads && path != "/" : true);
+    }
 
     /// <summary>
     /// Does <paramref name="authorization"/> (the header's value) carry the token? Compared in constant time: both

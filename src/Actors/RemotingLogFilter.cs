@@ -20,11 +20,13 @@ internal static class RefusalLogLimiter
 }
 
 /// <summary>
-/// Akka.Remote logs every failed TLS handshake at ERROR with a page of troubleshooting advice: a node speaking plain
-/// TCP to a TLS port, retrying its join every second, would fill the log. This keeps the first per peer host and
-/// <see cref="ClusterTls.RefusalLogInterval"/>, and lets every other message through untouched.
+/// Two kinds of Akka.Remote log noise, and nothing else: every failed TLS handshake is logged at ERROR with a page of
+/// troubleshooting advice (a node speaking plain TCP to a TLS port retries its join every second, and would fill the
+/// log), so only the first per peer host and <see cref="ClusterTls.RefusalLogInterval"/> is kept; and a connection
+/// closed by a peer that left or stopped is logged as an ERROR "Disassociated" with a stack trace, though the cluster's
+/// own member events (left, unreachable, removed) already say what happened, at the level it deserves.
 /// </summary>
-internal sealed partial class HandshakeFailureLogFilter : LogFilterBase
+internal sealed partial class RemotingLogFilter : LogFilterBase
 {
     private readonly ConcurrentDictionary<string, long> _loggedAt = new();
 
@@ -32,6 +34,8 @@ internal sealed partial class HandshakeFailureLogFilter : LogFilterBase
 
     public override LogFilterDecision ShouldKeepMessage(LogEvent content, string? expandedMessage = null)
     {
+        // Akka.Remote's exception type is internal: matched by name.
+        if (content.Cause?.GetType().FullName == "Akka.Remote.EndpointDisassociatedException") return LogFilterDecision.Drop;
         var message = expandedMessage ?? content.Message?.ToString() ?? "";
         if (!message.Contains("TLS handshake failed", StringComparison.Ordinal)) return LogFilterDecision.NoDecision;
         // "... on channel [[local]:port->[remote]:port](Id=...)": the peer is after the arrow.
