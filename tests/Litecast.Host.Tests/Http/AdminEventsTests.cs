@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json;
+using Litecast.Actors;
+using Litecast.Host.Configuration;
+using Litecast.Host.Http;
+using Litecast.Host.Node;
+
+namespace Litecast.Host.Tests.Http;
+
+/// <summary><c>GET /events</c> and the dashboard page, against a real Kestrel server and a fake node whose state the
+/// test changes.</summary>
+public sealed class AdminEventsTests : IAsyncLifetime
+{
+    private readonly FakeNode _node = new();
+    private AdminServer _server = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), _node, security: new AdminSecurity(null, "tok", ProtectReads: true));
+        await _server.StartAsync();
+        _http = new HttpClient { BaseAddress = _server.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _server.StopAsync();
+        await _server.DisposeAsync();
+    }
+
+    /// <summary>Reads events from the stream until <paramref name="until"/> holds for one, or 10 s pass.</summary>
+    private static async Task<List<JsonElement>> ReadUntil(StreamReader stream, Func<JsonElement, bool> until)
+    {
+        var events = new List<JsonElement>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var line = await stream.ReadLineAsync(timeout.Token);
+            Assert.NotNull(line);
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            var e = JsonDocument.Parse(line[6..]).RootElement.Clone();
+            events.Add(e);
+            if (until(e)) return events;
+        }
+    }
+
+    private static string Type(JsonElement e) => e.GetProperty("type").GetString()!;
+
+    [Fact]
+    public async Task TheStreamStartsWithASnapshotAndReportsWhatChanges()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        var first = (await ReadUntil(stream, _ => true))[0];
+        Assert.Equal("snapshot", Type(first));
+        Assert.Equal(2, first.GetProperty("status").GetProperty("dbs").GetArrayLength());
+
+        // The replica advances, a resync starts and progresses, a node becomes unreachable, a problem is raised.
+        var progress = new ResyncProgressView(10, 100, 40960, 409600, 40960, DateTimeOffset.UtcNow, 1e6, 0.4);
+        _node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus(healthy: false) with { Txid = 95, Resync = progress };
+        _node.Members = [.. _node.Members, new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: false)];
+        var events = await ReadUntil(stream, e => Type(e) == "problem-raised");
+        var types = events.Select(Type).ToList();
+        Assert.Contains("node-joined", types);
+        var position = events.Single(e => Type(e) == "position");
+        Assert.Equal("other.db", position.GetProperty("db").GetString());
+        Assert.Equal(95ul, position.GetProperty("txid").GetUInt64());
+        Assert.True(types.IndexOf("resync-started") < types.IndexOf("resync-progress"), string.Join(", ", types));
+        var progressEvent = events.Single(e => Type(e) == "resync-progress");
+        Assert.Equal(10u, progressEvent.GetProperty("pagesDone").GetUInt32());
+        Assert.Equal(100u, progressEvent.GetProperty("pagesTotal").GetUInt32());
+
+        // The resync ends, the node is reachable again, the problem clears.
+        _node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus() with { Txid = 100 };
+        _node.Members = [_node.Members[0], new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: true)];
+        types = (await ReadUntil(stream, e => Type(e) == "problem-cleared")).Select(Type).ToList();
+        Assert.Contains("resync-finished", types);
+        Assert.Contains("node-reachable", types);
+    }
+
+    [Fact]
+    public void ChangesNameEveryKindOfEvent()
+    {
+        var before = new[] { FakeNode.PrimaryStatus() };
+        var replicas = FakeNode.PrimaryStatus().Replicas.Select(r => r with { Resyncing = !r.Resyncing, Txid = r.Txid + 1 }).ToList();
+        var after = new[] { FakeNode.PrimaryStatus() with { Replicas = replicas } };
+        ClusterMember a = new("akka.tcp://litecast@a:1", ["primary"], "up", true), b = new("akka.tcp://litecast@b:1", [], "up", true);
+        var types = AdminEvents.Changes([a, b], [a with { Reachable = false }], before, after)
+            .Select(e => (string)e["type"]!).ToList();
+        Assert.Equal(["node-left", "node-unreachable", "position", "resync-started", "resync-finished"], types);
+        Assert.Empty(AdminEvents.Changes([a], [a], before, before));
+    }
+
+    [Fact]
+    public async Task TheDashboardPageNeedsNoTokenButItsDataDoes()
+    {
+        using var page = await _http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("fetch(\"events\"", html);
+        Assert.DoesNotContain(FakeNode.Primary.Path, html);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync("/events")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync("/status")).StatusCode);
+    }
+}
