@@ -31,6 +31,8 @@ public static class Program
                 return Replicate(replicate);
             case StatusCommand status:
                 return StatusClient.Run(status);
+            case ResyncCommand resync:
+                return ResyncClient.Run(resync);
             case CertCaCommand or CertNodeCommand:
                 return CertCommand.Run(command, Console.Out, Console.Error);
             case DemoCommand demo:

@@ -16,10 +16,22 @@ public sealed record ReplicateCommand(string? ConfigPath, bool NoExpandEnv = fal
 /// <param name="Url">The node's HTTP admin endpoint (default <see cref="CommandLine.DefaultStatusUrl"/>).</param>
 /// <param name="Token">The bearer token for a node whose <c>auth.protect-reads</c> is on (default <c>$LITECAST_TOKEN</c>).</param>
 /// <param name="CaPath">The CA file to check an <c>https://</c> node's certificate against, instead of the system's.</param>
-public sealed record StatusCommand(Uri Url, string? Token = null, string? CaPath = null) : CliCommand
+/// <param name="Watch">Keep the view live until Ctrl-C.</param>
+public sealed record StatusCommand(Uri Url, string? Token = null, string? CaPath = null, bool Watch = false) : CliCommand
 {
     /// <summary>Kept out of logs: a record's generated ToString would print the token.</summary>
-    public override string ToString() => $"StatusCommand {{ Url = {Url}, CaPath = {CaPath} }}";
+    public override string ToString() => $"StatusCommand {{ Url = {Url}, CaPath = {CaPath}, Watch = {Watch} }}";
+}
+
+/// <summary><c>litecast resync DB [-url URL] [-token TOKEN] [-ca PATH]</c>: resync a replica now, showing its progress.</summary>
+/// <param name="Database">The database's name on that node.</param>
+/// <param name="Url">The replica node's admin endpoint.</param>
+/// <param name="Token">As for <see cref="StatusCommand"/>: needed whenever the node has <c>auth.token</c>.</param>
+/// <param name="CaPath">As for <see cref="StatusCommand"/>.</param>
+public sealed record ResyncCommand(string Database, Uri Url, string? Token = null, string? CaPath = null) : CliCommand
+{
+    /// <summary>Kept out of logs: a record's generated ToString would print the token.</summary>
+    public override string ToString() => $"ResyncCommand {{ Database = {Database}, Url = {Url}, CaPath = {CaPath} }}";
 }
 
 /// <summary><c>litecast cert ca -out DIR</c>: make a private CA for the cluster.</summary>
@@ -91,7 +103,8 @@ public static class CommandLine
         The commands are:
 
             replicate    run this node: replicate the databases in the config file
-            status       show a node's databases, roles, positions and lag
+            status       show a node's databases, roles, positions and lag (-watch: live)
+            resync       resync a replica's database now, showing its progress
             demo         run a primary and two replicas on this machine, with a writer
             cert         make a private CA and node certificates for tls (cert ca, cert node)
             version      print the version
@@ -114,14 +127,29 @@ public static class CommandLine
 
             """,
         ["status"] = $"""
-            Usage: litecast status [-url URL] [-token TOKEN] [-ca PATH]
+            Usage: litecast status [-url URL] [-token TOKEN] [-ca PATH] [-watch]
 
-            Prints a node's databases, roles, positions and lag.
+            Prints a node's databases, roles, positions and lag, and the progress of a
+            resync in flight. The node's page in a browser (the same URL) shows it live.
 
             Flags:
               -url URL           the node's admin endpoint (default {DefaultStatusUrl})
+              -watch             keep the view live (redrawn twice a second) until Ctrl-C
               -token TOKEN       the node's auth.token, needed with auth.protect-reads (default ${TokenEnvironmentVariable})
               -ca PATH           check an https:// node's certificate against this CA (tls.ca) instead of the system's
+
+            """,
+        ["resync"] = $"""
+            Usage: litecast resync DB [-url URL] [-token TOKEN] [-ca PATH]
+
+            Makes a replica resync database DB from its primary now (a fresh copy, only
+            differing pages sent), and shows its progress until it is done. Exits 0
+            once the replica holds the copy, 1 if the node refuses or stops answering.
+
+            Flags:
+              -url URL           the replica node's admin endpoint (default {DefaultStatusUrl})
+              -token TOKEN       the node's auth.token (default ${TokenEnvironmentVariable})
+              -ca PATH           check an https:// node's certificate against this CA
 
             """,
         ["cert"] = """
@@ -240,6 +268,11 @@ public static class CommandLine
 
     private static readonly Option<bool> Tls = new("-tls", "--tls") { Arity = ArgumentArity.Zero };
 
+    private static readonly Option<bool> Watch = new("-watch", "--watch") { Arity = ArgumentArity.Zero };
+
+    // The database to resync; ZeroOrMore so that a missing or extra one reaches Parse, which words the error.
+    private static readonly Argument<string[]> ResyncDatabase = new("db") { Arity = ArgumentArity.ZeroOrMore };
+
     private static readonly Option<string?> Out = new("-out", "--out")
     {
         CustomParser = result => NonEmpty(result, "-out needs a non-empty path"),
@@ -296,7 +329,8 @@ public static class CommandLine
         var root = new RootCommand("litecast")
         {
             new Command("replicate") { Config, NoExpandEnv },
-            new Command("status") { Url, Token, Ca },
+            new Command("status") { Url, Token, Ca, Watch },
+            new Command("resync") { ResyncDatabase, Url, Token, Ca },
             new Command("demo") { Dir, Addr, Duration, Tls },
             new Command("cert") { CertKind, Out, Ca, Name, Ips, Dns },
             new Command("version"),
@@ -344,6 +378,7 @@ public static class CommandLine
         {
             "help" => result.GetValue(HelpTopics)!,
             "cert" => result.GetValue(CertKind)!.Concat(result.UnmatchedTokens).ToList(),
+            "resync" => result.GetValue(ResyncDatabase)!.Concat(result.UnmatchedTokens).ToList(),
             _ => result.UnmatchedTokens,
         };
         int doubleDash = result.Tokens.ToList().FindIndex(t => t.Type == TokenType.DoubleDash);
@@ -375,7 +410,10 @@ public static class CommandLine
         }
         if (command.Name == "cert")
             return Cert(result, positionals, usage);
-        if (positionals.Count > 0)
+        if (command.Name == "resync" && positionals.Count != 1)
+            return new CliUsageError(positionals.Count == 0 ? "resync needs the database's name: litecast resync DB"
+                : $"unexpected argument '{positionals[1]}' for resync", usage);
+        if (positionals.Count > 0 && command.Name != "resync")
             return new CliUsageError($"unexpected argument '{positionals[0]}' for {command.Name}", usage);
 
         // All that can be left: the options' parsers rejecting a value, in our words, in the options' order.
@@ -385,8 +423,8 @@ public static class CommandLine
         return command.Name switch
         {
             "replicate" => new ReplicateCommand(result.GetValue(Config), result.GetValue(NoExpandEnv)),
-            "status" => new StatusCommand(result.GetValue(Url)!,
-                result.GetValue(Token) ?? NonEmptyOrNull(Environment.GetEnvironmentVariable(TokenEnvironmentVariable)), result.GetValue(Ca)),
+            "status" => new StatusCommand(result.GetValue(Url)!, TokenOf(result), result.GetValue(Ca), result.GetValue(Watch)),
+            "resync" => new ResyncCommand(positionals[0], result.GetValue(Url)!, TokenOf(result), result.GetValue(Ca)),
             "demo" => new DemoCommand(result.GetValue(Dir)!, result.GetValue(Addr)!, result.GetValue(Duration), result.GetValue(Tls)),
             "version" => new VersionCommand(),
             _ => throw new InvalidOperationException($"unhandled command {command.Name}"),
@@ -424,7 +462,9 @@ public static class CommandLine
     private static IEnumerable<string> ListItems(ArgumentResult result) =>
         result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
-    private static string? NonEmptyOrNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    /// <summary><c>-token</c>, else <c>$LITECAST_TOKEN</c>, else none.</summary>
+    private static string? TokenOf(ParseResult result) =>
+        result.GetValue(Token) ?? (Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } token ? token : null);
 
     /// <summary>Go's message for an unknown flag, naming it as <c>-name</c> however it was written, and the command's flags.</summary>
     private static CliUsageError UnknownFlag(Command command, string flag)

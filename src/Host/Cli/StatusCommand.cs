@@ -1,41 +1,66 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Security.Cryptography.X509Certificates;
 using Litecast.Host.Http;
 using Litecast.Host.Security;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Litecast.Host.Cli;
 
 /// <summary>
 /// <c>litecast status</c>: asks a node's admin endpoint for <c>GET /status</c> and prints its databases (name, role,
-/// generation, txid, lag, health), with each primary's replicas listed under it.
+/// generation, txid, lag, health), with each primary's replicas listed under it and a bar for a resync in flight;
+/// with <c>-watch</c>, the same view kept live until Ctrl-C.
 /// </summary>
 public static class StatusClient
 {
     /// <summary>How long to wait for the node's answer.</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often <c>-watch</c> asks again.</summary>
+    public static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Runs the command against the real console; returns the exit code.</summary>
     public static int Run(StatusCommand command)
     {
-        var console = AnsiConsole.Console;
-        X509Certificate2? authority = null;
-        if (command.CaPath is { } caPath)
+        using var http = Client("status", command.CaPath, command.Token);
+        if (http is null) return 1;
+        using var stop = CancelOnCtrlC();
+        return (command.Watch
+            ? WatchAsync(command.Url, Terminal(), http, stop.Token)
+            : RunAsync(command.Url, Terminal(), Console.Error, stop.Token, http)).GetAwaiter().GetResult();
+    }
+
+    /// <summary>The console; plain and wide when the output is a pipe or a file, where Spectre would otherwise wrap
+    /// the table to 80 columns.</summary>
+    internal static IAnsiConsole Terminal() => Console.IsOutputRedirected ? PlainConsole(Console.Out) : AnsiConsole.Console;
+
+    /// <summary>The client <c>status</c> and <c>resync</c> use: trusting <paramref name="caPath"/>'s CA when given,
+    /// sending <paramref name="token"/>; null (the error said) when the CA file cannot be used.</summary>
+    internal static HttpClient? Client(string command, string? caPath, string? token)
+    {
+        try
         {
-            try
-            {
-                authority = TlsFiles.LoadAuthority(caPath);
-            }
-            catch (TlsFileException e)
-            {
-                Console.Error.WriteLine($"litecast status: -ca {e.Message}");
-                return 1;
-            }
+            return AdminHttpClient.Create(caPath is null ? null : TlsFiles.LoadAuthority(caPath), token, RequestTimeout);
         }
-        using var http = AdminHttpClient.Create(authority, command.Token, RequestTimeout);
-        return RunAsync(command.Url, console, Console.Error, CancellationToken.None, http).GetAwaiter().GetResult();
+        catch (TlsFileException e)
+        {
+            Console.Error.WriteLine($"litecast {command}: -ca {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>Cancelled by the first Ctrl-C (the process then ends normally, with the view's last state on screen).</summary>
+    internal static CancellationTokenSource CancelOnCtrlC()
+    {
+        var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        return stop;
     }
 
     /// <summary>
@@ -45,58 +70,101 @@ public static class StatusClient
     public static async Task<int> RunAsync(Uri url, IAnsiConsole output, TextWriter error, CancellationToken cancellation,
         HttpClient? http = null)
     {
-        var statusUrl = new Uri(url, "status");
-        if (!url.AbsolutePath.EndsWith('/'))
-            statusUrl = new Uri(new Uri(url.GetLeftPart(UriPartial.Path) + "/"), "status");
-        StatusResponse? status;
-        try
+        using var ownClient = http is null ? new HttpClient { Timeout = RequestTimeout } : null;
+        var (status, problem) = await FetchAsync(http ?? ownClient!, url, cancellation);
+        if (status is null)
         {
-            using var ownClient = http is null ? new HttpClient { Timeout = RequestTimeout } : null;
-            using var response = await (http ?? ownClient!).GetAsync(statusUrl, cancellation);
-            if (!response.IsSuccessStatusCode)
-            {
-                string body = await response.Content.ReadAsStringAsync(cancellation);
-                await error.WriteLineAsync(
-                    $"litecast status: {statusUrl} answered {(int)response.StatusCode} {response.ReasonPhrase}: {Trim(body)}");
-                return 1;
-            }
-            status = await response.Content.ReadFromJsonAsync(AdminJsonContext.Default.StatusResponse, cancellation);
-        }
-        catch (HttpRequestException e)
-        {
-            await error.WriteLineAsync($"litecast status: cannot reach {statusUrl}: {e.Message}");
-            await error.WriteLineAsync("Is `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere.");
-            return 1;
-        }
-        catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            await error.WriteLineAsync(
-                $"litecast status: no answer from {statusUrl} within {RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s");
-            return 1;
-        }
-        catch (JsonException e)
-        {
-            await error.WriteLineAsync($"litecast status: {statusUrl} did not answer a Litecast status document: {e.Message}");
-            return 1;
-        }
-        if (status?.Dbs is null || status.Node is null)
-        {
-            await error.WriteLineAsync($"litecast status: {statusUrl} did not answer a Litecast status document");
+            await error.WriteLineAsync($"litecast status: {problem}");
             return 1;
         }
         Render(status, output);
         return 0;
     }
 
-    /// <summary>Renders <paramref name="status"/> as a table.</summary>
-    public static void Render(StatusResponse status, IAnsiConsole output)
+    /// <summary><c>-watch</c>: the view, asked again every <see cref="WatchInterval"/> and redrawn in place (printed
+    /// again when the output is not a terminal); a node that stops answering is said in the view, not fatal.</summary>
+    public static async Task<int> WatchAsync(Uri url, IAnsiConsole output, HttpClient http, CancellationToken cancellation)
     {
-        output.MarkupLine($"[bold]node[/] {Markup.Escape(status.Node)}");
-        if (status.Dbs.Count == 0)
+        async Task<IRenderable> Next()
         {
-            output.WriteLine("no databases configured");
-            return;
+            var (status, problem) = await FetchAsync(http, url, cancellation);
+            var header = new Markup($"[grey]{DateTime.Now:HH:mm:ss} · {Markup.Escape(url.ToString())} · Ctrl-C stops[/]");
+            return status is null ? new Rows(header, new Markup($"[red]{Markup.Escape(problem!)}[/]")) : new Rows(header, View(status));
         }
+        try
+        {
+            if (output.Profile.Capabilities.Interactive)
+            {
+                await output.Live(await Next()).StartAsync(async context =>
+                {
+                    while (!cancellation.IsCancellationRequested)
+                    {
+                        await Task.Delay(WatchInterval, cancellation);
+                        context.UpdateTarget(await Next());
+                    }
+                });
+            }
+            else
+            {
+                while (!cancellation.IsCancellationRequested)
+                {
+                    output.Write(await Next());
+                    output.WriteLine();
+                    await Task.Delay(WatchInterval * 2, cancellation);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+        }
+        return 0;
+    }
+
+    /// <summary><c>{url}/status</c>, or why not (naming the URL).</summary>
+    internal static async Task<(StatusResponse? Status, string? Problem)> FetchAsync(HttpClient http, Uri url, CancellationToken cancellation)
+    {
+        var statusUrl = Under(url, "status");
+        try
+        {
+            using var response = await http.GetAsync(statusUrl, cancellation);
+            if (!response.IsSuccessStatusCode)
+            {
+                string body = await response.Content.ReadAsStringAsync(cancellation);
+                return (null, $"{statusUrl} answered {(int)response.StatusCode} {response.ReasonPhrase}: {Trim(body)}");
+            }
+            var status = await response.Content.ReadFromJsonAsync(AdminJsonContext.Default.StatusResponse, cancellation);
+            return status?.Dbs is null || status.Node is null
+                ? (null, $"{statusUrl} did not answer a Litecast status document")
+                : (status, null);
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, $"cannot reach {statusUrl}: {e.Message}\nIs `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere.");
+        }
+        catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return (null, $"no answer from {statusUrl} within {RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s");
+        }
+        catch (JsonException e)
+        {
+            return (null, $"{statusUrl} did not answer a Litecast status document: {e.Message}");
+        }
+    }
+
+    /// <summary><paramref name="path"/> under the node's URL, whether or not it ends with a slash.</summary>
+    internal static Uri Under(Uri url, string path) =>
+        url.AbsolutePath.EndsWith('/') ? new Uri(url, path) : new Uri(new Uri(url.GetLeftPart(UriPartial.Path) + "/"), path);
+
+    /// <summary>Renders <paramref name="status"/> as a table.</summary>
+    public static void Render(StatusResponse status, IAnsiConsole output) => output.Write(View(status));
+
+    /// <summary>The node, its databases (with each primary's replicas under it, and a bar per resync in flight) and
+    /// the SQLite version.</summary>
+    public static IRenderable View(StatusResponse status)
+    {
+        var node = new Markup($"[bold]node[/] {Markup.Escape(status.Node)}");
+        if (status.Dbs.Count == 0)
+            return new Rows(node, new Text("no databases configured"));
         var table = new Table().Border(TableBorder.Simple);
         foreach (var column in new[] { "DATABASE", "ROLE", "GENERATION", "TXID", "LAG", "HEALTH" })
             table.AddColumn(new TableColumn(column).NoWrap());
@@ -110,6 +178,8 @@ public static class StatusClient
                 Cell(db.Txid.ToString(CultureInfo.InvariantCulture)),
                 Cell(db.Role == "primary" ? "-" : Lag(db.LagMs, db.LagTxids)),
                 db.Healthy ? new Markup("[green]ok[/]") : new Markup($"[red]UNHEALTHY[/] {Markup.Escape(db.Problem ?? "")}"));
+            if (db.Resync is { } resync)
+                table.AddRow(Cell("  resync"), new Markup(ResyncBar(resync)), Cell(""), Cell(""), Cell(""), Cell(""));
             foreach (var replica in db.Replicas ?? [])
             {
                 ulong? behind = replica.Txid >= db.Txid ? 0 : db.Txid - replica.Txid;
@@ -122,9 +192,21 @@ public static class StatusClient
                     Cell($"last seen {Ago(replica.LastSeen)}"));
             }
         }
-        output.Write(table);
-        foreach (var version in status.Dbs.Select(d => d.SqliteVersion).OfType<string>().Distinct())
-            output.MarkupLine($"primary SQLite version: {Markup.Escape(version)}");
+        var versions = status.Dbs.Select(d => d.SqliteVersion).OfType<string>().Distinct()
+            .Select(version => new Text($"primary SQLite version: {version}"));
+        return new Rows([node, table, .. versions]);
+    }
+
+    /// <summary>A resync's progress as one line: a bar, the share of pages done, MB fetched, rate and time left.</summary>
+    internal static string ResyncBar(Litecast.Actors.ResyncProgressView p)
+    {
+        const int width = 24;
+        var share = p.PagesTotal == 0 ? 0 : (double)p.PagesDone / p.PagesTotal;
+        var filled = (int)Math.Round(share * width);
+        var left = p.SecondsLeft is { } seconds ? $"~{Math.Ceiling(seconds).ToString(CultureInfo.InvariantCulture)}s left" : "time left unknown";
+        return $"[blue]{new string('█', filled)}[/][grey]{new string('░', width - filled)}[/] {(share * 100).ToString("0", CultureInfo.InvariantCulture)}% " +
+               $"{p.PagesDone}/{p.PagesTotal} pages, {(p.BytesReceived / 1e6).ToString("0.0", CultureInfo.InvariantCulture)} MB fetched, " +
+               $"{(p.BytesPerSecond / 1e6).ToString("0.0", CultureInfo.InvariantCulture)} MB/s, {left}";
     }
 
     /// <summary>An <see cref="IAnsiConsole"/> writing plain text (no colours, no ANSI) to <paramref name="writer"/>.</summary>

@@ -1,0 +1,89 @@
+using System.Net.Http.Json;
+using Litecast.Host.Http;
+using Spectre.Console;
+
+namespace Litecast.Host.Cli;
+
+/// <summary>
+/// <c>litecast resync DB</c>: asks the replica node to resync (<c>POST /dbs/DB/resync</c>), then follows its
+/// <c>/status</c> until the resync is over, showing the progress bar <c>status</c> shows.
+/// </summary>
+public static class ResyncClient
+{
+    /// <summary>How long the node may stop answering before the command gives up (the resync itself goes on).</summary>
+    public static readonly TimeSpan Unreachable = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs the command against the real console; returns the exit code.</summary>
+    public static int Run(ResyncCommand command)
+    {
+        using var http = StatusClient.Client("resync", command.CaPath, command.Token);
+        if (http is null) return 1;
+        using var stop = StatusClient.CancelOnCtrlC();
+        return RunAsync(command, http, StatusClient.Terminal(), Console.Error, stop.Token).GetAwaiter().GetResult();
+    }
+
+    /// <summary>0 once the replica holds its new copy; 1 when the node refuses, stops answering, or reports the
+    /// resync failed.</summary>
+    public static async Task<int> RunAsync(ResyncCommand command, HttpClient http, IAnsiConsole output, TextWriter error,
+        CancellationToken cancellation)
+    {
+        var url = StatusClient.Under(command.Url, $"dbs/{Uri.EscapeDataString(command.Database)}/resync");
+        var asked = DateTimeOffset.UtcNow;
+        try
+        {
+            using var response = await http.PostAsync(url, null, cancellation);
+            if (!response.IsSuccessStatusCode)
+            {
+                var body = await response.Content.ReadFromJsonAsync(AdminJsonContext.Default.ErrorResponse, cancellation);
+                await error.WriteLineAsync($"litecast resync: {url} answered {(int)response.StatusCode}: {body?.Error}");
+                return 1;
+            }
+        }
+        catch (HttpRequestException e)
+        {
+            await error.WriteLineAsync($"litecast resync: cannot reach {url}: {e.Message}");
+            return 1;
+        }
+        output.MarkupLine($"resync of [bold]{Markup.Escape(command.Database)}[/] started on {Markup.Escape(command.Url.ToString())}");
+
+        var lastAnswer = DateTimeOffset.UtcNow;
+        var shown = "";
+        while (!cancellation.IsCancellationRequested)
+        {
+            await Task.Delay(StatusClient.WatchInterval, cancellation).ContinueWith(_ => { }, TaskScheduler.Default);
+            var (status, problem) = await StatusClient.FetchAsync(http, command.Url, cancellation);
+            if (status is null)
+            {
+                if (DateTimeOffset.UtcNow - lastAnswer <= Unreachable) continue;
+                await error.WriteLineAsync($"litecast resync: {problem}");
+                return 1;
+            }
+            lastAnswer = DateTimeOffset.UtcNow;
+            var db = status.Dbs.FirstOrDefault(d => d.Name == command.Database);
+            if (db is null)
+            {
+                await error.WriteLineAsync($"litecast resync: {command.Url} no longer lists {command.Database}");
+                return 1;
+            }
+            if (db.Resync is { } progress)
+            {
+                var line = StatusClient.ResyncBar(progress);
+                if (line != shown) output.MarkupLine(line);
+                shown = line;
+                continue;
+            }
+            // Over once the replica left the resyncing state after it was asked (or was never seen in it: a small copy).
+            if (db.State != Litecast.Actors.ReplicaStates.Resyncing && db.StateSince >= asked.AddSeconds(-1))
+            {
+                if (db.Problem?.StartsWith("resync failed", StringComparison.Ordinal) == true)
+                {
+                    await error.WriteLineAsync($"litecast resync: {db.Problem}");
+                    return 1;
+                }
+                output.MarkupLine($"[green]done[/]: {Markup.Escape(command.Database)} at txid {db.Txid}, {Markup.Escape(db.State ?? "")}");
+                return 0;
+            }
+        }
+        return 1;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Litecast.EndToEnd.Tests;
+
+/// <summary>
+/// Issue 16 with real processes: the event stream a replica serves while the application writes and a resync runs,
+/// and the CLI's resync with progress and live status.
+/// </summary>
+public class OperatorViewTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Converge = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task TheEventStreamShowsWritesAndAResyncInOrder()
+    {
+        using var cluster = new EndToEndCluster();
+        // About 40 MB, so the resync takes long enough to report progress.
+        await cluster.StartAsync("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')
+            db.execute('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) INSERT INTO t(v) SELECT randomblob(4000) FROM n')
+            """, replicas: 1, Converge);
+
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var response = await http.GetAsync($"{cluster.ReplicaUrl(0)}/events", HttpCompletionOption.ResponseHeadersRead);
+        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<JsonElement>();
+        async Task<JsonElement> Next(CancellationToken cancel)
+        {
+            while (true)
+            {
+                var line = await stream.ReadLineAsync(cancel) ?? throw new EndOfStreamException("the event stream ended");
+                if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+                var e = JsonDocument.Parse(line[6..]).RootElement.Clone();
+                events.Add(e);
+                return e;
+            }
+        }
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        Assert.Equal("snapshot", Type(await Next(deadline.Token)));
+
+        // The application writes: positions follow.
+        cluster.App("for i in range(20): db.execute('INSERT INTO t(v) VALUES (randomblob(10))')");
+        var synced = await cluster.SyncAsync();
+        while (!(Type(await Next(deadline.Token)) == "position" && events[^1].GetProperty("txid").GetInt64() >= synced)) { }
+
+        // A resync, started through the CLI, which shows its progress until it is done.
+        var resync = LitecastProcess.Start(cluster.Root, null, "resync", "db", "-url", cluster.ReplicaUrl(0));
+        while (Type(await Next(deadline.Token)) != "resync-finished") { }
+        cluster.App("db.execute('INSERT INTO t(v) VALUES (randomblob(10))')");
+        var after = await cluster.SyncAsync();
+        while (!(Type(events[^1]) == "position" && events[^1].GetProperty("txid").GetInt64() >= after)) await Next(deadline.Token);
+
+        var types = events.Select(Type).ToList();
+        output.WriteLine(string.Join(", ", types));
+        int started = types.IndexOf("resync-started"), finished = types.IndexOf("resync-finished");
+        Assert.True(started > 0 && finished > started, string.Join(", ", types));
+        var progress = events.Skip(started).Take(finished - started).Where(e => Type(e) == "resync-progress").ToList();
+        Assert.NotEmpty(progress);
+        var done = progress.Select(p => p.GetProperty("pagesDone").GetInt64()).ToList();
+        Assert.Equal(done.Order(), done);
+        Assert.True(progress[^1].GetProperty("pagesTotal").GetInt64() >= 10000, "the total is the database's pages");
+        Assert.Contains("position", types.Skip(finished));
+        foreach (var e in events) Assert.True(DateTimeOffset.TryParse(e.GetProperty("time").GetString(), out _));
+
+        var resyncWatch = Stopwatch.StartNew();
+        while (!resync.HasExited && resyncWatch.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(100);
+        output.WriteLine(resync.Output);
+        Assert.True(resync.HasExited, "litecast resync did not finish");
+        Assert.Equal(0, resync.ExitCode);
+        Assert.Contains("resync of db started", resync.Output);
+        Assert.Contains("done: db at txid", resync.Output);
+        Assert.Equal((10021).ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public async Task StatusWatchKeepsRedrawing()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY)')", replicas: 1, Converge);
+        using var watch = LitecastProcess.Start(cluster.Root, null, "status", "-watch", "-url", cluster.PrimaryUrl);
+        var clock = Stopwatch.StartNew();
+        while (Count(watch.Output, "node akka.tcp://") < 3)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), watch.Output);
+            Assert.False(watch.HasExited, watch.Output);
+            await Task.Delay(100);
+        }
+        output.WriteLine(watch.Output);
+        Assert.Contains("primary", watch.Output);
+        Assert.Contains("└ akka.tcp://", watch.Output);
+    }
+
+    private static int Count(string text, string part) => text.Split(part).Length - 1;
+
+    private static string Type(JsonElement e) => e.GetProperty("type").GetString()!;
+}
