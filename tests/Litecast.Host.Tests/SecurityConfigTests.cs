@@ -147,6 +147,31 @@ public sealed class SecurityConfigTests : IDisposable
     }
 
     [Fact]
+    public void TheHandshakeCheckRefusesAnExpiredPeerAndOneOfAnotherCa()
+    {
+        var dir = Pki();
+        var tls = TlsFiles.Load(Path.Combine(dir, "node1.pem"), Path.Combine(dir, "node1-key.pem"), Path.Combine(dir, "ca.pem"));
+        Assert.Null(tls.Refusal(tls.Certificate));
+
+        using var ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(
+            Path.Combine(dir, "ca.pem"), Path.Combine(dir, "ca-key.pem"));
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=late", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var expired = request.Create(ca, ca.NotBefore, DateTimeOffset.UtcNow.AddMinutes(-1), [7]);
+        var refusal = tls.Refusal(expired);
+        Assert.Contains("does not chain to the cluster CA", refusal);
+        Assert.Contains("expired", refusal, StringComparison.OrdinalIgnoreCase);
+
+        var other = Path.Combine(_t.Dir, "other");
+        CertificateAuthority.CreateCa(other);
+        CertificateAuthority.CreateNode(other, "stranger", [IPAddress.Loopback], [], other);
+        var stranger = TlsFiles.Load(Path.Combine(other, "stranger.pem"), Path.Combine(other, "stranger-key.pem"), Path.Combine(other, "ca.pem"));
+        Assert.Contains("CN=stranger", tls.Refusal(stranger.Certificate));
+        Assert.Equal("it presented no certificate", tls.Refusal(null));
+    }
+
+    [Fact]
     public void CertRefusesToOverwriteACa()
     {
         var dir = Pki();
