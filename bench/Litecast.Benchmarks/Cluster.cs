@@ -228,8 +228,11 @@ internal sealed class BenchCluster : IDisposable
     private void Check(Stopwatch clock, TimeSpan timeout, string what)
     {
         if (clock.Elapsed <= timeout) return;
-        throw new TimeoutException($"timed out waiting for {what}\n--- primary ---\n{Primary?.Output}\n--- replica 1 ---\n{Replicas[0]?.Output}\n--- replica 2 ---\n{Replicas[1]?.Output}");
+        throw new TimeoutException($"timed out waiting for {what}\n{Outputs}");
     }
+
+    /// <summary>Every node's output, for a failure's message.</summary>
+    public string Outputs => $"--- primary ---\n{Primary?.Output}\n--- replica 1 ---\n{Replicas[0]?.Output}\n--- replica 2 ---\n{Replicas[1]?.Output}";
 
     /// <summary>Sum of a Prometheus metric's samples on a node.</summary>
     public double Metric(string url, string name)

@@ -272,8 +272,19 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
         var keepUp = new Dictionary<bool, double[]>();
         foreach (var tls in new[] { false, true })
         {
-            var setup = tls ? "TLS on" : "TLS off";
             using var cluster = new BenchCluster(Path.Combine(_root, tls ? "tls-on" : "tls-off"), tls);
+            try
+            {
+                Measure(cluster, tls);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new InvalidOperationException($"{e.Message}\n{cluster.Outputs}", e);
+            }
+        }
+        void Measure(BenchCluster cluster, bool tls)
+        {
+            var setup = tls ? "TLS on" : "TLS off";
             Child("init", "--db", cluster.PrimaryDb);
             cluster.StartPrimary();
             cluster.StartReplica(0);

@@ -321,7 +321,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Theory]
     [InlineData("GET", "/nope")]
     [InlineData("GET", "/dbs/app")]
-    [InlineData("GET", "/")]
+    [InlineData("GET", "/index.html")]
     public async Task Unknown_routes_are_404_json(string method, string path)
     {
         var (status, json) = await Send(new HttpMethod(method), path);
