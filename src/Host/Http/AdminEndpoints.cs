@@ -97,7 +97,7 @@ public static class AdminEndpoints
             var dbs = (await CollectAsync(node, cancel))
                 .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
                 .ToList();
-            return Results.Json(new StatusResponse(node.NodeId, dbs), AdminJsonContext.Default.StatusResponse);
+            return Results.Json(new StatusResponse(node.NodeId, dbs, node.ProxyUrl?.ToString()), AdminJsonContext.Default.StatusResponse);
         });
 
         app.MapGet("/healthz", async (CancellationToken cancel) =>
@@ -122,7 +122,7 @@ public static class AdminEndpoints
 
         app.MapGet("/cluster", () => Results.Json(
             new ClusterResponse(node.NodeId,
-                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList()),
+                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString()),
             AdminJsonContext.Default.ClusterResponse));
 
         app.MapPost("/dbs/{name}/sync", async (string name, CancellationToken cancel) =>

@@ -58,6 +58,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public string? NodeProblem => _problem;
 
+    public Uri? ProxyUrl => _config.Proxy?.AdvertisedUrl(_config.Cluster.PublicHost);
+
     /// <summary>The current incarnation's ActorSystem (tests cut its network to provoke downing).</summary>
     internal ActorSystem? CurrentSystem => _current?.System;
 

@@ -24,6 +24,7 @@ internal sealed class FakeNode : ILitecastNode
     public string NodeId { get; set; } = "akka.tcp://litecast@node1:4053";
     public IReadOnlyList<DbConfig> Databases { get; set; } = [Primary, Replica];
     public string? NodeProblem { get; set; }
+    public Uri? ProxyUrl { get; set; }
 
     /// <summary>Statuses by database name; replace to change what the node reports.</summary>
     public ConcurrentDictionary<string, DatabaseStatus> Statuses { get; } = new();
