@@ -171,15 +171,30 @@ public sealed class ProxyTests(ITestOutputHelper output)
         await proxies.StartAsync(replicas: 2, Converge);
         await proxies.WriteAsync(proxies.Api, 1, "before");
 
-        proxies.Cluster.Primary!.Kill();
+        // A primary that accepts connections but never answers (frozen): a 503 once the primary has been silent for
+        // twice wait-timeout and a second (it may hold a write for wait-timeout under write-ack), never a hang.
+        proxies.Cluster.Primary!.Signal("STOP");
         var clock = Stopwatch.StartNew();
-        var response = await proxies.Api.PostAsync($"{proxies.ProxyUrl(1)}/rows", new StringContent("while down"));
+        var frozen = await proxies.Api.PostAsync($"{proxies.ProxyUrl(1)}/rows", new StringContent("while frozen"));
         var elapsed = clock.Elapsed;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, frozen.StatusCode);
+        Assert.Equal("1", ProxyCluster.Header(frozen, "Retry-After"));
+        Assert.Contains($"the primary's proxy at {proxies.ProxyUrl(0)}/ did not answer",
+            JsonDocument.Parse(await frozen.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(4.5), TimeSpan.FromSeconds(7));
+
+        // A primary that is gone: refused at once.
+        proxies.Cluster.Primary!.Kill();
+        clock.Restart();
+        var response = await proxies.Api.PostAsync($"{proxies.ProxyUrl(1)}/rows", new StringContent("while down"));
+        elapsed = clock.Elapsed;
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("1", ProxyCluster.Header(response, "Retry-After"));
-        Assert.Contains("did not answer", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        // The failed forward made the proxy forget the primary's address; asking the primary's admin endpoint again fails too.
+        Assert.Contains($"the primary's proxy cannot be found through {proxies.Cluster.PrimaryUrl}",
+            JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
         Assert.True(elapsed < TimeSpan.FromSeconds(2), $"503 after {elapsed}");
-        Assert.Equal("0", EndToEndCluster.ReadOnlyQuery(proxies.Cluster.PrimaryDb, "SELECT count(*) FROM t WHERE v = 'while down'"));
+        Assert.Equal("0", EndToEndCluster.ReadOnlyQuery(proxies.Cluster.PrimaryDb, "SELECT count(*) FROM t WHERE v IN ('while down', 'while frozen')"));
         // Reads are still served by the replicas.
         var read = await proxies.Api.GetAsync($"{proxies.ProxyUrl(2)}/rows/1");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);

@@ -10,7 +10,9 @@ namespace Litecast.Host.Proxy;
 /// path is served locally whatever it is. On the primary's node every request goes to the local application. On a
 /// replica's node a write goes to the primary's proxy; a read goes there too when the replica is beyond
 /// <c>max-lag</c> or cannot reach the read's txid within <c>wait-timeout</c>, else it is served locally. Nothing is
-/// ever retried: a write might run twice.
+/// ever retried: a write might run twice. Requests go on as the client sent them, its Host header included (YARP's
+/// <see cref="HttpTransformer.Empty"/> and transformers derived from the base class), so an application builds its
+/// links and cookies for the address its users typed, on whichever node serves them.
 /// </summary>
 public sealed class ProxyRequestHandler(
     ILitecastNode node,
@@ -35,7 +37,7 @@ public sealed class ProxyRequestHandler(
         var request = context.Request;
         if (_passthrough.Matches(request.Path.Value ?? "/"))
         {
-            await ToApplicationAsync(context, RequestKind.Passthrough, HttpTransformer.Default);
+            await ToApplicationAsync(context, RequestKind.Passthrough, HttpTransformer.Empty);
             return;
         }
         var kind = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
@@ -113,7 +115,7 @@ public sealed class ProxyRequestHandler(
                 $"the primary's proxy cannot be found through {config.Db.Upstream!.Origin}: {e.Message}");
             return;
         }
-        var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary, _toPrimary, HttpTransformer.Default);
+        var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary, _toPrimary, HttpTransformer.Empty);
         if (error == ForwarderError.None)
         {
             metrics.Request(kind, RequestOutcome.Primary);
