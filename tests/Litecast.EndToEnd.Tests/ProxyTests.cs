@@ -204,4 +204,45 @@ public sealed class ProxyTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.BadGateway, gateway.StatusCode);
         Assert.Contains("the application at http://localhost:", await gateway.Content.ReadAsStringAsync());
     }
+
+    [Fact]
+    public async Task TheDemosGuestBookSignedOnAReplicaIsOnThePageOfAnother()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "litecast-demo-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using var demo = LitecastProcess.Start(dir, null, "demo", "-duration", "60s", "-addr", "127.0.0.1:0");
+            var clock = Stopwatch.StartNew();
+            System.Text.RegularExpressions.Match line;
+            while (!(line = System.Text.RegularExpressions.Regex.Match(demo.Output,
+                       @"Guest book behind each node's proxy: (\S+) \(primary\), (\S+) and (\S+) \(replicas\)")).Success)
+            {
+                Assert.True(clock.Elapsed < Converge && !demo.HasExited, demo.Output);
+                await Task.Delay(200);
+            }
+            var (replica1, replica2) = (line.Groups[2].Value, line.Groups[3].Value);
+            using var browser = new HttpClient(new SocketsHttpHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false });
+
+            // Until the replicas hold the guest book's table, a signature is fine but a replica's page says it has none.
+            HttpResponseMessage signed;
+            while (true)
+            {
+                signed = await browser.PostAsync($"{replica1}sign", new FormUrlEncodedContent(
+                    new Dictionary<string, string> { ["name"] = "ann", ["message"] = "signed on replica1" }));
+                if (signed.StatusCode == HttpStatusCode.Redirect) break;
+                Assert.True(clock.Elapsed < Converge, $"{(int)signed.StatusCode} {await signed.Content.ReadAsStringAsync()}\n{demo.Output}");
+                await Task.Delay(500);
+            }
+            Assert.StartsWith("litecast-txid=", signed.Headers.GetValues("Set-Cookie").Single());
+            var page = await browser.GetStringAsync(replica2);
+            Assert.Contains("served by replica2", page);
+            Assert.Contains("<b>ann</b>: signed on replica1", page);
+            Assert.Contains($"Your last signature is txid {ProxyCluster.Header(signed, "Litecast-Txid")}", page);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
