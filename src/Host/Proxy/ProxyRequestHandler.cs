@@ -34,6 +34,18 @@ public sealed class ProxyRequestHandler(
 
     public async Task HandleAsync(HttpContext context)
     {
+        try
+        {
+            await RouteAsync(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left while its read waited: nobody to answer.
+        }
+    }
+
+    private async Task RouteAsync(HttpContext context)
+    {
         var request = context.Request;
         if (_passthrough.Matches(request.Path.Value ?? "/"))
         {
