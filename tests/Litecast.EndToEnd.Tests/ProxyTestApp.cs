@@ -7,13 +7,13 @@ namespace Litecast.EndToEnd.Tests;
 /// A node's application, in its own Python process: an <c>http.server</c> app that inserts <c>POST /rows</c> bodies
 /// into table t of its node's database (read-write on the primary) and answers <c>GET /rows/{id}</c> from it
 /// (read-only on replicas, as the guide opens them); <c>GET /ws</c> is a WebSocket that echoes each text message
-/// prefixed with the node's name; <c>/static/*</c> answers without touching the database. Every answer names the node
+/// prefixed with the node's name; <c>GET /events</c> streams two server-sent events a second apart; <c>/static/*</c> answers without touching the database. Every answer names the node
 /// in <c>X-App-Node</c>, so a test sees where a request was served.
 /// </summary>
 public sealed class ProxyTestApp : IDisposable
 {
     private const string Script = """
-        import base64, hashlib, json, sqlite3, struct, sys
+        import base64, hashlib, json, sqlite3, struct, sys, time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         port, db_path, node, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -56,6 +56,8 @@ public sealed class ProxyTestApp : IDisposable
             def do_GET(self):
                 if self.path == "/ws":
                     return self.websocket()
+                if self.path == "/events":
+                    return self.events()
                 if self.path.startswith("/static/"):
                     return self.answer(200, "static from " + node, "text/plain")
                 if self.path.startswith("/rows/"):
@@ -69,6 +71,19 @@ public sealed class ProxyTestApp : IDisposable
 
             def do_HEAD(self):
                 self.do_GET()
+
+            def events(self):
+                # Server-sent events: one now, one a second later, then the end of the stream.
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for n in range(2):
+                    if n:
+                        time.sleep(1)
+                    self.wfile.write(("data: %s event %d\n\n" % (node, n)).encode())
+                    self.wfile.flush()
 
             def websocket(self):
                 # RFC 6455's handshake, then unfragmented frames: enough for an echo.

@@ -75,7 +75,7 @@ public sealed class ProxyTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task WebSocketEchoThroughAReplicasProxy()
+    public async Task WebSocketEchoAndServerSentEventsThroughAReplicasProxy()
     {
         using var proxies = new ProxyCluster();
         await proxies.StartAsync(replicas: 1, Converge);
@@ -90,6 +90,17 @@ public sealed class ProxyTests(ITestOutputHelper output)
             Assert.Equal($"replica1: {message}", Encoding.UTF8.GetString(buffer, 0, received.Count));
         }
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+
+        // Server-sent events stream through: the first event arrives while the application still holds the second.
+        using var events = await proxies.Api.GetAsync($"{proxies.ProxyUrl(1)}/events", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await events.Content.ReadAsStreamAsync());
+        var clock = Stopwatch.StartNew();
+        Assert.Equal("data: replica1 event 0", await reader.ReadLineAsync());
+        var first = clock.Elapsed;
+        Assert.Equal("", await reader.ReadLineAsync());
+        Assert.Equal("data: replica1 event 1", await reader.ReadLineAsync());
+        Assert.True(first < TimeSpan.FromMilliseconds(700), $"the first event took {first}: buffered?");
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(800), $"both events within {clock.Elapsed}");
     }
 
     [Fact]

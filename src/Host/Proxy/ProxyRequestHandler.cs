@@ -29,7 +29,7 @@ public sealed class ProxyRequestHandler(
     private readonly string _target = config.Target.GetLeftPart(UriPartial.Authority);
 
     // The primary may hold a write for wait-timeout (write-ack) before it answers; longer than that with no answer at
-    // all, it is gone.
+    // all, it is gone. A WebSocket or an event stream may be silent for longer: it keeps YARP's default (100 s).
     private readonly ForwarderRequestConfig _toPrimary = new() { ActivityTimeout = 2 * config.WaitTimeout + TimeSpan.FromSeconds(1) };
 
     public async Task HandleAsync(HttpContext context)
@@ -127,7 +127,8 @@ public sealed class ProxyRequestHandler(
                 $"the primary's proxy cannot be found through {config.Db.Upstream!.Origin}: {e.Message}");
             return;
         }
-        var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary, _toPrimary, HttpTransformer.Empty);
+        var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary,
+            IsStream(context.Request) ? ForwarderRequestConfig.Empty : _toPrimary, HttpTransformer.Empty);
         if (error == ForwarderError.None)
         {
             metrics.Request(kind, RequestOutcome.Primary);
@@ -142,6 +143,9 @@ public sealed class ProxyRequestHandler(
                 $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried");
         }
     }
+
+    private static bool IsStream(HttpRequest request) =>
+        request.Headers.Upgrade.Count > 0 || request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
 
     private static string Describe(HttpContext context) =>
         context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "no detail";

@@ -57,12 +57,18 @@ public sealed class ProxyServer : IAsyncDisposable
         var authority = config.Tls?.Material.Authority;
         var application = Invoker(null, TimeSpan.FromSeconds(5));
         var primary = Invoker(authority, proxy.WaitTimeout);
-        var discovery = AdminHttpClient.Create(authority, config.Auth?.Token, proxy.WaitTimeout);
-        var locator = proxy.Db.Upstream is { } upstream ? new PrimaryProxyLocator(discovery, upstream.Origin) : null;
+        List<IDisposable> owned = [application, primary];
+        PrimaryProxyLocator? locator = null;
+        if (proxy.Db.Upstream is { } upstream)
+        {
+            var discovery = AdminHttpClient.Create(authority, config.Auth?.Token, proxy.WaitTimeout);
+            owned.Add(discovery);
+            locator = new PrimaryProxyLocator(discovery, upstream.Origin);
+        }
         var handler = new ProxyRequestHandler(node, proxy, app.Services.GetRequiredService<IHttpForwarder>(), application, primary,
             locator, new ProxyMetrics(registry), log);
         app.Run(handler.HandleAsync);
-        return new ProxyServer(app, [application, primary, discovery]);
+        return new ProxyServer(app, owned);
     }
 
     /// <summary>
