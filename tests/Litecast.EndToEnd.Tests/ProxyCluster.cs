@@ -6,14 +6,15 @@ namespace Litecast.EndToEnd.Tests;
 /// <summary>
 /// An <see cref="EndToEndCluster"/> whose three nodes each run a proxy in front of their own application
 /// (<see cref="ProxyTestApp"/>): node 0 is the primary, nodes 1 and 2 its replicas. <paramref name="extra"/> gives
-/// each node's further proxy keys (YAML lines at the section's indentation).
+/// each node's further proxy keys (YAML lines at the section's indentation); <paramref name="secure"/> makes the
+/// cluster <see cref="EndToEndCluster"/>'s secure one (mutual TLS, HTTPS admin endpoints, a token on every route).
 /// </summary>
 public sealed class ProxyCluster : IDisposable
 {
     public const string Schema = "db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')";
     private static readonly string[] Names = ["primary", "replica1", "replica2"];
 
-    public readonly EndToEndCluster Cluster = new();
+    public readonly EndToEndCluster Cluster;
     public readonly int[] ProxyPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort(), LitecastProcess.FreePort()];
     private readonly int[] _appPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort(), LitecastProcess.FreePort()];
     public readonly ProxyTestApp?[] Apps = new ProxyTestApp?[3];
@@ -22,8 +23,9 @@ public sealed class ProxyCluster : IDisposable
     public readonly HttpClient Api = new(new SocketsHttpHandler { UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
     public readonly HttpClient Browser = new(new SocketsHttpHandler { CookieContainer = new CookieContainer() }) { Timeout = TimeSpan.FromSeconds(30) };
 
-    public ProxyCluster(Func<int, string>? extra = null)
+    public ProxyCluster(Func<int, string>? extra = null, bool secure = false)
     {
+        Cluster = new EndToEndCluster(secure);
         for (var node = 0; node < 3; node++)
             File.AppendAllText(Path.Combine(Cluster.Root, Names[node], "litecast.yml"), $"""
 

@@ -75,6 +75,21 @@ public sealed class ProxyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task InASecureClusterAReplicasProxyFindsThePrimarysThroughHttpsAndTheToken()
+    {
+        using var proxies = new ProxyCluster(secure: true);
+        await proxies.StartAsync(replicas: 2, Converge);
+        var (id, written) = await proxies.WriteAsync(proxies.Api, 1, "secure write");
+        Assert.Equal("primary", ProxyCluster.Header(written, "X-App-Node"));
+        var read = new HttpRequestMessage(HttpMethod.Get, $"{proxies.ProxyUrl(2)}/rows/{id}");
+        read.Headers.Add("Litecast-Txid", ProxyCluster.Header(written, "Litecast-Txid"));
+        var answer = await proxies.Api.SendAsync(read);
+        Assert.Equal("secure write", JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("v").GetString());
+        Assert.Equal("replica2", ProxyCluster.Header(answer, "X-App-Node"));
+        Assert.DoesNotContain(proxies.Cluster.Token!, proxies.Outputs());
+    }
+
+    [Fact]
     public async Task WebSocketEchoAndServerSentEventsThroughAReplicasProxy()
     {
         using var proxies = new ProxyCluster();
