@@ -35,6 +35,9 @@ public enum RequestOutcome
 
     /// <summary>The write committed but too few replicas applied it within <c>wait-timeout</c> (504).</summary>
     AckTimeout,
+
+    /// <summary>A request forwarded to the primary's proxy reached a replica's (508): a misconfigured public URL.</summary>
+    Loop,
 }
 
 /// <summary>
@@ -53,7 +56,7 @@ public sealed class ProxyMetrics
         var f = Metrics.WithCustomRegistry(registry);
         _requests = f.CreateCounter("litecast_proxy_requests_total",
             "Requests through the proxy by kind (read, write, passthrough) and outcome (local, primary, bad_request, "
-            + "application_unreachable, primary_unreachable, ack_timeout); kind=write,outcome=primary counts forwarded writes.",
+            + "application_unreachable, primary_unreachable, ack_timeout, loop); kind=write,outcome=primary counts forwarded writes.",
             "kind", "outcome");
         _readsToPrimary = f.CreateCounter("litecast_proxy_reads_to_primary_total",
             "Reads a replica's proxy sent to the primary: reason wait_timeout (its txid did not arrive in time) or max_lag.", "reason");

@@ -12,7 +12,8 @@ namespace Litecast.Host.Proxy;
 /// <c>max-lag</c> or cannot reach the read's txid within <c>wait-timeout</c>, else it is served locally. Nothing is
 /// ever retried: a write might run twice. Requests go on as the client sent them, its Host header included (YARP's
 /// <see cref="HttpTransformer.Empty"/> and transformers derived from the base class), so an application builds its
-/// links and cookies for the address its users typed, on whichever node serves them.
+/// links and cookies for the address its users typed, on whichever node serves them; one sent to the primary carries
+/// the mark of <see cref="ToPrimaryTransformer"/>.
 /// </summary>
 public sealed class ProxyRequestHandler(
     ILitecastNode node,
@@ -115,6 +116,13 @@ public sealed class ProxyRequestHandler(
 
     private async Task ToPrimaryAsync(HttpContext context, RequestKind kind)
     {
+        if (context.Request.Headers.ContainsKey(ToPrimaryTransformer.HeaderName))
+        {
+            metrics.Request(kind, RequestOutcome.Loop);
+            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status508LoopDetected,
+                $"a request forwarded to the primary's proxy reached this replica's proxy; is the primary's proxy.public-url this node's ({config.Db.Upstream!.Origin} advertises it)?");
+            return;
+        }
         Uri url;
         try
         {
@@ -128,7 +136,7 @@ public sealed class ProxyRequestHandler(
             return;
         }
         var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary,
-            IsStream(context.Request) ? ForwarderRequestConfig.Empty : _toPrimary, HttpTransformer.Empty);
+            IsStream(context.Request) ? ForwarderRequestConfig.Empty : _toPrimary, ToPrimaryTransformer.Instance);
         if (error == ForwarderError.None)
         {
             metrics.Request(kind, RequestOutcome.Primary);

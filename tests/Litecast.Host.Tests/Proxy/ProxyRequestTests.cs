@@ -152,6 +152,17 @@ public sealed class ProxyRequestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARequestAlreadyForwardedToThePrimaryIsNotForwardedAgainByAReplica()
+    {
+        var proxy = await ProxyAsync(FakeNode.Replica);
+        var write = new HttpRequestMessage(HttpMethod.Post, new Uri(proxy, "/rows")) { Content = new StringContent("x") };
+        write.Headers.Add("Litecast-Forwarded", "1");
+        var refused = await _http.SendAsync(write);
+        Assert.Equal((HttpStatusCode)508, refused.StatusCode);
+        Assert.Contains("reached this replica's proxy", Error(await refused.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
     public async Task AnApplicationThatDoesNotAnswerIsA502()
     {
         var closed = new Uri($"http://127.0.0.1:{FreePort()}");
