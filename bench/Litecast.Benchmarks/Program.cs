@@ -6,6 +6,7 @@ using System.Text;
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- storage [--runs N] [--pages N]
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- replication [--runs N]
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- tls [--runs N]     only section 8 (TLS on vs off); prints, writes nothing
+//   dotnet run -c Release --project bench/Litecast.Benchmarks -- proxy [--runs N] [--smoke]   the proxy's overhead and read-your-writes wait; prints, writes nothing
 //   ... -- all --smoke    every measurement once at tiny sizes (CI); exits non-zero if anything fails to replicate
 //   dotnet run -c Release --project bench/Litecast.Benchmarks -- probe --rate R [--seconds S] [--replicas 1|2] [--warmup S] [--big MB] [--autocheckpoint N]
 //       one paced write (or one big transaction) against a fresh cluster, printing the raw figures (to profile one case)
@@ -14,6 +15,11 @@ using System.Text;
 var arguments = args.ToList();
 if (arguments.Count >= 2 && arguments[0] == "workload") return Workload.Run(arguments[1], new Args(arguments.Skip(2).ToList()));
 if (arguments.FirstOrDefault() == "probe") return ReplicationBenchmark.Probe(new Args(arguments.Skip(1).ToList()), Console.Out);
+if (arguments.FirstOrDefault() == "proxy")
+{
+    var proxyRuns = arguments.IndexOf("--runs") is var r and >= 0 ? int.Parse(arguments[r + 1], CultureInfo.InvariantCulture) : 3;
+    return new ProxyBenchmark(arguments.Contains("--smoke"), proxyRuns, Console.Out).Run();
+}
 var mode = arguments.FirstOrDefault(a => a is "storage" or "replication" or "all" or "tls");
 if (mode is null)
 {

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Node;
+using Litecast.Host.Proxy;
 
 namespace Litecast.Host;
 
@@ -19,6 +20,7 @@ internal static class ReplicateRunner
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
         var node = LitecastNode.Start(config, Log);
         AdminServer? server = null;
+        ProxyServer? proxy = null;
         try
         {
             if (config.Addr is { } addr)
@@ -26,6 +28,12 @@ internal static class ReplicateRunner
                 server = AdminServer.Build(addr, node, security: Security(config));
                 await server.StartAsync();
                 Log($"admin endpoint listening on {string.Join(", ", server.Urls)}");
+            }
+            if (config.Proxy is { } proxyConfig)
+            {
+                proxy = ProxyServer.Build(config, node, server?.Metrics.Registry ?? Prometheus.Metrics.NewCustomRegistry(), Log);
+                await proxy.StartAsync();
+                Log($"proxy listening on {string.Join(", ", proxy.Urls)} for {proxyConfig.Target} ({proxyConfig.Db.Name}, {AdminJson.RoleName(proxyConfig.Db.Role)})");
             }
             await stop.Task;
             Log("shutting down: leaving the cluster");
@@ -37,6 +45,11 @@ internal static class ReplicateRunner
         }
         finally
         {
+            if (proxy is not null)
+            {
+                await proxy.StopAsync();
+                await proxy.DisposeAsync();
+            }
             if (server is not null)
             {
                 await server.StopAsync();

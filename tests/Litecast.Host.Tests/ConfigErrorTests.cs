@@ -40,7 +40,7 @@ public sealed class ConfigErrorTests : IDisposable
     {
         var e = _t.Fail("addr: \":9090\"\nadr: x\ndbs: [{path: /d}]\n");
         At(e, 2, 1, "adr");
-        Assert.Contains("unknown key 'adr' at top level (expected one of: addr, dbs, cluster, tls, auth)", e.Message);
+        Assert.Contains("unknown key 'adr' at top level (expected one of: addr, dbs, cluster, tls, auth, proxy)", e.Message);
     }
 
     [Fact]

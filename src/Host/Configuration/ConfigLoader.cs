@@ -134,7 +134,7 @@ public static class ConfigLoader
             if (document is null || document.Kind == NodeKind.Null)
                 throw new ConfigException(file, null, null, "dbs", "config is empty; expected at least 'dbs:' with one '- path:' entry");
             if (document.Value is not { } top)
-                throw Error(document.Start, null, "expected a mapping at the top level (addr:, dbs:, cluster:, tls:, auth:)");
+                throw Error(document.Start, null, "expected a mapping at the top level (addr:, dbs:, cluster:, tls:, auth:, proxy:)");
 
             HttpAddress? addr = null;
             string? addrText = Optional(top.Addr, "addr");
@@ -158,7 +158,83 @@ public static class ConfigLoader
             return new LitecastConfig
             {
                 File = file, Addr = addr, Dbs = dbs, Cluster = ReadCluster(top.Cluster), Tls = ReadTls(top.Tls), Auth = ReadAuth(top.Auth),
+                Proxy = ReadProxy(top.Proxy, dbs),
             };
+        }
+
+        private ProxyConfig? ReadProxy(Located<ProxySection>? proxy, List<DbConfig> dbs)
+        {
+            if (proxy is null || proxy.Kind == NodeKind.Null) return null;
+            if (proxy.Value is not { } section)
+                throw Error(proxy.Start, "proxy", "proxy: expected a mapping (addr:, target:, db:, passthrough:, max-lag:, wait-timeout:, write-ack:, public-url:)");
+            Located<string> Present(Located<string>? value, string key, string what) =>
+                value ?? throw Error(proxy.Start, $"proxy.{key}", $"proxy: missing required key '{key}' ({what})");
+
+            var addrValue = Present(section.Addr, "addr", "where the proxy listens, e.g. \":8080\"");
+            var addr = HttpAddress.TryParse(Required(addrValue, "proxy.addr"), out string? addrError)
+                ?? throw Error(addrValue.Start, "proxy.addr", $"proxy.addr: {addrError}");
+
+            var targetValue = Present(section.Target, "target", "this node's application, e.g. \"localhost:8081\"");
+            var target = ReadProxyTarget(targetValue);
+
+            var dbValue = Present(section.Db, "db", "the name of the database whose position the proxy tracks");
+            string dbName = Required(dbValue, "proxy.db");
+            var db = dbs.FirstOrDefault(d => string.Equals(d.Name, dbName, StringComparison.OrdinalIgnoreCase))
+                ?? throw Error(dbValue.Start, "proxy.db", $"proxy.db: no database named '{dbName}' in dbs (names: {string.Join(", ", dbs.Select(d => d.Name))})");
+
+            var passthrough = new List<string>();
+            if (section.Passthrough is { Kind: not NodeKind.Null } list)
+            {
+                if (list.Value is not { } entries)
+                    throw Error(list.Start, "proxy.passthrough", "proxy.passthrough: expected a list of path patterns, e.g. [\"/static/*\", \"*.css\"]");
+                passthrough.AddRange(entries.Select((entry, i) => Required(entry, $"proxy.passthrough[{i}]")));
+            }
+
+            TimeSpan? maxLag = section.MaxLag is null ? null : PositiveDuration(section.MaxLag, "proxy.max-lag");
+            var waitTimeout = section.WaitTimeout is null ? ProxyConfig.DefaultWaitTimeout : PositiveDuration(section.WaitTimeout, "proxy.wait-timeout");
+
+            int writeAck = 0;
+            if (section.WriteAck is { } ack)
+            {
+                string text = Required(ack, "proxy.write-ack");
+                if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out writeAck))
+                    throw Error(ack.Start, "proxy.write-ack", $"proxy.write-ack: '{text}' is not a number of replicas (0 or more)");
+            }
+
+            Uri? publicUrl = null;
+            if (section.PublicUrl is { } pu)
+            {
+                string text = Required(pu, "proxy.public-url");
+                if (!Uri.TryCreate(text, UriKind.Absolute, out publicUrl) || publicUrl.Scheme is not ("http" or "https") || string.IsNullOrEmpty(publicUrl.Host))
+                    throw Error(pu.Start, "proxy.public-url", $"proxy.public-url: '{text}' is not an http(s) URL with a host (e.g. http://app1:8080)");
+            }
+
+            return new ProxyConfig
+            {
+                Addr = addr, Target = target, Db = db, Passthrough = passthrough, MaxLag = maxLag, WaitTimeout = waitTimeout,
+                WriteAck = writeAck, PublicUrl = publicUrl,
+            };
+        }
+
+        /// <summary><c>proxy.target</c>: <c>host:port</c> (as the issue's example writes it) or an http(s) URL.</summary>
+        private Uri ReadProxyTarget(Located<string> value)
+        {
+            string text = Required(value, "proxy.target");
+            string url = text.Contains("://", StringComparison.Ordinal) ? text : "http://" + text;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https")
+                || string.IsNullOrEmpty(target.Host) || target.AbsolutePath != "/" || target.Query.Length > 0)
+                throw Error(value.Start, "proxy.target", $"proxy.target: '{text}' is not the application's host:port or http(s)://host:port");
+            return target;
+        }
+
+        private TimeSpan PositiveDuration(Located<string> value, string key)
+        {
+            string text = Required(value, key);
+            if (!ValueParsers.TryParseDuration(text, out var duration, out string? err))
+                throw Error(value.Start, key, $"{key}: {err}");
+            if (duration <= TimeSpan.Zero)
+                throw Error(value.Start, key, $"{key}: must be greater than zero (got '{text}')");
+            return duration;
         }
 
         private TlsConfig? ReadTls(Located<TlsSection>? tls)
@@ -249,15 +325,7 @@ public static class ConfigLoader
                 db = db with { RetainedLogBytes = bytes };
             }
             if (section.MaxLag is { } lag)
-            {
-                string k = $"{where}.max-lag";
-                string text = Required(lag, k);
-                if (!ValueParsers.TryParseDuration(text, out var maxLag, out string? err))
-                    throw Error(lag.Start, k, $"{k}: {err}");
-                if (maxLag <= TimeSpan.Zero)
-                    throw Error(lag.Start, k, $"{k}: must be greater than zero (got '{text}')");
-                db = db with { MaxLag = maxLag };
-            }
+                db = db with { MaxLag = PositiveDuration(lag, $"{where}.max-lag") };
             return db;
         }
 

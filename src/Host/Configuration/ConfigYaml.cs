@@ -41,6 +41,28 @@ internal sealed class TopSection
     public Located<TlsSection>? Tls { get; set; }
 
     public Located<AuthSection>? Auth { get; set; }
+
+    public Located<ProxySection>? Proxy { get; set; }
+}
+
+/// <summary><c>proxy</c>.</summary>
+internal sealed class ProxySection
+{
+    public Located<string>? Addr { get; set; }
+
+    public Located<string>? Target { get; set; }
+
+    public Located<string>? Db { get; set; }
+
+    public Located<List<Located<string>>>? Passthrough { get; set; }
+
+    public Located<string>? MaxLag { get; set; }
+
+    public Located<string>? WaitTimeout { get; set; }
+
+    public Located<string>? WriteAck { get; set; }
+
+    public Located<string>? PublicUrl { get; set; }
 }
 
 /// <summary><c>tls</c>.</summary>

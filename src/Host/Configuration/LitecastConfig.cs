@@ -29,6 +29,9 @@ public sealed record LitecastConfig
     /// <summary><c>auth</c>: the admin endpoint's bearer token; null lets every request through.</summary>
     public AuthConfig? Auth { get; init; }
 
+    /// <summary><c>proxy</c>: the HTTP proxy in front of this node's application; null for none.</summary>
+    public ProxyConfig? Proxy { get; init; }
+
     /// <summary>The databases this node is the primary of (no <c>upstream</c>).</summary>
     public IEnumerable<DbConfig> PrimaryDbs => Dbs.Where(d => d.Role == DbRole.Primary);
 

@@ -40,9 +40,10 @@ internal static class DemoRunner
 
         using var app = OpenApplication(primaryPath);
         var writer = Task.Run(() => Write(app, cancel.Token));
+        await using var web = await DemoProxies.StartAppsAsync([("primary", primaryPath), ("replica1", replicaPaths[0]), ("replica2", replicaPaths[1])]);
 
         var security = command.Tls ? DemoSecurity.Create(Path.Combine(root, "tls"), ["primary", "replica1", "replica2"]) : null;
-        var primaryConfig = Config(primaryPath, command.Addr, upstream: null, security, "primary");
+        var primaryConfig = web.WithProxy(Config(primaryPath, command.Addr, upstream: null, security, "primary"), 0);
         var primary = LitecastNode.Start(primaryConfig, Log, QuietAkka);
         var server = AdminServer.Build(command.Addr, primary, security: ReplicateRunner.Security(primaryConfig));
         await server.StartAsync();
@@ -54,8 +55,11 @@ internal static class DemoRunner
         Console.WriteLine($"Admin endpoint: {string.Join(", ", server.Urls)} (try: {curl}). Ctrl-C stops.");
 
         var upstreamUrl = new Uri($"{primaryUrl.Scheme}://127.0.0.1:{primaryUrl.Port}");
-        var replicas = replicaPaths.Select((path, i) => LitecastNode.Start(
-            Config(path, null, new UpstreamConfig { Url = upstreamUrl, Path = primaryPath }, security, $"replica{i + 1}"), Log, QuietAkka)).ToList();
+        var replicaConfigs = replicaPaths.Select((path, i) => web.WithProxy(
+            Config(path, null, new UpstreamConfig { Url = upstreamUrl, Path = primaryPath }, security, $"replica{i + 1}"), i + 1)).ToList();
+        var replicas = replicaConfigs.Select(config => LitecastNode.Start(config, Log, QuietAkka)).ToList();
+        await web.StartProxiesAsync([(primaryConfig, primary), .. replicaConfigs.Zip(replicas, (c, n) => (c, (ILitecastNode)n))], server.Metrics.Registry, Log);
+        Console.WriteLine($"Guest book behind each node's proxy: {web.ProxyUrl(0)} (primary), {web.ProxyUrl(1)} and {web.ProxyUrl(2)} (replicas): sign on a replica, and the page you come back to has your entry.");
         var nodes = new List<(string Label, LitecastNode Node, string Path)> { ("primary", primary, primaryPath) };
         nodes.AddRange(replicas.Select((node, i) => ($"replica{i + 1}", node, replicaPaths[i])));
 

@@ -140,7 +140,7 @@ public static class AdminEndpoints
 
         app.MapGet("/cluster", () => Results.Json(
             new ClusterResponse(node.NodeId,
-                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList()),
+                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString()),
             AdminJsonContext.Default.ClusterResponse));
 
         app.MapPost("/dbs/{name}/sync", async (string name, CancellationToken cancel) =>
@@ -296,7 +296,7 @@ public static class AdminEndpoints
         var dbs = (await CollectAsync(node, cancel))
             .Select(x => x.Status is not null ? AdminJson.ToJson(x.Status) : Unavailable(x.Db, x.Error!))
             .ToList();
-        return new StatusResponse(node.NodeId, dbs, node.Members);
+        return new StatusResponse(node.NodeId, dbs, node.ProxyUrl?.ToString(), node.Members);
     }
 
     private static DbStatusJson Unavailable(DbConfig db, string error) => new(

@@ -11,8 +11,9 @@ namespace Litecast.Host.Http;
 // the property names and shapes are a contract. camelCase; nulls are written, not omitted.
 
 /// <summary><c>GET /status</c>.</summary>
+/// <param name="Proxy">The node's proxy URL (<c>proxy</c>), or null without one.</param>
 /// <param name="Members">The cluster's members as this node sees them (address, roles, status, reachable).</param>
-public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs, IReadOnlyList<ClusterMember> Members);
+public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs, string? Proxy, IReadOnlyList<ClusterMember> Members);
 
 /// <summary>One database in <see cref="StatusResponse"/>.</summary>
 /// <param name="Generation">16 lowercase hex digits.</param>
@@ -48,7 +49,8 @@ public sealed record ReplicaJson(string Node, ulong Txid, double? LagMs, bool Re
 
 /// <summary><c>GET /cluster</c>: what a replica that only knows <c>upstream.url</c> asks to find the cluster.</summary>
 /// <param name="Node">The node's cluster address (<c>akka.tcp://litecast@host:port</c>).</param>
-public sealed record ClusterResponse(string Node, IReadOnlyList<ClusterDbJson> Dbs);
+/// <param name="Proxy">The node's proxy URL, where replicas' proxies forward writes; null without one.</param>
+public sealed record ClusterResponse(string Node, IReadOnlyList<ClusterDbJson> Dbs, string? Proxy);
 
 /// <summary>One configured database in <see cref="ClusterResponse"/>.</summary>
 public sealed record ClusterDbJson(string Name, string Path, string Role);

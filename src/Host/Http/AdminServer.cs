@@ -68,15 +68,10 @@ public sealed class AdminServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> https = listen =>
+            Listen(kestrel, address, listen =>
             {
                 if (security.Certificate is { } certificate) listen.UseHttps(certificate);
-            };
-            if (address.Host is null || (ClusterConfig.IsWildcard(address.Host) && address.Host != "0.0.0.0"))
-                kestrel.ListenAnyIP(address.Port, https); // IPv6 dual-stack, IPv4 when the OS has no IPv6
-            else
-                foreach (var endpoint in Endpoints(address))
-                    kestrel.Listen(endpoint, https);
+            });
         });
         configure?.Invoke(builder);
         var app = builder.Build();
@@ -92,6 +87,17 @@ public sealed class AdminServer : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => App.DisposeAsync();
+
+    /// <summary>Binds <paramref name="kestrel"/> exactly to <paramref name="address"/> (shared with the proxy).</summary>
+    internal static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, HttpAddress address,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> configure)
+    {
+        if (address.Host is null || (ClusterConfig.IsWildcard(address.Host) && address.Host != "0.0.0.0"))
+            kestrel.ListenAnyIP(address.Port, configure); // IPv6 dual-stack, IPv4 when the OS has no IPv6
+        else
+            foreach (var endpoint in Endpoints(address))
+                kestrel.Listen(endpoint, configure);
+    }
 
     /// <summary>
     /// The socket addresses for a host-bound <paramref name="address"/>: the IP itself for an IP (0.0.0.0 = every

@@ -15,6 +15,9 @@ public interface ILitecastNode
     /// <summary>The configured databases.</summary>
     IReadOnlyList<DbConfig> Databases { get; }
 
+    /// <summary>The URL other nodes' proxies reach this node's proxy by (<c>proxy</c>), or null without one.</summary>
+    Uri? ProxyUrl => null;
+
     /// <summary>A problem with the node as a whole (e.g. the upstream is unreachable), or null.</summary>
     string? NodeProblem { get; }
 

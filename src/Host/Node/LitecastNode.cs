@@ -58,6 +58,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public string? NodeProblem => _problem;
 
+    public Uri? ProxyUrl => _config.Proxy?.AdvertisedUrl(_config.Cluster.PublicHost);
+
     public IReadOnlyList<ClusterMember> Members
     {
         get

@@ -3,10 +3,12 @@ using System.Text.Json.Serialization;
 
 namespace Litecast.Host.Node;
 
-/// <summary>What a node's <c>GET /cluster</c> answers: its cluster address and its databases.</summary>
+/// <summary>What a node's <c>GET /cluster</c> answers: its cluster address, its databases and its proxy's URL (null
+/// without a proxy, or from a node older than the proxy).</summary>
 public sealed record ClusterInfo(
     [property: JsonPropertyName("node")] string Node,
-    [property: JsonPropertyName("dbs")] IReadOnlyList<ClusterDatabase> Dbs);
+    [property: JsonPropertyName("dbs")] IReadOnlyList<ClusterDatabase> Dbs,
+    [property: JsonPropertyName("proxy")] string? Proxy = null);
 
 /// <summary>One database in <see cref="ClusterInfo"/>.</summary>
 public sealed record ClusterDatabase(

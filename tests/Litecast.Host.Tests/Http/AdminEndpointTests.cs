@@ -55,7 +55,8 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     {
         var (status, json) = await Get("/status");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["node", "dbs", "members"], PropertyNames(json));
+        Assert.Equal(["node", "dbs", "proxy", "members"], PropertyNames(json));
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("proxy").ValueKind);
         Assert.Equal("akka.tcp://litecast@node1:4053", json.GetProperty("node").GetString());
         Assert.Equal(2, json.GetProperty("dbs").GetArrayLength());
         var member = Assert.Single(json.GetProperty("members").EnumerateArray());
@@ -175,11 +176,24 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cluster_and_status_name_the_nodes_proxy()
+    {
+        _node.ProxyUrl = new Uri("http://app1:8080");
+        foreach (var route in new[] { "/cluster", "/status" })
+        {
+            var (status, json) = await Get(route);
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal("http://app1:8080/", json.GetProperty("proxy").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Cluster_answers_the_node_address_and_configured_databases()
     {
         var (status, json) = await Get("/cluster");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["node", "dbs"], PropertyNames(json));
+        Assert.Equal(["node", "dbs", "proxy"], PropertyNames(json));
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("proxy").ValueKind);
         Assert.Equal("akka.tcp://litecast@node1:4053", json.GetProperty("node").GetString());
         var dbs = json.GetProperty("dbs");
         Assert.Equal(2, dbs.GetArrayLength());

@@ -25,6 +25,7 @@ internal sealed class FakeNode : ILitecastNode
     public IReadOnlyList<DbConfig> Databases { get; set; } = [Primary, Replica];
     public string? NodeProblem { get; set; }
     public IReadOnlyList<ClusterMember> Members { get; set; } = [new("akka.tcp://litecast@node1:4053", ["primary"], "up", true)];
+    public Uri? ProxyUrl { get; set; }
 
     /// <summary>Statuses by database name; replace to change what the node reports.</summary>
     public ConcurrentDictionary<string, DatabaseStatus> Statuses { get; } = new();

@@ -1,0 +1,47 @@
+using System.Globalization;
+
+namespace Litecast.Host.Proxy;
+
+/// <summary>
+/// How a txid travels between the proxy and its clients: the cookie <c>litecast-txid</c> for browsers and the header
+/// <c>Litecast-Txid</c> for API clients that keep no cookies. A request's header wins over its cookie (it is what the
+/// client chose to send for this request).
+/// </summary>
+public static class TxidCarrier
+{
+    /// <summary>The cookie a write's response sets and a later read sends back.</summary>
+    public const string CookieName = "litecast-txid";
+
+    /// <summary>The header every response carries, and a read may carry.</summary>
+    public const string HeaderName = "Litecast-Txid";
+
+    /// <summary>The txid <paramref name="request"/> asks to read at: true with null when it carries none; false with a
+    /// message when it carries one that is not a txid.</summary>
+    public static bool TryRead(HttpRequest request, out ulong? txid, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        txid = null;
+        error = null;
+        string? header = request.Headers[HeaderName];
+        string? text = string.IsNullOrWhiteSpace(header) ? request.Cookies[CookieName] : header;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        if (!ulong.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        {
+            error = $"invalid {(text == header ? $"header {HeaderName}" : $"cookie {CookieName}")} '{text}': expected a txid (a non-negative integer)";
+            return false;
+        }
+        txid = value;
+        return true;
+    }
+
+    /// <summary>Stamps <paramref name="response"/> with the position it was served at.</summary>
+    public static void Stamp(HttpResponse response, ulong txid) =>
+        response.Headers[HeaderName] = txid.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Stamps a write's response and sets the cookie that makes the client's next reads wait for it.</summary>
+    public static void StampWrite(HttpResponse response, ulong txid)
+    {
+        Stamp(response, txid);
+        response.Cookies.Append(CookieName, txid.ToString(CultureInfo.InvariantCulture),
+            new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Lax });
+    }
+}
