@@ -44,9 +44,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true });
         output.WriteLine($"chromium {browser.Version}");
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 800 } });
         var errors = new List<string>();
-        var primaryPage = await OpenAsync(context, cluster.PrimaryUrl, errors);
+        var primaryPage = await OpenAsync(browser, cluster.PrimaryUrl, errors);
 
         // Every node, reachable, this node marked; the database as primary with both replicas.
         await primaryPage.WaitForFunctionAsync("n => document.querySelectorAll('tr[data-node]').length === n", 3,
@@ -81,7 +80,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         // replica checkpoints its WAL every second, so those pages are read from the main file). Both pages are
         // watched from inside (a MutationObserver keeps every value shown), as nothing polled from outside could
         // promise to see each step of a two-second bar.
-        var replicaPage = await OpenAsync(context, cluster.ReplicaUrl(0), errors);
+        var replicaPage = await OpenAsync(browser, cluster.ReplicaUrl(0), errors);
         Assert.Equal("replica", await replicaPage.Locator("section[data-db=\"db\"]").GetAttributeAsync("data-role"));
         await Watch(replicaPage, "p[data-resync=\"db\"]", "e => e.dataset.percent + ' ' + e.querySelector('.bar > span')?.style.width");
         var replicaState = $"tr[data-replica=\"{replicaNodes[0]}\"] td:nth-child(3)";
@@ -162,9 +161,14 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     private static async Task<string> NodeAsync(EndToEndCluster cluster, string url) =>
         (await cluster.GetJsonAsync($"{url}/status")).GetProperty("node").GetString()!;
 
-    /// <summary>Opens a node's dashboard and waits until its event stream is live; page errors go to <paramref name="errors"/>.</summary>
-    private async Task<IPage> OpenAsync(IBrowserContext context, string url, List<string> errors)
+    /// <summary>
+    /// Opens a node's dashboard and waits until its event stream is live; page errors go to <paramref name="errors"/>.
+    /// Each page has a context (a window) of its own: two pages of one context are tabs, and Chromium runs a background
+    /// tab's animation frames, which the page renders in, at a few a second.
+    /// </summary>
+    private static async Task<IPage> OpenAsync(IBrowser browser, string url, List<string> errors)
     {
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 800 } });
         var page = await context.NewPageAsync();
         page.PageError += (_, error) => { lock (errors) errors.Add($"{url}: uncaught: {error}"); };
         page.Console += (_, message) =>
