@@ -154,6 +154,7 @@ public sealed class AdminEvents(ILitecastNode node)
         ("replicas", new JsonArray(db.Replicas.Select(r => (JsonNode?)new JsonObject
         {
             ["node"] = r.Node, ["txid"] = r.Txid, ["lagMs"] = r.LagMs, ["state"] = r.State, ["resyncing"] = r.Resyncing,
+            ["lastSeen"] = r.LastSeen,
         }).ToArray())));
 
     private static JsonObject Event(string type, params (string Name, JsonNode? Value)[] fields)
