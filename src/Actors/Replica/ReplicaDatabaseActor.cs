@@ -72,6 +72,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string? _resyncReason;
     private long _resyncProgressAt;
     private ResyncProgress? _resyncProgress;
+    private IActorRef? _resyncAskedOf;
     private long _resyncLoggedAt;
     private string? _replicaProblem;
 
@@ -200,6 +201,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<Heartbeat>(heartbeat =>
         {
             HeartbeatReceived(heartbeat);
+            // A batch of a restarted primary's new generation can arrive before its first heartbeat: the session was
+            // then asked of the earlier incarnation, and would wait out ResyncTimeout for an answer that never comes.
+            if (_resync is { } inFlight && !Equals(_primary, _resyncAskedOf))
+            {
+                _log.Info("{Database}: resync {Session} was asked of an earlier incarnation of the primary; asking the current one",
+                    _settings.Name, inFlight.Session);
+                _resync = null;
+            }
             StartSession();
             ReportPosition();
         });
@@ -527,6 +536,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, _resyncReason);
         _applier.Tell(new Applier.BeginResync(session));
         _primary.Tell(new ResyncRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, session, Self));
+        _resyncAskedOf = _primary;
         ReportPosition();
     }
 
