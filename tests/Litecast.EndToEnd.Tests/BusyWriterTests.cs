@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace Litecast.EndToEnd.Tests;
@@ -26,7 +25,17 @@ public sealed class BusyWriterTests(ITestOutputHelper output)
             db.executemany('INSERT INTO accounts VALUES (?, {Balance})', [(i,) for i in range({Accounts})])
             """, replicas: 2, Converge);
 
-        using var writer = BankWriter.Start(cluster.PrimaryDb);
+        // The application: money moved between accounts in BEGIN IMMEDIATE transactions back to back (1-50 updates
+        // each), a version counter bumped in each.
+        using var writer = PythonWriter.Start(cluster.PrimaryDb, "rng = random.Random(10)", $"""
+            db.execute('BEGIN IMMEDIATE')
+            for _ in range(rng.randint(1, 50)):
+                a, b = rng.randrange({Accounts}), rng.randrange({Accounts})
+                db.execute('UPDATE accounts SET balance = balance - 1 WHERE id = ?', (a,))
+                db.execute('UPDATE accounts SET balance = balance + 1 WHERE id = ?', (b,))
+            db.execute('UPDATE version SET n = n + 1')
+            db.execute('COMMIT')
+            """);
         await Task.Delay(TimeSpan.FromSeconds(3));
         var resync = await cluster.Http.PostAsync($"{cluster.ReplicaUrl(0)}/dbs/db/resync", null);
         Assert.True(resync.IsSuccessStatusCode, $"resync: {(int)resync.StatusCode}");
@@ -56,66 +65,5 @@ public sealed class BusyWriterTests(ITestOutputHelper output)
         }
         var primary = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0];
         Assert.Contains(primary.GetProperty("replicas").EnumerateArray(), r => r.GetProperty("state").GetString() == "following");
-    }
-
-    /// <summary>
-    /// The application: Python's own SQLite in its own process, moving money between accounts in BEGIN IMMEDIATE
-    /// transactions back to back (1-50 updates each), bumping a version counter in each; stops when its stop file
-    /// appears and prints how many transactions it committed.
-    /// </summary>
-    private sealed class BankWriter : IDisposable
-    {
-        private readonly Process _process;
-        private readonly string _stopFile;
-
-        private BankWriter(Process process, string stopFile)
-        {
-            _process = process;
-            _stopFile = stopFile;
-        }
-
-        public static BankWriter Start(string databasePath)
-        {
-            var stopFile = databasePath + ".stop-writer";
-            var script = $"""
-                import os, random, sqlite3
-                db = sqlite3.connect({JsonSerializer.Serialize(databasePath)}, isolation_level=None, timeout=10)
-                db.execute('PRAGMA busy_timeout = 5000')
-                rng = random.Random(10)
-                commits = 0
-                while not os.path.exists({JsonSerializer.Serialize(stopFile)}):
-                    db.execute('BEGIN IMMEDIATE')
-                    for _ in range(rng.randint(1, 50)):
-                        a, b = rng.randrange({Accounts}), rng.randrange({Accounts})
-                        db.execute('UPDATE accounts SET balance = balance - 1 WHERE id = ?', (a,))
-                        db.execute('UPDATE accounts SET balance = balance + 1 WHERE id = ?', (b,))
-                    db.execute('UPDATE version SET n = n + 1')
-                    db.execute('COMMIT')
-                    commits += 1
-                print(commits)
-                """;
-            var info = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            var process = Process.Start(info)!;
-            process.StandardInput.Write(script);
-            process.StandardInput.Close();
-            return new BankWriter(process, stopFile);
-        }
-
-        /// <summary>Stops the writer and returns how many transactions it committed.</summary>
-        public long Stop()
-        {
-            File.WriteAllText(_stopFile, "");
-            var committed = _process.StandardOutput.ReadToEnd();
-            var error = _process.StandardError.ReadToEnd();
-            _process.WaitForExit();
-            if (_process.ExitCode != 0) throw new InvalidOperationException($"the writer failed ({_process.ExitCode}): {error}");
-            return long.Parse(committed.Trim());
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill();
-            _process.Dispose();
-        }
     }
 }

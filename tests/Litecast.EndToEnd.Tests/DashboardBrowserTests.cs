@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -64,7 +63,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         output.WriteLine($"page shows 3 nodes and db with 2 replicas after {clock.Elapsed.TotalSeconds:F1} s");
 
         // While the application writes, replica 1's txid on the primary's page moves.
-        using var writer = Writer.Start(cluster.PrimaryDb);
+        // The application: one small insert every 20 ms.
+        using var writer = PythonWriter.Start(cluster.PrimaryDb, "", "db.execute(\"INSERT INTO events(at) VALUES (datetime('now'))\")\ntime.sleep(0.02)");
         var replicaTxid = $"section[data-db=\"db\"] tr[data-replica=\"{replicaNodes[0]}\"] td.txid";
         var before = long.Parse(await primaryPage.Locator(replicaTxid).InnerTextAsync());
         await primaryPage.WaitForFunctionAsync("([selector, before]) => Number(document.querySelector(selector)?.textContent) > before",
@@ -202,58 +202,4 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
           look();
         }
         """, selector);
-
-    /// <summary>The application: Python's SQLite in its own process, one small insert every 20 ms until its stop file
-    /// appears; prints how many it committed.</summary>
-    private sealed class Writer : IDisposable
-    {
-        private readonly Process _process;
-        private readonly string _stopFile;
-
-        private Writer(Process process, string stopFile)
-        {
-            _process = process;
-            _stopFile = stopFile;
-        }
-
-        public static Writer Start(string databasePath)
-        {
-            var stopFile = databasePath + ".stop-writer";
-            var script = $"""
-                import os, sqlite3, time
-                db = sqlite3.connect({JsonSerializer.Serialize(databasePath)}, isolation_level=None, timeout=10)
-                db.execute("PRAGMA busy_timeout = 5000")
-                n = 0
-                while not os.path.exists({JsonSerializer.Serialize(stopFile)}):
-                    db.execute("INSERT INTO events(at) VALUES (datetime('now'))")
-                    n += 1
-                    time.sleep(0.02)
-                print(n)
-                """;
-            var info = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            var process = Process.Start(info)!;
-            process.StandardInput.Write(script);
-            process.StandardInput.Close();
-            return new Writer(process, stopFile);
-        }
-
-        public int Stop()
-        {
-            File.WriteAllText(_stopFile, "");
-            if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) throw new TimeoutException("the writer did not stop");
-            var result = _process.StandardOutput.ReadToEnd().Trim();
-            Assert.True(_process.ExitCode == 0, $"writer failed: {_process.StandardError.ReadToEnd()}");
-            return int.Parse(result);
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                File.WriteAllText(_stopFile, "");
-                if (!_process.WaitForExit(TimeSpan.FromSeconds(10))) _process.Kill();
-            }
-            _process.Dispose();
-        }
-    }
 }
