@@ -270,7 +270,7 @@ public static class AdminEndpoints
         return node.FindDatabase(decoded);
     }
 
-    private static async Task<List<(DbConfig Db, DatabaseStatus? Status, string? Error)>> CollectAsync(
+    internal static async Task<List<(DbConfig Db, DatabaseStatus? Status, string? Error)>> CollectAsync(
         ILitecastNode node, CancellationToken cancel)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);

@@ -27,7 +27,7 @@ public sealed class AdminEvents(ILitecastNode node)
     public async IAsyncEnumerable<JsonObject> ListenAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
     {
         var channel = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
-        yield return await SnapshotAsync(cancellation);
+        // Listening before the snapshot is taken: a change in between comes after it rather than not at all.
         lock (_gate)
         {
             _listeners.Add(channel);
@@ -39,6 +39,7 @@ public sealed class AdminEvents(ILitecastNode node)
         }
         try
         {
+            yield return await SnapshotAsync(cancellation);
             await foreach (var e in channel.Reader.ReadAllAsync(cancellation))
                 yield return e;
         }
@@ -90,11 +91,11 @@ public sealed class AdminEvents(ILitecastNode node)
 
     private sealed record State(IReadOnlyList<ClusterMember> Members, IReadOnlyList<DatabaseStatus> Databases);
 
+    /// <summary>The members and every database that answered in time (as <c>/status</c> asks them: one that fails or
+    /// times out is left out of this round, and the loop goes on).</summary>
     private async Task<State> StateAsync(CancellationToken cancellation)
     {
-        var databases = new List<DatabaseStatus>();
-        foreach (var db in node.Databases)
-            databases.Add(await node.StatusAsync(db, cancellation));
+        var databases = (await AdminEndpoints.CollectAsync(node, cancellation)).Select(x => x.Status).OfType<DatabaseStatus>().ToList();
         return new State(node.Members, databases);
     }
 

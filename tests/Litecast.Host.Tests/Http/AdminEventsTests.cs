@@ -85,6 +85,27 @@ public sealed class AdminEventsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ADatabaseThatFailsToAnswerDoesNotStopTheStream()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
+
+        _node.StatusFailures[FakeNode.Replica.Name] = "the replica's actor is gone";
+        _node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 150 };
+        var position = (await ReadUntil(stream, e => Type(e) == "position"))[^1];
+        Assert.Equal("app", position.GetProperty("db").GetString());
+        Assert.Equal(150ul, position.GetProperty("txid").GetUInt64());
+
+        _node.StatusFailures.Clear();
+        _node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 160 };
+        position = (await ReadUntil(stream, e => Type(e) == "position" && e.GetProperty("db").GetString() == "app"))[^1];
+        Assert.Equal(160ul, position.GetProperty("txid").GetUInt64());
+    }
+
+    [Fact]
     public void ChangesNameEveryKindOfEvent()
     {
         var before = new[] { FakeNode.PrimaryStatus() };
