@@ -48,41 +48,49 @@ public static class ResyncClient
 
         var lastAnswer = DateTimeOffset.UtcNow;
         var shown = "";
-        while (!cancellation.IsCancellationRequested)
+        try
         {
-            await Task.Delay(StatusClient.WatchInterval, cancellation).ContinueWith(_ => { }, TaskScheduler.Default);
-            var (status, problem) = await StatusClient.FetchAsync(http, command.Url, cancellation);
-            if (status is null)
+            while (!cancellation.IsCancellationRequested)
             {
-                if (DateTimeOffset.UtcNow - lastAnswer <= Unreachable) continue;
-                await error.WriteLineAsync($"litecast resync: {problem}");
-                return 1;
-            }
-            lastAnswer = DateTimeOffset.UtcNow;
-            var db = status.Dbs.FirstOrDefault(d => d.Name == command.Database);
-            if (db is null)
-            {
-                await error.WriteLineAsync($"litecast resync: {command.Url} no longer lists {command.Database}");
-                return 1;
-            }
-            if (db.Resync is { } progress)
-            {
-                var line = StatusClient.ResyncBar(progress);
-                if (line != shown) output.MarkupLine(line);
-                shown = line;
-                continue;
-            }
-            // Over once the replica left the resyncing state after it was asked (or was never seen in it: a small copy).
-            if (db.State != Litecast.Actors.ReplicaStates.Resyncing && db.StateSince >= asked.AddSeconds(-1))
-            {
-                if (db.Problem?.StartsWith("resync failed", StringComparison.Ordinal) == true)
+                await Task.Delay(StatusClient.WatchInterval, cancellation);
+                var (status, problem) = await StatusClient.FetchAsync(http, command.Url, cancellation);
+                if (status is null)
                 {
-                    await error.WriteLineAsync($"litecast resync: {db.Problem}");
+                    if (DateTimeOffset.UtcNow - lastAnswer <= Unreachable) continue;
+                    await error.WriteLineAsync($"litecast resync: {problem}");
                     return 1;
                 }
-                output.MarkupLine($"[green]done[/]: {Markup.Escape(command.Database)} at txid {db.Txid}, {Markup.Escape(db.State ?? "")}");
-                return 0;
+                lastAnswer = DateTimeOffset.UtcNow;
+                var db = status.Dbs.FirstOrDefault(d => d.Name == command.Database);
+                if (db is null)
+                {
+                    await error.WriteLineAsync($"litecast resync: {command.Url} no longer lists {command.Database}");
+                    return 1;
+                }
+                if (db.Resync is { } progress)
+                {
+                    var line = StatusClient.ResyncBar(progress);
+                    if (line != shown) output.MarkupLine(line);
+                    shown = line;
+                    continue;
+                }
+                // Over once the replica left the resyncing state after it was asked (or was never seen in it: a small copy).
+                if (db.State != Litecast.Actors.ReplicaStates.Resyncing && db.StateSince >= asked.AddSeconds(-1))
+                {
+                    if (db.Problem?.StartsWith("resync failed", StringComparison.Ordinal) == true)
+                    {
+                        await error.WriteLineAsync($"litecast resync: {db.Problem}");
+                        return 1;
+                    }
+                    output.MarkupLine($"[green]done[/]: {Markup.Escape(command.Database)} at txid {db.Txid}, {Markup.Escape(db.State ?? "")}");
+                    return 0;
+                }
             }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // Ctrl-C stops the following, not the resync.
+            await error.WriteLineAsync($"litecast resync: stopped following; the resync of {command.Database} goes on at {command.Url}");
         }
         return 1;
     }
