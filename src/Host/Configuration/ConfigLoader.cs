@@ -242,12 +242,12 @@ public static class ConfigLoader
             if (tls is null || tls.Kind == NodeKind.Null) return null;
             if (tls.Value is not { } section)
                 throw Error(tls.Start, "tls", "tls: expected a mapping (cert:, key:, ca:)");
-            string File(Located<string>? value, string key, string what) => value is null
+            string RequiredFile(Located<string>? value, string key, string what) => value is null
                 ? throw Error(tls.Start, key, $"tls: missing required key '{key[4..]}' ({what})")
                 : ResolveFilePath(Required(value, key));
-            var cert = File(section.Cert, "tls.cert", "this node's certificate, PEM");
-            var key = File(section.Key, "tls.key", "its private key, PEM");
-            var ca = File(section.Ca, "tls.ca", "the CA every node's certificate chains to, PEM");
+            var cert = RequiredFile(section.Cert, "tls.cert", "this node's certificate, PEM");
+            var key = RequiredFile(section.Key, "tls.key", "its private key, PEM");
+            var ca = RequiredFile(section.Ca, "tls.ca", "the CA every node's certificate chains to, PEM");
             try
             {
                 return new TlsConfig(cert, key, ca, Security.TlsFiles.Load(cert, key, ca));
