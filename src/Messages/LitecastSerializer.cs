@@ -204,7 +204,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
     {
         string replica = PathOf(m.Replica);
         long size = 1 + WireWriter.SizeOfString(m.Database) + WireWriter.SizeOfString(m.ReplicaNode) + 8 * 3 + 1
-                    + WireWriter.SizeOfString(replica);
+                    + WireWriter.SizeOfString(replica) + 8;
         byte[] buffer = Allocate(size, ReplicaPositionReportManifest);
         var w = Start(buffer);
         w.WriteString(m.Database);
@@ -214,6 +214,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         w.WriteUInt64(m.Hash);
         w.WriteBool(m.Resyncing);
         w.WriteString(replica);
+        w.WriteUInt64(m.SinceApplied is { } since ? (ulong)Math.Max(0, since.Ticks / TimeSpan.TicksPerMicrosecond) : UnknownDuration);
         return Finish(buffer, w);
     }
 
@@ -367,7 +368,22 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         ulong hash = r.ReadUInt64("Hash");
         bool resyncing = r.ReadBool("Resyncing");
         IActorRef replica = ReadActorRef(ref r, "Replica");
-        return new ReplicaPositionReport(database, replicaNode, generation, txid, hash, resyncing, replica);
+        // Appended in a later version: absent from an older sender's reports.
+        TimeSpan? sinceApplied = r.AtEnd ? null : ReadDuration(ref r, "SinceApplied");
+        return new ReplicaPositionReport(database, replicaNode, generation, txid, hash, resyncing, replica, sinceApplied);
+    }
+
+    /// <summary>Marks a duration field as unknown.</summary>
+    private const ulong UnknownDuration = ulong.MaxValue;
+
+    /// <summary>A duration in microseconds, or <see cref="UnknownDuration"/>; any other value a TimeSpan cannot hold is refused.</summary>
+    private static TimeSpan? ReadDuration(ref WireReader r, string field)
+    {
+        ulong micros = r.ReadUInt64(field);
+        if (micros == UnknownDuration) return null;
+        if (micros > (ulong)(TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond))
+            throw r.Error($"field '{field}' holds {micros} microseconds, more than a duration can be");
+        return TimeSpan.FromMicroseconds(micros);
     }
 
     private ResyncRequest ReadResyncRequest(ref WireReader r)

@@ -13,6 +13,10 @@ namespace Litecast.Messages;
 /// <param name="Hash">Replica database hash at <paramref name="Txid"/>.</param>
 /// <param name="Resyncing">True while the replica is resyncing (its position is then stale).</param>
 /// <param name="Replica">The replica's actor for this database.</param>
+/// <param name="SinceApplied">How long before sending the report the replica applied <paramref name="Txid"/> (its own
+/// clock, a duration only); null when unknown (a sender that predates the field). The primary subtracts it from the time
+/// since it published <paramref name="Txid"/>, so the lag it reports is publish to apply, on the primary's clock, not
+/// inflated by how long the replica waited before reporting.</param>
 public sealed record ReplicaPositionReport(
     string Database,
     string ReplicaNode,
@@ -20,4 +24,5 @@ public sealed record ReplicaPositionReport(
     ulong Txid,
     ulong Hash,
     bool Resyncing,
-    IActorRef Replica);
+    IActorRef Replica,
+    TimeSpan? SinceApplied = null);

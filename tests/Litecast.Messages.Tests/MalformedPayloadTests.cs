@@ -50,6 +50,14 @@ public sealed class MalformedPayloadTests
         Assert.Throws<SerializationException>(() => Serializer.Manifest(new PageImage(1, new byte[1])));
     }
 
+    /// <summary>Bytes of fields appended in a later version at the end of <paramref name="message"/>'s payload: a payload
+    /// cut exactly before them is what an older sender writes, and must be read as such.</summary>
+    private static int AppendedFieldBytes(object message) => message is ReplicaPositionReport ? 8 : 0;
+
+    /// <summary>What an older sender's payload of <paramref name="message"/> (without the appended fields) reads as.</summary>
+    private static object WithoutAppendedFields(object message) =>
+        message is ReplicaPositionReport report ? report with { SinceApplied = null } : message;
+
     [Fact]
     public void Every_truncated_prefix_is_rejected()
     {
@@ -59,6 +67,11 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             for (int length = 0; length < bytes.Length; length++)
             {
+                if (AppendedFieldBytes(message) > 0 && length == bytes.Length - AppendedFieldBytes(message))
+                {
+                    MessageAssert.Equal(WithoutAppendedFields(message), Serializer.FromBinary(bytes.AsSpan(0, length).ToArray(), manifest));
+                    continue;
+                }
                 SerializationException e = Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
                 Assert.Contains(length == 0 ? "formatVersion" : "truncated", e.Message);
             }
@@ -74,8 +87,30 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             int step = Math.Max(1, bytes.Length / 97);
             for (int length = bytes.Length - 1; length >= 0; length -= step)
-                Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
+                if (length != bytes.Length - AppendedFieldBytes(message) || AppendedFieldBytes(message) == 0)
+                    Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
         }
+    }
+
+    [Fact]
+    public void A_position_report_from_an_older_sender_has_no_apply_time()
+    {
+        var report = new ReplicaPositionReport("db", "node", 1, 2, 3, false, _fixture.Replica, TimeSpan.FromMilliseconds(3));
+        byte[] bytes = Serializer.ToBinary(report);
+        var older = (ReplicaPositionReport)Serializer.FromBinary(bytes.AsSpan(0, bytes.Length - 8).ToArray(), Serializer.Manifest(report));
+        Assert.Null(older.SinceApplied);
+        Assert.Equal(2UL, older.Txid);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), ((ReplicaPositionReport)Serializer.FromBinary(bytes, Serializer.Manifest(report))).SinceApplied);
+    }
+
+    [Fact]
+    public void A_duration_no_TimeSpan_can_hold_is_rejected()
+    {
+        var report = new ReplicaPositionReport("db", "node", 1, 2, 3, false, _fixture.Replica, TimeSpan.Zero);
+        byte[] bytes = Serializer.ToBinary(report);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(bytes.Length - 8), ulong.MaxValue - 1);
+        SerializationException e = Rejects(Serializer, bytes, Serializer.Manifest(report));
+        Assert.Contains("SinceApplied", e.Message);
     }
 
     [Fact]

@@ -71,6 +71,7 @@ public static class MessageAssert
                 Assert.Equal(e.Hash, a.Hash);
                 Assert.Equal(e.Resyncing, a.Resyncing);
                 ActorRefEqual(e.Replica, a.Replica);
+                Assert.Equal(e.SinceApplied, a.SinceApplied);
                 break;
             }
             case ResyncRequest e:

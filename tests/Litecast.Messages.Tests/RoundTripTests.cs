@@ -22,7 +22,7 @@ public sealed class RoundTripTests
             MessageAssert.Equal(message, result);
             count++;
         }
-        Assert.Equal(24, count);
+        Assert.Equal(26, count);
     }
 
     [Fact]

@@ -165,11 +165,21 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
                 : $"txid {request.AfterTxid + 1} is no longer retained (oldest {oldest})"));
     }
 
+    /// <summary>
+    /// A replica's position. Its lag, on this node's clock: the time from publishing its last applied txid to the
+    /// replica applying it (the report says how long ago that was), or, when a later batch was already published and
+    /// not applied when the replica reported, how long that batch has been waiting, if longer. So a replica that keeps
+    /// up shows its real apply lag, however seldom it reports, and a replica that stopped shows a lag that grows.
+    /// </summary>
     private void ReplicaReported(ReplicaPositionReport report)
     {
         double? lag = null;
         if (_state?.PublishedAt(report.Txid) is { } published && report.Generation == _state.Generation)
-            lag = Stopwatch.GetElapsedTime(published).TotalMilliseconds;
+        {
+            var applyLag = Stopwatch.GetElapsedTime(published) - (report.SinceApplied ?? TimeSpan.Zero);
+            var waiting = _state.FirstPublishedAfter(report.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.Zero;
+            lag = Math.Max(0, Math.Max(applyLag.TotalMilliseconds, waiting.TotalMilliseconds));
+        }
         var previous = _replicas.GetValueOrDefault(report.ReplicaNode);
         if (lag is null && previous is not null && previous.Txid == report.Txid) lag = previous.LagMs;
         var now = DateTimeOffset.UtcNow;
@@ -189,6 +199,23 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (now - replica.ProgressAt > ReplicaSilentAfter) return ReplicaStates.Stalled;
         return replica.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
+
+    /// <summary>
+    /// A replica's lag as of now: the one its last report gave, unless it has been silent past
+    /// <see cref="SilentLagAfter"/> while batches it had not applied were published; then at least how long the first of
+    /// them has been waiting, so a frozen or cut-off replica's lag grows instead of holding its last value. (Between the
+    /// reports of a replica that is heard, the primary cannot tell what it applied meanwhile.)
+    /// </summary>
+    private double? LagNow(ReplicaView replica, ulong generation)
+    {
+        if (DateTimeOffset.UtcNow - replica.LastSeen < SilentLagAfter || replica.Generation != generation
+            || _state?.FirstPublishedAfter(replica.Txid) is not { } next)
+            return replica.LagMs;
+        return Math.Max(replica.LagMs ?? 0, Stopwatch.GetElapsedTime(next).TotalMilliseconds);
+    }
+
+    /// <summary>Twice the longest a replica that is heard waits between reports (it reports on each heartbeat).</summary>
+    private TimeSpan SilentLagAfter => 2 * _settings.HeartbeatInterval;
 
     /// <summary>Replicas report at least once a second (on each heartbeat): silent this long, one is not heard.</summary>
     private static readonly TimeSpan ReplicaSilentAfter = TimeSpan.FromSeconds(10);
@@ -254,7 +281,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var counters = new DatabaseCounters(report.TransactionsPublished, report.BytesPublished, _resyncs, report.Checkpoints,
             report.WalBytes, 0, _resyncBytesSent);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
-            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal).Select(r => r with { State = ReplicaStateOf(r, generation, txid) }).ToList(), problem is null && state is { Ready: true },
+            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal)
+                .Select(r => r with { State = ReplicaStateOf(r, generation, txid), LagMs = LagNow(r, generation) }).ToList(), problem is null && state is { Ready: true },
             problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version);
     }
 }

@@ -13,8 +13,8 @@ internal sealed class PrimaryState
     private const int PublishTimesKept = 65536;
 
     private readonly object _gate = new();
-    private readonly Dictionary<ulong, long> _publishTicks = new();
-    private readonly Queue<ulong> _publishOrder = new();
+    // When each recent batch was published: (its last txid, Stopwatch timestamp), in txid order.
+    private readonly List<(ulong LastTxid, long Ticks)> _published = new();
 
     public PrimaryState(long retainedLogBytes) => Log = new RetainedLog(retainedLogBytes);
 
@@ -61,8 +61,7 @@ internal sealed class PrimaryState
             _generation = generation;
             _txid = txid;
             _hash = hash;
-            _publishTicks.Clear();
-            _publishOrder.Clear();
+            _published.Clear();
         }
         Log.Clear();
     }
@@ -73,16 +72,42 @@ internal sealed class PrimaryState
         lock (_gate)
         {
             _txid = lastTxid;
-            _publishTicks[lastTxid] = nowTicks;
-            _publishOrder.Enqueue(lastTxid);
-            while (_publishOrder.Count > PublishTimesKept) _publishTicks.Remove(_publishOrder.Dequeue());
+            _published.Add((lastTxid, nowTicks));
+            // Trimmed in chunks, so that keeping the list bounded costs nothing per batch.
+            if (_published.Count > 2 * PublishTimesKept) _published.RemoveRange(0, _published.Count - PublishTimesKept);
         }
     }
 
     /// <summary>When the batch ending at <paramref name="txid"/> was published (primary's clock), if still known.</summary>
     public long? PublishedAt(ulong txid)
     {
-        lock (_gate) return _publishTicks.TryGetValue(txid, out var ticks) ? ticks : null;
+        lock (_gate)
+        {
+            var index = FirstEndingAtOrAfter(txid);
+            return index < _published.Count && _published[index].LastTxid == txid ? _published[index].Ticks : null;
+        }
+    }
+
+    /// <summary>When the first batch holding a txid after <paramref name="txid"/> was published, if any is known.</summary>
+    public long? FirstPublishedAfter(ulong txid)
+    {
+        lock (_gate)
+        {
+            var index = FirstEndingAtOrAfter(txid + 1);
+            return index < _published.Count ? _published[index].Ticks : null;
+        }
+    }
+
+    private int FirstEndingAtOrAfter(ulong txid)
+    {
+        int low = 0, high = _published.Count;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (_published[middle].LastTxid < txid) low = middle + 1;
+            else high = middle;
+        }
+        return low;
     }
 
     /// <summary>A new generation id: random, never 0.</summary>

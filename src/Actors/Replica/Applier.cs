@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Litecast.Messages;
@@ -23,7 +24,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// data is known to have been current.</summary>
     public sealed record Ready(ReplicaPosition? Position, string? Problem, DateTime? SavedAt = null);
 
-    public sealed record Applied(ulong Generation, ulong FirstTxid, ulong LastTxid, ulong Hash, long Bytes);
+    /// <summary>A batch was committed (or found already applied) at <paramref name="AppliedAt"/> (a Stopwatch timestamp).</summary>
+    public sealed record Applied(ulong Generation, ulong FirstTxid, ulong LastTxid, ulong Hash, long Bytes, long AppliedAt);
 
     /// <summary>A batch could not be applied: the replica must catch up (a lost part) or resync (a mismatch).</summary>
     public sealed record Rejected(string Reason, bool NeedsResync);
@@ -253,7 +255,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         _position = new ReplicaPosition(batch.Generation, batch.LastTxid, _hash!.Value, batch.PageSize, batch.PageCount);
         _positionFile.Write(_position, durable: false);
         if (skipped) _log.Info("{Database}: batch {First}..{Last} was already applied", _settings.Name, batch.FirstTxid, batch.LastTxid);
-        Context.Parent.Tell(new Applied(batch.Generation, batch.FirstTxid, batch.LastTxid, _hash.Value, skipped ? 0 : _openBytes));
+        Context.Parent.Tell(new Applied(batch.Generation, batch.FirstTxid, batch.LastTxid, _hash.Value, skipped ? 0 : _openBytes,
+            Stopwatch.GetTimestamp()));
     }
 
     private void AbandonOpen()

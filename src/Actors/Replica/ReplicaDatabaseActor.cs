@@ -62,6 +62,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private Heartbeat? _lastHeartbeat;
     private long _lastHeartbeatAt;
     private long _reportedAt;
+    private long? _appliedAt;
 
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
     private readonly BatchSequencer _sequencer;
@@ -262,6 +263,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         {
             _replicaProblem = lost.Detail;
             _position = null;
+            _appliedAt = null;
             _sequencer.ResetTo(0, pageCount: 0);
             Resync(lost.Detail);
         });
@@ -406,6 +408,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private void ApplierReady(Applier.Ready ready)
     {
         _position = ready.Position;
+        _appliedAt = null;
         _sequencer.ResetTo(ready.Position?.Txid ?? 0, ready.Position?.PageCount ?? 0, forgetHeld: true);
         _catchUpSince = null;
         _catchUpDeferred = false;
@@ -492,6 +495,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private void Applied(Applier.Applied applied)
     {
         _position = new ReplicaPosition(applied.Generation, applied.LastTxid, applied.Hash, _position?.PageSize ?? 0, 0);
+        _appliedAt = applied.AppliedAt;
         Progressed();
         _transactionsReplicated += (long)(applied.LastTxid - applied.FirstTxid + 1);
         _bytesReplicated += applied.Bytes;
@@ -552,6 +556,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _log.Info("{Database}: resync complete at generation {Generation:x16} txid {Txid} ({Pages} pages written)",
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
+        _appliedAt = Stopwatch.GetTimestamp();
         _primaryTxid = Math.Max(done.Txid, _lastHeartbeat?.Generation == done.Generation ? _lastHeartbeat.Txid : 0);
         // The snapshot was taken after the resync was asked for: the data is at least that recent.
         if (_resync is { } resync) _currentAt = Math.Max(_currentAt, resync.Since);
@@ -601,7 +606,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (_primary is null) return;
         _reportedAt = Stopwatch.GetTimestamp();
         _primary.Tell(new ReplicaPositionReport(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position?.Generation ?? 0,
-            _position?.Txid ?? 0, _position?.Hash ?? 0, _resync is not null, Self));
+            _position?.Txid ?? 0, _position?.Hash ?? 0, _resync is not null, Self,
+            _appliedAt is { } appliedAt ? Stopwatch.GetElapsedTime(appliedAt) : null));
     }
 
     private DatabaseStatus ReplicaStatus()
