@@ -252,11 +252,15 @@ internal sealed class BenchCluster : IDisposable
     public string Outputs => $"--- primary ---\n{Primary?.Output}" + string.Concat(Replicas.Select((r, i) => $"\n--- replica {i + 1} ---\n{r?.Output}"));
 
     /// <summary>Sum of a Prometheus metric's samples on a node.</summary>
-    public double Metric(string url, string name)
+    public double Metric(string url, string name) => MetricSamples(url, name).Sum(s => s.Value);
+
+    /// <summary>A Prometheus metric's samples on a node: each series' labels (the text between the braces) and value.</summary>
+    public IEnumerable<(string Labels, double Value)> MetricSamples(string url, string name)
     {
         var text = Http.GetStringAsync(url + "/metrics").Result;
         return text.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            .Select(l => (l[name.Length..(l.LastIndexOf(' '))], double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)))
+            .ToList();
     }
 
     public void Dispose()

@@ -180,11 +180,13 @@ internal sealed partial class ReplicationBenchmark
             using var document = JsonDocument.Parse(await cluster.Http.GetStringAsync(cluster.PrimaryUrl + "/status", CancellationToken.None));
             var db = document.RootElement.GetProperty("dbs")[0];
             var txid = db.GetProperty("txid").GetInt64();
-            var lagMetric = cluster.Metric(cluster.PrimaryUrl, "litecast_lag_seconds") * 1000;
+            // The primary's series (role="primary"); should it get one per replica, the largest, like /status below.
+            var lagMetric = cluster.MetricSamples(cluster.PrimaryUrl, "litecast_lag_seconds")
+                .Where(m => m.Labels.Contains("role=\"primary\"", StringComparison.Ordinal)).Select(m => m.Value * 1000).DefaultIfEmpty(double.NaN).Max();
             var advanced = lastTxid is { } last && txid > last;
             lastTxid = txid;
             if (!advanced) continue;
-            metrics.Add(lagMetric);
+            if (!double.IsNaN(lagMetric)) metrics.Add(lagMetric);
             var lags = db.GetProperty("replicas").EnumerateArray()
                 .Select(r => r.GetProperty("lagMs")).Where(l => l.ValueKind == JsonValueKind.Number).Select(l => l.GetDouble()).ToList();
             if (lags.Count > 0) status.Add(lags.Max());
