@@ -65,6 +65,10 @@ internal sealed class Node : IDisposable
     /// <summary>CPU seconds (utime+stime) and resident memory (VmRSS, VmHWM in MB) from /proc.</summary>
     public (double CpuSeconds, double RssMb, double PeakRssMb) Sample() => ProcStat.Sample(Pid);
 
+    /// <summary>Restricts every thread of the process (and the threads it starts later) to the given CPUs
+    /// (`taskset -a -p -c CPUS PID`).</summary>
+    public void PinTo(string cpus) => ProcStat.Pin(Pid, cpus);
+
     /// <summary>SIGTERM (a graceful cluster leave, so a restarted node rejoins quickly), SIGKILL after 10 s.</summary>
     public void Stop()
     {
@@ -87,6 +91,16 @@ internal sealed class Node : IDisposable
 
 internal static class ProcStat
 {
+    /// <summary>`taskset -a -p -c CPUS PID`: every thread of the process, and those it starts later, on those CPUs.</summary>
+    public static void Pin(int pid, string cpus)
+    {
+        var info = new ProcessStartInfo("taskset", ["-a", "-p", "-c", cpus, pid.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true };
+        using var taskset = Process.Start(info)!;
+        taskset.StandardOutput.ReadToEnd();
+        taskset.WaitForExit();
+        if (taskset.ExitCode != 0) throw new InvalidOperationException($"taskset -a -p -c {cpus} {pid} failed ({taskset.ExitCode})");
+    }
+
     public static (double CpuSeconds, double RssMb, double PeakRssMb) Sample(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
@@ -103,7 +117,7 @@ internal static class ProcStat
     }
 }
 
-/// <summary>A primary and up to two replicas on loopback, configured as the user's guide configures them (plus distinct
+/// <summary>A primary and some replicas (two unless told) on loopback, configured as the user's guide configures them (plus distinct
 /// ports), databases under one directory. With <c>tls</c>, as the README's Security section configures them: mutual TLS
 /// between the nodes, HTTPS, and a token every admin route needs.</summary>
 internal sealed class BenchCluster : IDisposable
@@ -114,15 +128,18 @@ internal sealed class BenchCluster : IDisposable
     private readonly string _scheme;
     private readonly int _primaryHttp = FreePort();
     private readonly int _primaryCluster = FreePort();
-    private readonly int[] _replicaHttp = [FreePort(), FreePort()];
+    private readonly int[] _replicaHttp;
     public Node? Primary;
-    public readonly Node?[] Replicas = new Node?[2];
+    public readonly Node?[] Replicas;
 
-    public BenchCluster(string root, bool tls = false)
+    public BenchCluster(string root, bool tls = false, int replicas = 2)
     {
         Root = root;
-        foreach (var dir in new[] { "primary", "replica1", "replica2" }) Directory.CreateDirectory(Path.Combine(Root, dir));
-        var security = new Dictionary<string, string> { ["primary"] = "", ["replica1"] = "", ["replica2"] = "" };
+        _replicaHttp = Enumerable.Range(0, replicas).Select(_ => FreePort()).ToArray();
+        Replicas = new Node?[replicas];
+        var nodes = new[] { "primary" }.Concat(Enumerable.Range(1, replicas).Select(i => $"replica{i}")).ToArray();
+        foreach (var dir in nodes) Directory.CreateDirectory(Path.Combine(Root, dir));
+        var security = nodes.ToDictionary(n => n, _ => "");
         _scheme = tls ? "https" : "http";
         if (tls)
         {
@@ -148,7 +165,7 @@ internal sealed class BenchCluster : IDisposable
               port: {_primaryCluster}
             {security["primary"]}
             """);
-        for (var i = 0; i < 2; i++)
+        for (var i = 0; i < replicas; i++)
             File.WriteAllText(Path.Combine(Root, $"replica{i + 1}", "litecast.yml"), $"""
                 addr: "127.0.0.1:{_replicaHttp[i]}"
                 dbs:
@@ -232,14 +249,18 @@ internal sealed class BenchCluster : IDisposable
     }
 
     /// <summary>Every node's output, for a failure's message.</summary>
-    public string Outputs => $"--- primary ---\n{Primary?.Output}\n--- replica 1 ---\n{Replicas[0]?.Output}\n--- replica 2 ---\n{Replicas[1]?.Output}";
+    public string Outputs => $"--- primary ---\n{Primary?.Output}" + string.Concat(Replicas.Select((r, i) => $"\n--- replica {i + 1} ---\n{r?.Output}"));
 
     /// <summary>Sum of a Prometheus metric's samples on a node.</summary>
-    public double Metric(string url, string name)
+    public double Metric(string url, string name) => MetricSamples(url, name).Sum(s => s.Value);
+
+    /// <summary>A Prometheus metric's samples on a node: each series' labels (the text between the braces) and value.</summary>
+    public IEnumerable<(string Labels, double Value)> MetricSamples(string url, string name)
     {
         var text = Http.GetStringAsync(url + "/metrics").Result;
         return text.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            .Select(l => (l[name.Length..(l.LastIndexOf(' '))], double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)))
+            .ToList();
     }
 
     public void Dispose()
