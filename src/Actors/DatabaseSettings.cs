@@ -31,8 +31,9 @@ public sealed record DatabaseSettings
     /// <summary>A replica further behind than this is unhealthy.</summary>
     public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often the tailer polls the WAL and rotates the guard when no file event arrives.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>How often the tailer rotates the guard, checkpoints and polls the WAL while it is changing (reads
+    /// follow the WAL's change notices at once); one tick of the actor system's scheduler (hocon/akka.conf).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How often the primary publishes a heartbeat.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);

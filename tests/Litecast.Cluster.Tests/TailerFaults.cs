@@ -14,7 +14,7 @@ public sealed class TailerFaults : ITailerEnvironment
     /// <summary>The next time the tailer reaches <paramref name="point"/>, it fails with <paramref name="reason"/>.</summary>
     public void Arm(TailerPoint point, string reason) => _armed[point] = reason;
 
-    public IDisposable WatchWal(string walPath, Action changed) => TailerEnvironment.Default.WatchWal(walPath, changed);
+    public IDisposable? WatchWal(string walPath, Action changed) => TailerEnvironment.Default.WatchWal(walPath, changed);
 
     public void Reached(TailerPoint point)
     {

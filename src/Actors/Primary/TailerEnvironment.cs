@@ -18,8 +18,9 @@ public enum TailerPoint
 public interface ITailerEnvironment
 {
     /// <summary>Calls <paramref name="changed"/> whenever <paramref name="walPath"/> is written, created or deleted,
-    /// until the returned handle is disposed (from any thread; possibly never, the tailer also polls).</summary>
-    IDisposable WatchWal(string walPath, Action changed);
+    /// until the returned handle is disposed (from any thread); null when file notifications are not available, and
+    /// the tailer then polls at its short interval all the time.</summary>
+    IDisposable? WatchWal(string walPath, Action changed);
 
     /// <summary>Called at <paramref name="point"/>; an exception thrown here fails the tailer there.</summary>
     void Reached(TailerPoint point);
@@ -34,7 +35,7 @@ public sealed class TailerEnvironment : ITailerEnvironment
     {
     }
 
-    public IDisposable WatchWal(string walPath, Action changed) => WalChangeNotifier.Subscribe(walPath, changed);
+    public IDisposable? WatchWal(string walPath, Action changed) => WalChangeNotifier.Subscribe(walPath, changed);
 
     public void Reached(TailerPoint point)
     {

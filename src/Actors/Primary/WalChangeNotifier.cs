@@ -23,8 +23,8 @@ internal static partial class WalChangeNotifier
     private static readonly Dictionary<string, DirectoryWatch> Watches = new(StringComparer.Ordinal);
 
     /// <summary>Calls <paramref name="changed"/> (on the directory's watch thread) whenever <paramref name="walPath"/> is
-    /// written, created or deleted, until the returned handle is disposed. Without inotify, never calls it.</summary>
-    public static IDisposable Subscribe(string walPath, Action changed)
+    /// written, created or deleted, until the returned handle is disposed; null without inotify.</summary>
+    public static IDisposable? Subscribe(string walPath, Action changed)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(walPath))!;
         var name = Encoding.UTF8.GetBytes(Path.GetFileName(walPath));
@@ -33,7 +33,7 @@ internal static partial class WalChangeNotifier
             if (!Watches.TryGetValue(directory, out var watch))
             {
                 watch = DirectoryWatch.Start(directory);
-                if (watch is null) return new Subscription(directory, name, changed);
+                if (watch is null) return null;
                 Watches[directory] = watch;
             }
             watch.Add(name, changed);
@@ -62,10 +62,11 @@ internal static partial class WalChangeNotifier
     private sealed partial class DirectoryWatch
     {
         private const int InCloexec = 0x80000;
-        private const uint InModify = 0x2, InMovedTo = 0x80, InCreate = 0x100, InDelete = 0x200;
+        private const uint InModify = 0x2, InMovedTo = 0x80, InCreate = 0x100, InDelete = 0x200, InQueueOverflow = 0x4000;
         private const short PollIn = 0x1;
         private const int EventHeaderSize = 16; // int wd, uint mask, uint cookie, uint len; then len bytes of name
-        private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
+        // Only bounds how long a stopped watch's thread lingers: events end the wait at once.
+        private static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(1);
 
         private readonly int _fd;
         private volatile (byte[] Name, Action Changed)[] _listeners = [];
@@ -136,6 +137,8 @@ internal static partial class WalChangeNotifier
             Span<bool> due = stackalloc bool[listeners.Length];
             while (events.Length >= EventHeaderSize)
             {
+                // Events were dropped (the kernel's queue overflowed): any WAL may have changed.
+                if ((BitConverter.ToUInt32(events[4..8]) & InQueueOverflow) != 0) due.Fill(true);
                 var nameLength = (int)BitConverter.ToUInt32(events[12..16]);
                 if (events.Length < EventHeaderSize + nameLength) break;
                 var name = events.Slice(EventHeaderSize, nameLength);

@@ -76,6 +76,18 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private IDisposable? _walWatch;
     private int _wakePending;
 
+    /// <summary>
+    /// A watched WAL unchanged this long makes the tailer idle: it polls every <see cref="IdlePollInterval"/> instead of
+    /// every <see cref="DatabaseSettings.PollInterval"/>, and the first change notice makes it brisk again. The polls
+    /// rotate the guard, checkpoint and notice a replaced database file; an unchanged WAL needs none of that often, and
+    /// fifty polls a second were most of an idle primary's CPU. An unwatched WAL is polled briskly all the time.
+    /// </summary>
+    private static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IdlePollInterval = TimeSpan.FromSeconds(1);
+    private long _changedAt = Stopwatch.GetTimestamp();
+    private (long Cursor, long WalBytes) _seenAtPoll;
+    private bool _idle;
+
     public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
     {
         _settings = settings;
@@ -87,12 +99,18 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _reader = new WalReader(WalFormat.WalPath(settings.Path));
         _checkpointer = new WalCheckpointer(settings.Path, settings.CheckpointThresholdPages);
 
-        Receive<Tick>(_ => Poll());
+        Receive<Tick>(_ =>
+        {
+            Poll();
+            PaceTimer();
+        });
         Receive<Wake>(_ =>
         {
             // Read at once. Under a steady stream commits still travel grouped: while the tailer reads and publishes,
             // new commits raise one pending wake-up, and the next read takes all of them.
             Interlocked.Exchange(ref _wakePending, 0);
+            _changedAt = Stopwatch.GetTimestamp();
+            if (_idle) SetPollInterval(idle: false);
             if (!_state.Ready || !_guard.IsHeld) return;
             if (_bigWriteInProgress) RotateAndDrain();
             else DrainAndPublish(null);
@@ -129,7 +147,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (_state.Ready) _log.Warning("Tailer for {Database} cannot resume its WAL position: {Reason}", _settings.Name, reason);
             Establish();
         }
-        Timers.StartPeriodicTimer("poll", Tick.Instance, _settings.PollInterval);
+        SetPollInterval(idle: false);
         var self = Self;
         // At most one wake-up waits in the mailbox however many writes the application makes.
         _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), () =>
@@ -258,6 +276,24 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var walBytes = _reader.FileLength();
         if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
         Persist(durable: false);
+    }
+
+    /// <summary>Goes idle when the WAL is watched and neither the file nor the reader moved for <see cref="IdleAfter"/>.</summary>
+    private void PaceTimer()
+    {
+        var seen = (_reader.Cursor.Offset, _state.Report.WalBytes);
+        if (seen != _seenAtPoll)
+        {
+            _seenAtPoll = seen;
+            _changedAt = Stopwatch.GetTimestamp();
+        }
+        if (!_idle && _walWatch is not null && Stopwatch.GetElapsedTime(_changedAt) > IdleAfter) SetPollInterval(idle: true);
+    }
+
+    private void SetPollInterval(bool idle)
+    {
+        _idle = idle;
+        Timers.StartPeriodicTimer("poll", Tick.Instance, idle ? IdlePollInterval : _settings.PollInterval);
     }
 
     /// <summary>Drops the guard and establishes the generation again (a new one: the saved position no longer matches).</summary>
