@@ -70,6 +70,9 @@ public sealed class WalReader : IDisposable
 
     private readonly string _walPath;
     private FileStream? _file;
+    // The open file's identity, taken once: an open descriptor's inode never changes, so each read needs one stat of
+    // the path only.
+    private FileIdentity? _fileIdentity;
     private WalHeader? _header;
     private long _committedOffset;
     private WalChecksum _committedChecksum;
@@ -333,9 +336,10 @@ public sealed class WalReader : IDisposable
         {
             // The application may delete the WAL (last connection closed) and SQLite may create a new one: follow the
             // path, not an old inode.
-            if (File.Exists(_walPath) && SameFile(_file, _walPath)) return _file;
+            if (_fileIdentity is { } open && FileIdentity.Of(_walPath) == open) return _file;
             _file.Dispose();
             _file = null;
+            _fileIdentity = null;
         }
         try
         {
@@ -346,18 +350,18 @@ public sealed class WalReader : IDisposable
                 Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete,
                 Options = FileOptions.RandomAccess, BufferSize = 0,
             });
+            _fileIdentity = FileIdentity.Of(_file);
             return _file;
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
     }
 
-    private static bool SameFile(FileStream open, string path) => FileIdentity.Of(open) == FileIdentity.Of(path);
-
     public void Dispose()
     {
         _file?.Dispose();
         _file = null;
+        _fileIdentity = null;
     }
 }
 
