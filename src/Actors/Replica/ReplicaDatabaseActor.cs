@@ -85,6 +85,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     // not as far as since the first heartbeat it hears again.
     private ulong _primaryTxid;
     private long _currentAt = Stopwatch.GetTimestamp();
+    // Pause detection: when the actor last handled a tick or a heartbeat, and when it found it had been paused.
+    private long _aliveAt = Stopwatch.GetTimestamp();
+    private long? _resumedAt;
     private long _progressAt = Stopwatch.GetTimestamp();
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
@@ -338,21 +341,51 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     {
         if (_position is null || generation != _position.Generation) return;
         _primaryTxid = Math.Max(_primaryTxid, txid);
-        if (txid <= _position.Txid) _currentAt = Stopwatch.GetTimestamp();
+        if (txid <= _position.Txid && _resumedAt is null) _currentAt = Stopwatch.GetTimestamp();
     }
 
     /// <summary>The applied position advanced (or a resync finished).</summary>
     private void Progressed()
     {
         _progressAt = Stopwatch.GetTimestamp();
-        if (_position is not null && _position.Txid >= _primaryTxid) _currentAt = _progressAt;
+        if (_position is not null && _position.Txid >= _primaryTxid && _resumedAt is null) _currentAt = _progressAt;
+    }
+
+    /// <summary>A tick or heartbeat handled this long after the previous one means the process was paused (SIGSTOP, a
+    /// frozen VM) or starved: ticks come every second.</summary>
+    private static readonly TimeSpan PauseDetectedAfter = TimeSpan.FromSeconds(3);
+
+    /// <summary>A heartbeat handled this long after a pause was detected was sent after it: the ones queued during the
+    /// pause arrive within moments of resuming.</summary>
+    private static readonly TimeSpan FreshHeartbeatAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Called on each tick and heartbeat. After a pause, heartbeats and batches sent before or during it are handled
+    /// first and would make the replica look current at a position the primary has long left. Until a heartbeat sent
+    /// after the pause arrives, they only raise the primary's known txid, never mark the replica current, and the
+    /// status says why it is not healthy.
+    /// </summary>
+    private void Alive(Heartbeat? heartbeat)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var gap = Stopwatch.GetElapsedTime(_aliveAt, now);
+        _aliveAt = now;
+        if (gap > PauseDetectedAfter)
+        {
+            _resumedAt = now;
+            _log.Warning("{Database}: resumed after {Seconds:F1} s without ticks or heartbeats (paused or starved); not current until the primary is heard again",
+                _settings.Name, gap.TotalSeconds);
+        }
+        else if (heartbeat is not null && _resumedAt is { } resumed && Stopwatch.GetElapsedTime(resumed, now) >= FreshHeartbeatAfter)
+            _resumedAt = null;
     }
 
     /// <summary>How old the replica's data is when it is behind the primary's known txid (0 when it is not), on this
-    /// node's clock; null when the primary's position is not known.</summary>
+    /// node's clock; null when the primary's position is not known. After a pause, until the primary is heard again,
+    /// the age since it was last known current.</summary>
     private TimeSpan? BehindFor() =>
         _lastHeartbeat is null || _position is null ? null
-        : _position.Txid >= _primaryTxid ? TimeSpan.Zero
+        : _position.Txid >= _primaryTxid && _resumedAt is null ? TimeSpan.Zero
         : Stopwatch.GetElapsedTime(_currentAt);
 
     /// <summary>Since when the cluster calls the primary unreachable; null while it is reachable (or not known yet).</summary>
@@ -361,7 +394,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string CurrentState()
     {
         if (_resync is not null) return ReplicaStates.Resyncing;
-        if (PrimaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag)
+        if (PrimaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag
+            || _resumedAt is not null)
             return ReplicaStates.Disconnected;
         if (_position is null) return ReplicaStates.CatchingUp;
         if (_position.Txid >= _primaryTxid) return ReplicaStates.Following;
@@ -373,6 +407,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>Once a second, in every behaviour: the state, and the waiters whose asker gave up.</summary>
     private void Ticked()
     {
+        Alive(null);
         RefreshState();
         AnswerWaiters();
     }
@@ -432,6 +467,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 
     private void HeartbeatReceived(Heartbeat heartbeat)
     {
+        Alive(heartbeat);
         _primary = Sender;
         _lastHeartbeat = heartbeat;
         _lastHeartbeatAt = Stopwatch.GetTimestamp();
@@ -623,6 +659,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (PrimaryUnreachableSince is { } unreachable)
             problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
         if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
+        else if (_resumedAt is { } resumed)
+            problem ??= $"resumed after a pause {Stopwatch.GetElapsedTime(resumed).TotalSeconds:F0} s ago; waiting to hear the primary's current position";
         else if (sinceHeartbeat > _settings.MaxLag) problem = $"no heartbeat from the primary for {sinceHeartbeat.Value.TotalSeconds:F0} s";
         if (_resync is not null) problem ??= $"resyncing ({_resyncReason})";
         else if (_position is null) problem ??= "no data yet";
