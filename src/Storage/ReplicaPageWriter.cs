@@ -21,6 +21,10 @@ public sealed class ReplicaPageWriter : IDisposable
 
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _insert;
+    // Prepared once: every batch runs them, and preparing a statement per batch cost as much as writing its pages.
+    private readonly SqliteCommand _begin;
+    private readonly SqliteCommand _commit;
+    private readonly SqliteCommand _dataVersion;
     private readonly SqliteParameter _pageNumber;
     private readonly SqliteParameter _data;
     private bool _inTransaction;
@@ -35,6 +39,17 @@ public sealed class ReplicaPageWriter : IDisposable
         _pageNumber = _insert.Parameters.Add("@pgno", SqliteType.Integer);
         _data = _insert.Parameters.Add("@data", SqliteType.Blob);
         _insert.Prepare();
+        _begin = Prepared(connection, "BEGIN IMMEDIATE");
+        _commit = Prepared(connection, "COMMIT");
+        _dataVersion = Prepared(connection, $"PRAGMA {Schema}.data_version");
+    }
+
+    private static SqliteCommand Prepared(SqliteConnection connection, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Prepare();
+        return command;
     }
 
     public string Path { get; }
@@ -120,7 +135,7 @@ public sealed class ReplicaPageWriter : IDisposable
     public void Begin()
     {
         if (_inTransaction) throw new InvalidOperationException($"{Path}: an apply transaction is already open");
-        _connection.Execute("BEGIN IMMEDIATE");
+        _begin.ExecuteNonQuery();
         _inTransaction = true;
     }
 
@@ -152,7 +167,7 @@ public sealed class ReplicaPageWriter : IDisposable
         _pageNumber.Value = (long)pageCount + 1;
         _data.Value = DBNull.Value;
         _insert.ExecuteNonQuery();
-        _connection.Execute("COMMIT");
+        _commit.ExecuteNonQuery();
         _inTransaction = false;
     }
 
@@ -170,7 +185,7 @@ public sealed class ReplicaPageWriter : IDisposable
     /// The replica's data version as this connection sees it: it changes when ANOTHER connection commits to the
     /// replica — which, on a read-only replica, means somebody wrote to it locally.
     /// </summary>
-    public long DataVersion() => _connection.Scalar<long>($"PRAGMA {Schema}.data_version");
+    public long DataVersion() => (long)_dataVersion.ExecuteScalar()!;
 
     /// <summary>Runs a checkpoint of the replica's WAL; returns (WAL frames, frames checkpointed).</summary>
     public (int LogFrames, int CheckpointedFrames) Checkpoint(bool truncate)
@@ -186,6 +201,9 @@ public sealed class ReplicaPageWriter : IDisposable
     {
         Rollback();
         _insert.Dispose();
+        _begin.Dispose();
+        _commit.Dispose();
+        _dataVersion.Dispose();
         _connection.Dispose();
     }
 }
