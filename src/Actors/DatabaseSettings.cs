@@ -52,4 +52,7 @@ public sealed record DatabaseSettings
 
     /// <summary>Litecast's state directory for this database.</summary>
     public string StateDirectory => Storage.PositionFile.StateDirectory(Path);
+
+    /// <summary>Where the primary keeps its retained log's segment files.</summary>
+    public string RetainedLogDirectory => System.IO.Path.Combine(StateDirectory, "retained-log");
 }
