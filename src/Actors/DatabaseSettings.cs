@@ -25,7 +25,7 @@ public sealed record DatabaseSettings
     /// <summary>The primary runs a PASSIVE checkpoint once the WAL holds this many frames Litecast has read.</summary>
     public int CheckpointThresholdPages { get; init; } = 1000;
 
-    /// <summary>Bytes of recent batches the primary keeps for catch-up.</summary>
+    /// <summary>Bytes of recent batches the primary keeps for catch-up, on disk (<see cref="RetainedLogDirectory"/>).</summary>
     public long RetainedLogBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>A replica further behind than this is unhealthy.</summary>

@@ -37,8 +37,10 @@ public sealed class RetainedLogFile : IDisposable
 
     private readonly object _gate = new();
     private readonly string _instance = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.NextInt64()));
-    private readonly SortedDictionary<long, SafeFileHandle> _segments = new();
+    // Open segments by number; numbers are handed out in order and dropped oldest first, from _oldest on.
+    private readonly Dictionary<long, SafeFileHandle> _segments = new();
     private readonly XxHash3 _appendHash = new();
+    private long _oldest;
     private long _current = -1;
     private long _currentLength;
     private long _nextSegment;
@@ -64,7 +66,7 @@ public sealed class RetainedLogFile : IDisposable
             lock (_gate)
             {
                 long total = 0;
-                foreach (var number in _segments.Keys) total += number == _current ? _currentLength : RandomAccess.GetLength(_segments[number]);
+                foreach (var (number, handle) in _segments) total += number == _current ? _currentLength : RandomAccess.GetLength(handle);
                 return total;
             }
         }
@@ -172,11 +174,12 @@ public sealed class RetainedLogFile : IDisposable
     {
         lock (_gate)
         {
-            while (_segments.Count > 0 && _segments.First() is var (number, handle) && number < segment && number != _current)
+            for (; _oldest < segment && _oldest < _current; _oldest++)
             {
-                _segments.Remove(number);
+                // A number whose file could not be created was never added.
+                if (!_segments.Remove(_oldest, out var handle)) continue;
                 handle.Dispose();
-                Delete(PathOf(number));
+                Delete(PathOf(_oldest));
             }
         }
     }
@@ -188,6 +191,7 @@ public sealed class RetainedLogFile : IDisposable
         {
             foreach (var handle in _segments.Values) handle.Dispose();
             _segments.Clear();
+            _oldest = _nextSegment;
             _current = -1;
             _currentLength = 0;
             if (!System.IO.Directory.Exists(Directory)) return;

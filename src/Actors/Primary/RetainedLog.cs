@@ -96,7 +96,8 @@ public sealed class RetainedLog : IDisposable
                     problem = (problem is null ? "" : problem + "; ") + $"the retained log under {_file.Directory} works again from txid {batch.FirstTxid}";
                 _failing = false;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            // ArgumentException too (a page that is not the batch's page size): the log is a cache and must never stop the tailer.
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 var cleared = ClearLocked();
                 if (!_failing)
