@@ -77,8 +77,9 @@ public sealed class RetainedLogFile : IDisposable
 
     /// <summary>
     /// Writes <paramref name="pages"/> (each <paramref name="pageSize"/> bytes) as one record, in a new segment when
-    /// the current one is full. Throws <see cref="IOException"/> (disk full, directory gone) or
-    /// <see cref="UnauthorizedAccessException"/>; a failed record is never indexed, whatever it left in the file.
+    /// the current one is full. Throws <see cref="IOException"/> (disk full, directory gone, with the segment's path) or
+    /// <see cref="UnauthorizedAccessException"/>, and <see cref="ArgumentException"/> for a page of another size; a
+    /// failed record is never indexed, whatever it left in the file.
     /// </summary>
     public RetainedRecord Append(IReadOnlyList<PageImage> pages, int pageSize)
     {
@@ -101,8 +102,15 @@ public sealed class RetainedLogFile : IDisposable
             var record = new RetainedRecord(0, 0, pages.Count, pageSize, _appendHash.GetCurrentHashAsUInt64());
             if (pages.Count == 0) return record with { Segment = _current };
             if (_current < 0 || _currentLength >= SegmentBytes) StartSegment();
-            // One pwritev of the whole record into the page cache; no fsync, the log is a cache.
-            RandomAccess.Write(_segments[_current], buffers, _currentLength);
+            try
+            {
+                // One pwritev of the whole record into the page cache; no fsync, the log is a cache.
+                RandomAccess.Write(_segments[_current], buffers, _currentLength);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"{PathOf(_current)}: cannot write {record.Length} bytes at offset {_currentLength}: {e.Message}", e);
+            }
             record = record with { Segment = _current, Offset = _currentLength };
             _currentLength += record.Length;
             return record;
@@ -149,6 +157,10 @@ public sealed class RetainedLogFile : IDisposable
             catch (ObjectDisposedException)
             {
                 return false; // dropped between the lookup and the read
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"{PathOf(record.Segment)}: cannot read {length} bytes at offset {record.Offset}: {e.Message}", e);
             }
             var path = PathOf(record.Segment);
             if (read != length)
