@@ -72,8 +72,7 @@ public sealed class RetainedLogFile : IDisposable
         }
     }
 
-    /// <summary>The path of segment <paramref name="segment"/> (for messages).</summary>
-    public string PathOf(long segment) => Path.Combine(Directory, $"{Prefix}{_instance}-{segment}");
+    private string PathOf(long segment) => Path.Combine(Directory, $"{Prefix}{_instance}-{segment}");
 
     /// <summary>
     /// Writes <paramref name="pages"/> (each <paramref name="pageSize"/> bytes) as one record, in a new segment when

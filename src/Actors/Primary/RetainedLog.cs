@@ -13,7 +13,7 @@ namespace Litecast.Actors.Primary;
 /// The pages live on disk (<see cref="RetainedLogFile"/>), so that the log costs the process no resident memory; the
 /// OS page cache keeps the recent ones. Only a small index stays here: each batch's header (a <see cref="PageBatch"/>
 /// without pages) and where its record lies. Evicted batches leave the index at once, their disk space a whole segment
-/// (a ninth of <see cref="MaxBytes"/>, at least 64 KiB) at a time, so the files exceed the bound by at most one segment.
+/// (an eighth of <see cref="MaxBytes"/>, at least 64 KiB) at a time, so the files exceed the bound by at most one segment.
 /// The log is a cache: it starts empty (a previous process's segments are deleted), and a failing disk costs catch-up,
 /// never publishing: a batch that cannot be written drops the whole log, a record that cannot be read back or fails
 /// its checksum makes <see cref="TryGetAfter"/> answer false (the replica resyncs), and either is reported with the file
@@ -33,7 +33,8 @@ public sealed class RetainedLog : IDisposable
     private readonly record struct Entry(PageBatch Header, RetainedRecord Record, long Bytes);
 
     /// <param name="directory">Where the segment files go (the database's state directory holds it).</param>
-    /// <param name="maxBytes">The bound on retained batches, counted as today's heap log did: 64 + page bytes + 8 a page.</param>
+    /// <param name="maxBytes">The bound on retained batches, each counted as 64 bytes plus 8 and the page's bytes a page (as when
+    /// the log was on the heap, so configured sizes keep their meaning).</param>
     /// <param name="report">Told each problem with the log's files, with its context; called from the appending or reading thread.</param>
     public RetainedLog(string directory, long maxBytes, Action<string> report)
     {
@@ -50,7 +51,7 @@ public sealed class RetainedLog : IDisposable
     /// <summary>Bytes of page data currently retained.</summary>
     public long Bytes { get { lock (_gate) return _bytes; } }
 
-    /// <summary>Bytes the segment files hold: <see cref="Bytes"/> plus what eviction left in the oldest segment.</summary>
+    /// <summary>Bytes the segment files hold: at most <see cref="Bytes"/> plus what eviction left in the oldest segment.</summary>
     public long DiskBytes => _file.DiskBytes;
 
     /// <summary>First txid still retained for <paramref name="generation"/>, or null when nothing is.</summary>
