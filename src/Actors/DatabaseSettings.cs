@@ -25,7 +25,7 @@ public sealed record DatabaseSettings
     /// <summary>The primary runs a PASSIVE checkpoint once the WAL holds this many frames Litecast has read.</summary>
     public int CheckpointThresholdPages { get; init; } = 1000;
 
-    /// <summary>Bytes of recent batches the primary keeps for catch-up.</summary>
+    /// <summary>Bytes of recent batches the primary keeps for catch-up, on disk (<see cref="RetainedLogDirectory"/>).</summary>
     public long RetainedLogBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>A replica further behind than this is unhealthy.</summary>
@@ -52,4 +52,7 @@ public sealed record DatabaseSettings
 
     /// <summary>Litecast's state directory for this database.</summary>
     public string StateDirectory => Storage.PositionFile.StateDirectory(Path);
+
+    /// <summary>Where the primary keeps its retained log's segment files.</summary>
+    public string RetainedLogDirectory => System.IO.Path.Combine(StateDirectory, "retained-log");
 }

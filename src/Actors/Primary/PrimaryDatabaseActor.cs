@@ -87,6 +87,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _guard?.Dispose();
+        _state?.Log.Dispose();
     }
 
     private void AnswerWaiters() => _waiters.Answer(_state?.Generation ?? 0, _state?.Txid ?? 0, _state?.Generation ?? 0);
@@ -127,7 +128,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         // stay behind to fill the disk.
         if (Directory.Exists(_settings.StateDirectory))
             foreach (var leftover in Directory.EnumerateFiles(_settings.StateDirectory, "snapshot-*.pages")) DeleteSnapshotFile(leftover);
-        _state = new PrimaryState(_settings.RetainedLogBytes);
+        _state = new PrimaryState(_settings.RetainedLogDirectory, _settings.RetainedLogBytes,
+            problem => _log.Warning("{Database}: {Problem}", _settings.Name, problem));
         _guard = new WalGuard(_settings.Path);
         var tailer = WalTailer.Props(_settings, _state, _guard, _mediator);
         // While the tailer is down between a failure and its restart, requests for it (a /sync, a resync's snapshot)

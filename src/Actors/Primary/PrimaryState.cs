@@ -16,7 +16,11 @@ internal sealed class PrimaryState
     // When each recent batch was published: (its last txid, Stopwatch timestamp), in txid order.
     private readonly List<(ulong LastTxid, long Ticks)> _published = new();
 
-    public PrimaryState(long retainedLogBytes) => Log = new RetainedLog(retainedLogBytes);
+    /// <param name="retainedLogDirectory">Where the retained log keeps its files.</param>
+    /// <param name="retainedLogBytes">The retained log's bound.</param>
+    /// <param name="report">Told the retained log's file problems.</param>
+    public PrimaryState(string retainedLogDirectory, long retainedLogBytes, Action<string> report) =>
+        Log = new RetainedLog(retainedLogDirectory, retainedLogBytes, report);
 
     public RetainedLog Log { get; }
 
