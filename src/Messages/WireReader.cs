@@ -26,6 +26,9 @@ internal ref struct WireReader
 
     private readonly int Remaining => _data.Length - _position;
 
+    /// <summary>True when every byte was read: a field appended by a later writer is absent.</summary>
+    public readonly bool AtEnd => Remaining == 0;
+
     public readonly SerializationException Error(string what) =>
         new($"Litecast message with manifest '{_manifest}': {what} (offset {_position} of {_data.Length} bytes)");
 

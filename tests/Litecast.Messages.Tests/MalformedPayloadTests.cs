@@ -59,6 +59,7 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             for (int length = 0; length < bytes.Length; length++)
             {
+                if (IsOlderLayout(message, bytes, length)) continue;
                 SerializationException e = Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
                 Assert.Contains(length == 0 ? "formatVersion" : "truncated", e.Message);
             }
@@ -74,9 +75,15 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             int step = Math.Max(1, bytes.Length / 97);
             for (int length = bytes.Length - 1; length >= 0; length -= step)
-                Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
+                if (!IsOlderLayout(message, bytes, length))
+                    Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
         }
     }
+
+    /// <summary>A prefix that is a complete payload of an older writer: a field appended later is absent, not cut
+    /// (ResyncRequest's RangesInFlight, an int32).</summary>
+    private static bool IsOlderLayout(object message, byte[] bytes, int length) =>
+        message is ResyncRequest && length == bytes.Length - 4;
 
     [Fact]
     public void Extra_trailing_bytes_are_ignored()
