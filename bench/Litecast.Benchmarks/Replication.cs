@@ -385,7 +385,7 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
     /// <summary>
     /// Full resyncs of a fresh replica from a primary of --resync-mb MiB (--runs N, default 3), against cp + sync of the
     /// same file, back to back: the resync half of section 5 alone, for profiling. --db-cache FILE keeps the filled
-    /// primary between probes (filled once, then copied).
+    /// primary between probes (filled once, then copied); --delta adds section 5's delta resyncs after 1% changed.
     /// </summary>
     private static int ProbeResync(Args a, TextWriter output)
     {
@@ -424,6 +424,27 @@ internal sealed class ReplicationBenchmark(bool smoke, int runs, TextWriter outp
                 cluster.DeleteReplica(0, stateOnly: false);
             }
             output.WriteLine($"full resync median {Stats.Median(full):F2} s, cp+sync median {Stats.Median(cp):F2} s, ratio {Stats.Median(full) / Stats.Median(cp):F2}");
+            if (a.Has("delta"))
+            {
+                // Section 5's delta case: the replica's state forgotten while ~1% of the primary's pages change.
+                cluster.StartReplica(0);
+                cluster.WaitCaughtUp(TimeSpan.FromSeconds(600));
+                var delta = new List<double>();
+                for (var run = 0; run < a.Int("runs", 3); run++)
+                {
+                    cluster.StopReplica(0);
+                    cluster.DeleteReplica(0, stateOnly: true);
+                    Child("touch", "--db", cluster.PrimaryDb);
+                    cluster.StartReplica(0);
+                    var node = cluster.Replicas[0]!;
+                    var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(300));
+                    var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+                    delta.Add(done - started);
+                    output.WriteLine($"delta run {run + 1}: {done - started:F2} s");
+                    cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+                }
+                output.WriteLine($"delta resync median {Stats.Median(delta):F2} s");
+            }
             if (a.Has("logs")) output.WriteLine(cluster.Outputs);
             return 0;
         }
