@@ -104,12 +104,10 @@ internal sealed class ResyncSource : ReceiveActor
                 Fail($"demanded page {pageNumber} outside the offered range {rangeStart}..{rangeEnd}");
                 return;
             }
-            var data = new byte[pageSize];
-            RandomAccess.Read(_file!.SafeFileHandle, data, (long)(pageNumber - 1) * pageSize);
-            batch.Add(new PageImage(pageNumber, data));
-            if (batch.Count == _pagesPerMessage) Send(rangeStart, ref batch, last);
+            batch.Add(new PageImage(pageNumber, new byte[pageSize]));
+            if (batch.Count == _pagesPerMessage && !Send(rangeStart, ref batch, last)) return;
         }
-        if (batch.Count > 0) Send(rangeStart, ref batch, last);
+        if (batch.Count > 0 && !Send(rangeStart, ref batch, last)) return;
         _offered.Dequeue();
         if (last)
         {
@@ -119,11 +117,30 @@ internal sealed class ResyncSource : ReceiveActor
         Offer();
     }
 
-    private void Send(uint rangeStart, ref List<PageImage> pages, bool lastRange)
+    /// <summary>Reads the pages' images from the snapshot, then sends them; false (the session failed) when the
+    /// snapshot file is shorter than its page count. Pages with consecutive numbers (all of them in a full resync) are
+    /// read with one vectored read instead of a system call per page.</summary>
+    private bool Send(uint rangeStart, ref List<PageImage> pages, bool lastRange)
     {
+        var pageSize = _snapshot.Info.PageSize;
+        var run = new List<Memory<byte>>(pages.Count);
+        for (var i = 0; i < pages.Count; i++)
+        {
+            run.Add(pages[i].Data);
+            if (i + 1 < pages.Count && pages[i + 1].PageNumber == pages[i].PageNumber + 1) continue;
+            var first = pages[i].PageNumber - (uint)run.Count + 1;
+            var read = RandomAccess.Read(_file!.SafeFileHandle, run, (long)(first - 1) * pageSize);
+            if (read != (long)run.Count * pageSize)
+            {
+                Fail($"{_snapshot.File}: pages {first}..{pages[i].PageNumber} are past the end of the snapshot");
+                return false;
+            }
+            run.Clear();
+        }
         _replica.Tell(new ResyncPages(_session, rangeStart, pages, lastRange));
         Context.Parent.Tell(new Sent((long)pages.Count * _snapshot.Info.PageSize));
         pages = new List<PageImage>(_pagesPerMessage);
+        return true;
     }
 
     private void Fail(string reason)

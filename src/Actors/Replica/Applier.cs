@@ -362,6 +362,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             return;
         }
         var pageSize = _firstOffer!.PageSize;
+        // Pages with consecutive numbers (all of them in a full resync) are staged with one vectored write: a write
+        // per 4 KiB page cost a system call per page, about a second of the replica's CPU per GiB.
+        var run = new List<ReadOnlyMemory<byte>>(pages.Pages.Count);
+        var runStart = 0u;
         foreach (var page in pages.Pages)
         {
             if (page.Data.Length != pageSize) { Abort($"page {page.PageNumber} is {page.Data.Length} bytes, expected {pageSize}"); return; }
@@ -370,12 +374,23 @@ internal sealed class Applier : ReceiveActor, IWithTimers
                 Abort($"page {page.PageNumber} arrived for range {range.FirstPage}..{range.LastPage}");
                 return;
             }
-            RandomAccess.Write(_staging!.SafeFileHandle, page.Data, (long)(page.PageNumber - 1) * pageSize);
+            if (run.Count > 0 && page.PageNumber != runStart + (uint)run.Count) StageRun(run, runStart, pageSize);
+            if (run.Count == 0) runStart = page.PageNumber;
+            run.Add(page.Data);
             _newFile?.SetPage(page.PageNumber, page.Data);
         }
+        StageRun(run, runStart, pageSize);
         range.Missing -= pages.Pages.Count;
         if (range.Missing < 0) { Abort("more pages arrived than were demanded"); return; }
         CompleteRanges();
+    }
+
+    /// <summary>Writes pages <paramref name="first"/>.. at their offsets in the staging file, and empties the run.</summary>
+    private void StageRun(List<ReadOnlyMemory<byte>> run, uint first, int pageSize)
+    {
+        if (run.Count == 0) return;
+        RandomAccess.Write(_staging!.SafeFileHandle, run, (long)(first - 1) * pageSize);
+        run.Clear();
     }
 
     /// <summary>Drops the ranges whose pages are all in; after the last range, finishes the session.</summary>
