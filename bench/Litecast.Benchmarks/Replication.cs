@@ -419,6 +419,7 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
     /// 1,000 transactions. For profiling one case without the whole run.</summary>
     public static int Probe(Args a, TextWriter output)
     {
+        if (a.Has("resync-mb")) return ProbeResync(a, output);
         var root = Path.Combine(Path.GetTempPath(), "litecast-probe-" + Guid.NewGuid().ToString("N"));
         var replicas = a.Int("replicas", 2);
         try
@@ -441,6 +442,78 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
             foreach (var (key, value) in result.OrderBy(r => r.Key)) output.WriteLine($"{key,-28} {value,12:G5}");
             for (var i = 0; i < nodes.Length; i++)
                 output.WriteLine($"{(i == 0 ? "primary" : $"replica {i}"),-10} CPU s per 1000 tx {(after[i].CpuSeconds - before[i].CpuSeconds) / (result.GetValueOrDefault("committed", 1000) / 1000):F3}, RSS {after[i].RssMb:F0} MB");
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>
+    /// Full resyncs of a fresh replica from a primary of --resync-mb MiB (--runs N, default 3), against cp + sync of the
+    /// same file, back to back: the resync half of section 5 alone, for profiling. --db-cache FILE keeps the filled
+    /// primary between probes (filled once, then copied); --delta adds section 5's delta resyncs after 1% changed.
+    /// </summary>
+    private static int ProbeResync(Args a, TextWriter output)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "litecast-probe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var cluster = new BenchCluster(root);
+            var cache = a.All("db-cache").LastOrDefault();
+            if (cache is not null && File.Exists(cache)) File.Copy(cache, cluster.PrimaryDb);
+            else
+            {
+                Child("fill", "--db", cluster.PrimaryDb, "--mb", F(a.Double("resync-mb")));
+                if (cache is not null) File.Copy(cluster.PrimaryDb, cache);
+            }
+            var copy = Path.Combine(root, "copy.db");
+            cluster.StartPrimary();
+            cluster.WaitCaughtUp(TimeSpan.FromSeconds(120));
+            var full = new List<double>();
+            var cp = new List<double>();
+            for (var run = 0; run < a.Int("runs", 3); run++)
+            {
+                var clock = Stopwatch.StartNew();
+                Shell("cp", cluster.PrimaryDb, copy);
+                Shell("sync", copy);
+                cp.Add(clock.Elapsed.TotalSeconds);
+                File.Delete(copy);
+                cluster.StartReplica(0);
+                var node = cluster.Replicas[0]!;
+                var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(120));
+                var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+                full.Add(done - started);
+                output.WriteLine($"run {run + 1}: resync {done - started:F2} s, cp+sync {cp[^1]:F2} s");
+                cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+                if (a.Has("logs")) output.WriteLine($"--- replica, run {run + 1} ---\n{node.Output}");
+                cluster.StopReplica(0);
+                cluster.DeleteReplica(0, stateOnly: false);
+            }
+            output.WriteLine($"full resync median {Stats.Median(full):F2} s, cp+sync median {Stats.Median(cp):F2} s, ratio {Stats.Median(full) / Stats.Median(cp):F2}");
+            if (a.Has("delta"))
+            {
+                // Section 5's delta case: the replica's state forgotten while ~1% of the primary's pages change.
+                cluster.StartReplica(0);
+                cluster.WaitCaughtUp(TimeSpan.FromSeconds(600));
+                var delta = new List<double>();
+                for (var run = 0; run < a.Int("runs", 3); run++)
+                {
+                    cluster.StopReplica(0);
+                    cluster.DeleteReplica(0, stateOnly: true);
+                    Child("touch", "--db", cluster.PrimaryDb);
+                    cluster.StartReplica(0);
+                    var node = cluster.Replicas[0]!;
+                    var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(300));
+                    var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+                    delta.Add(done - started);
+                    output.WriteLine($"delta run {run + 1}: {done - started:F2} s");
+                    cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+                }
+                output.WriteLine($"delta resync median {Stats.Median(delta):F2} s");
+            }
+            if (a.Has("logs")) output.WriteLine(cluster.Outputs);
             return 0;
         }
         finally

@@ -222,13 +222,14 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
     {
         string replyTo = PathOf(m.ReplyTo);
         long size = 1 + WireWriter.SizeOfString(m.Database) + WireWriter.SizeOfString(m.ReplicaNode) + 16
-                    + WireWriter.SizeOfString(replyTo);
+                    + WireWriter.SizeOfString(replyTo) + 4;
         byte[] buffer = Allocate(size, ResyncRequestManifest);
         var w = Start(buffer);
         w.WriteString(m.Database);
         w.WriteString(m.ReplicaNode);
         w.WriteGuid(m.SessionId);
         w.WriteString(replyTo);
+        w.WriteInt32(m.RangesInFlight);
         return Finish(buffer, w);
     }
 
@@ -393,7 +394,10 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         string replicaNode = r.ReadString("ReplicaNode");
         Guid sessionId = r.ReadGuid("SessionId");
         IActorRef replyTo = ReadActorRef(ref r, "ReplyTo");
-        return new ResyncRequest(database, replicaNode, sessionId, replyTo);
+        // Appended field: an older replica's request ends before it and asks for one range at a time.
+        int rangesInFlight = r.AtEnd ? 1 : r.ReadInt32("RangesInFlight");
+        if (rangesInFlight < 1) throw r.Error($"RangesInFlight {rangesInFlight} is below 1");
+        return new ResyncRequest(database, replicaNode, sessionId, replyTo, rangesInFlight);
     }
 
     private static ResyncOffer ReadResyncOffer(ref WireReader r)

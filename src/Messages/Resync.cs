@@ -12,16 +12,20 @@ namespace Litecast.Messages;
 /// <param name="ReplicaNode">Identity of the asking replica node.</param>
 /// <param name="SessionId">Id chosen by the replica; every message of the session carries it.</param>
 /// <param name="ReplyTo">Replica actor that receives offers and pages.</param>
+/// <param name="RangesInFlight">How many offer ranges the replica accepts ahead of its demands (at least 1). Appended
+/// to the wire format later: a request from an older replica reads as 1, the stop-and-wait it understands.</param>
 public sealed record ResyncRequest(
     string Database,
     string ReplicaNode,
     Guid SessionId,
-    IActorRef ReplyTo);
+    IActorRef ReplyTo,
+    int RangesInFlight = 1);
 
 /// <summary>
 /// Primary to replica during a resync: per-page hashes of the primary's snapshot for pages
 /// <paramref name="FirstPage"/>..<paramref name="FirstPage"/>+<paramref name="PageHashes"/>.Length-1 (one range of
-/// many per session). The replica answers each offer with a <see cref="ResyncDemand"/>.
+/// many per session). The replica answers each offer with a <see cref="ResyncDemand"/>. Up to the request's
+/// <see cref="ResyncRequest.RangesInFlight"/> ranges are offered ahead of their demands, in page order.
 /// </summary>
 /// <param name="SessionId">Resync session.</param>
 /// <param name="Generation">Generation of the snapshot.</param>
@@ -44,7 +48,8 @@ public sealed record ResyncOffer(
 /// <summary>
 /// Replica to primary: answers the <see cref="ResyncOffer"/> range starting at <paramref name="FirstPage"/> with the
 /// page numbers whose hash differs from the replica's (empty when the range already matches). Flow control: the
-/// primary sends the next offer range only after receiving the demand for the previous one.
+/// primary offers a further range only after receiving a demand, so at most RangesInFlight ranges (of offers and
+/// their pages) are ever in flight; demands answer the offers in their order.
 /// </summary>
 /// <param name="SessionId">Resync session.</param>
 /// <param name="FirstPage">First page of the offer range this demand answers.</param>

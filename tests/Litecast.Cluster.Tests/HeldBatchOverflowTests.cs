@@ -14,9 +14,11 @@ public class HeldBatchOverflowTests(ITestOutputHelper output)
     [Fact]
     public async Task BatchesHeldPastTheBoundDuringAResyncAreDroppedAndCaughtUpAfterwards()
     {
-        await using var cluster = new TestCluster(output) { Tune = s => s with { MaxHeldBatches = 8 } };
+        // A bound of 2: a resync of an unchanged replica no longer re-reads the file after its (empty) apply and keeps
+        // several ranges in flight, and is over before 8 live batches arrive (10 resyncs in a row without an overflow).
+        await using var cluster = new TestCluster(output) { Tune = s => s with { MaxHeldBatches = 2 } };
         using var app = cluster.OpenApplication();
-        // About 16 MB, so a resync lasts long enough for more than 8 live batches to arrive during it.
+        // About 16 MB, so a resync lasts long enough for more than 2 live batches to arrive during it.
         TestCluster.CreateSixteenMegabytes(app);
         await cluster.StartPrimaryAsync();
         var replica = await cluster.StartReplicaAsync(1);

@@ -60,7 +60,11 @@ public class OperatorViewTests(ITestOutputHelper output)
         Assert.NotEmpty(progress);
         var done = progress.Select(p => p.GetProperty("pagesDone").GetInt64()).ToList();
         Assert.Equal(done.Order(), done);
-        Assert.True(progress[^1].GetProperty("pagesTotal").GetInt64() >= 10000, "the total is the database's pages");
+        // The total is known from the primary's first offer on. This resync of an unchanged replica demands no page and
+        // is over in a few tenths of a second since resyncs keep several ranges in flight: the 100 ms samples may all
+        // precede that offer (seen 1 run in 3), so only the samples that know a total are checked.
+        Assert.All(progress.Select(p => p.GetProperty("pagesTotal").GetInt64()).Where(total => total > 0),
+            total => Assert.True(total >= 10000, "the total is the database's pages"));
         Assert.Contains("position", types.Skip(finished));
         foreach (var e in events) Assert.True(DateTimeOffset.TryParse(e.GetProperty("time").GetString(), out _));
 

@@ -52,11 +52,24 @@ public sealed class MalformedPayloadTests
 
     /// <summary>Bytes of fields appended in a later version at the end of <paramref name="message"/>'s payload: a payload
     /// cut exactly before them is what an older sender writes, and must be read as such.</summary>
-    private static int AppendedFieldBytes(object message) => message is ReplicaPositionReport ? 8 : 0;
+    private static int AppendedFieldBytes(object message) => message switch
+    {
+        ReplicaPositionReport => 8, // SinceApplied, microseconds
+        ResyncRequest => 4, // RangesInFlight, an int32
+        _ => 0,
+    };
 
     /// <summary>What an older sender's payload of <paramref name="message"/> (without the appended fields) reads as.</summary>
-    private static object WithoutAppendedFields(object message) =>
-        message is ReplicaPositionReport report ? report with { SinceApplied = null } : message;
+    private static object WithoutAppendedFields(object message) => message switch
+    {
+        ReplicaPositionReport report => report with { SinceApplied = null },
+        ResyncRequest request => request with { RangesInFlight = 1 },
+        _ => message,
+    };
+
+    /// <summary>A prefix that is a complete payload of an older writer: the fields appended later are absent, not cut.</summary>
+    private static bool IsOlderLayout(object message, byte[] bytes, int length) =>
+        AppendedFieldBytes(message) > 0 && length == bytes.Length - AppendedFieldBytes(message);
 
     [Fact]
     public void Every_truncated_prefix_is_rejected()
@@ -67,7 +80,7 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             for (int length = 0; length < bytes.Length; length++)
             {
-                if (AppendedFieldBytes(message) > 0 && length == bytes.Length - AppendedFieldBytes(message))
+                if (IsOlderLayout(message, bytes, length))
                 {
                     MessageAssert.Equal(WithoutAppendedFields(message), Serializer.FromBinary(bytes.AsSpan(0, length).ToArray(), manifest));
                     continue;
@@ -87,7 +100,7 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             int step = Math.Max(1, bytes.Length / 97);
             for (int length = bytes.Length - 1; length >= 0; length -= step)
-                if (length != bytes.Length - AppendedFieldBytes(message) || AppendedFieldBytes(message) == 0)
+                if (!IsOlderLayout(message, bytes, length))
                     Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
         }
     }

@@ -81,6 +81,7 @@ public static class MessageAssert
                 Assert.Equal(e.ReplicaNode, a.ReplicaNode);
                 Assert.Equal(e.SessionId, a.SessionId);
                 ActorRefEqual(e.ReplyTo, a.ReplyTo);
+                Assert.Equal(e.RangesInFlight, a.RangesInFlight);
                 break;
             }
             case ResyncOffer e:

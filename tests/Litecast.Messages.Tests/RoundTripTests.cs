@@ -22,7 +22,7 @@ public sealed class RoundTripTests
             MessageAssert.Equal(message, result);
             count++;
         }
-        Assert.Equal(26, count);
+        Assert.Equal(27, count);
     }
 
     [Fact]
@@ -117,6 +117,18 @@ public sealed class RoundTripTests
         var request = new ResyncRequest("db", "node", Guid.NewGuid(), ActorRefs.NoSender!);
         var result = (ResyncRequest)_fixture.RoundTrip(request).Result;
         Assert.True(result.ReplyTo.IsNobody());
+    }
+
+    [Fact]
+    public void A_resync_request_of_an_older_replica_without_ranges_in_flight_reads_as_one_range_at_a_time()
+    {
+        var request = new ResyncRequest("db", "node", Guid.NewGuid(), ActorRefs.Nobody, RangesInFlight: 3);
+        var bytes = _fixture.Serializer.ToBinary(request);
+        // The older layout is this one without the appended int32.
+        var older = (ResyncRequest)_fixture.Serializer.FromBinary(bytes[..^4], _fixture.Serializer.Manifest(request));
+        Assert.Equal(request.SessionId, older.SessionId);
+        Assert.Equal(1, older.RangesInFlight);
+        Assert.Equal(3, ((ResyncRequest)_fixture.Serializer.FromBinary(bytes, _fixture.Serializer.Manifest(request))).RangesInFlight);
     }
 
     [Fact]

@@ -49,6 +49,7 @@ public sealed class Samples
 
         yield return new ResyncRequest("main.db", "replica-1", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), Replica);
         yield return new ResyncRequest(Unicode, "", Guid.Empty, Replica);
+        yield return new ResyncRequest("db", "node", Guid.Empty, Replica, RangesInFlight: 4);
 
         yield return new ResyncOffer(Guid.Parse("7c9e6679-7425-40de-944b-e07fc1f90ae7"), 3, 42, 4096, 100_000, 0x55aa,
             1, Enumerable.Range(0, 4096).Select(i => (ulong)i * 0x9e37_79b9_7f4a_7c15UL).ToArray());

@@ -237,7 +237,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         _tailer.Ask<object>(new WalTailer.TakeSnapshot(file), SnapshotTimeout())
             .PipeTo(Self, success: answer => answer switch
                 {
-                    WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken),
+                    WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken, request.RangesInFlight),
                     DatabaseRequestRefused refused => new SnapshotFailed(session, replica, file, refused.Reason),
                     _ => new SnapshotFailed(session, replica, file, $"unexpected answer {answer.GetType().Name}"),
                 },
@@ -261,12 +261,12 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         return TimeSpan.FromSeconds(30 + bytes / 50e6);
     }
 
-    private sealed record ResyncSourceReady(Guid Session, IActorRef Replica, WalTailer.SnapshotTaken Snapshot);
+    private sealed record ResyncSourceReady(Guid Session, IActorRef Replica, WalTailer.SnapshotTaken Snapshot, int RangesInFlight);
 
     private void ServeResync(ResyncSourceReady ready)
     {
         _resyncs++;
-        Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes), $"resync-{ready.Session:N}");
+        Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes, ready.RangesInFlight), $"resync-{ready.Session:N}");
     }
 
     /// <summary>A replica silent this long is forgotten (a restarted replica reports under a new node identity).</summary>

@@ -512,7 +512,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 return;
             }
             var (generation, txid, hash, _, _) = _state.Position();
+            var clock = Stopwatch.StartNew();
             var info = snapshot.CopyTo(request.File);
+            _log.Info("{Database}: snapshot at txid {Txid} copied and hashed in {Seconds:F2} s ({Pages} pages)",
+                _settings.Name, txid, clock.Elapsed.TotalSeconds, info.PageCount);
             if (info.Hash.Value != hash)
             {
                 // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.

@@ -67,12 +67,31 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private bool _skipOpen;
     private long _openBytes;
 
-    // The resync session being staged.
+    // The resync session being staged: the pages demanded so far, the ranges whose pages are not all in yet (oldest
+    // first; the primary answers demands in order), the page the next offer must start at, and the session's first
+    // offer, whose snapshot every later offer must describe.
     private Guid? _session;
     private FileStream? _staging;
     private readonly List<uint> _demanded = [];
-    private int _pendingInRange;
-    private ResyncOffer? _lastOffer;
+    private readonly Queue<RangeInFlight> _ranges = new();
+    private uint _nextRange;
+    private ResyncOffer? _firstOffer;
+    // The replica's data version when the session hashed the file: another connection's commit since makes those hashes stale.
+    private long? _sessionDataVersion;
+    // Set when the replica file did not exist at the session's start: the staged file becomes the replica, and this is
+    // its hash, taken from the pages as they are staged (created at the first offer, which tells the page size).
+    private bool _replicaAbsent;
+    private DatabaseHash? _newFile;
+
+    private sealed class RangeInFlight(uint firstPage, uint lastPage, int missing)
+    {
+        public uint FirstPage { get; } = firstPage;
+        public uint LastPage { get; } = lastPage;
+        public int Missing { get; set; } = missing;
+    }
+
+    /// <summary>How many offer ranges this replica accepts ahead of its demands (see <see cref="ResyncRequest"/>).</summary>
+    public const int ResyncRangesInFlight = 3;
 
     public Applier(DatabaseSettings settings)
     {
@@ -282,19 +301,33 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         CloseStaging();
         _session = session;
         _demanded.Clear();
+        _firstOffer = null;
+        _nextRange = 1;
+        _newFile = null;
         // Compare against the file as it is, not as the applier last left it: a local write changed pages behind the
-        // in-memory hashes.
+        // in-memory hashes. The data version is taken first, so a write during the rehash shows as a change.
+        _sessionDataVersion = _applier?.DataVersion();
         if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0) RehashFromFile();
-        _lastOffer = null;
+        // No file at all (an empty file may be held open by a process that created it): nothing can be reading the
+        // replica, so the staged file can become it whole (see Install).
+        _replicaAbsent = !File.Exists(_settings.Path);
         Directory.CreateDirectory(_settings.StateDirectory);
-        _staging = new FileStream(_stagingPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        // CloseStaging deleted the name, and CreateNew never truncates: after a crash between Install's link and its
+        // unlink, this name was a second link to the replica's own file.
+        _staging = new FileStream(_stagingPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
     }
 
     private void Offer(ResyncOffer offer)
     {
-        if (_pendingInRange > 0)
+        if (_firstOffer is { } first && (first.Generation, first.Txid, first.PageSize, first.PageCount, first.Hash) !=
+            (offer.Generation, offer.Txid, offer.PageSize, offer.PageCount, offer.Hash))
         {
-            Abort($"offer for range {offer.FirstPage} arrived while {_pendingInRange} pages of the previous range are missing");
+            Abort($"offer for range {offer.FirstPage} describes another snapshot than the session's first offer");
+            return;
+        }
+        if (offer.FirstPage != _nextRange || offer.PageHashes.Length == 0)
+        {
+            Abort($"offer for range {offer.FirstPage} ({offer.PageHashes.Length} pages) where range {_nextRange} was expected");
             return;
         }
         if (_hash is not null && _hash.PageSize != offer.PageSize && File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0)
@@ -302,84 +335,203 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             Abort($"the replica file has page size {_hash.PageSize} but the primary's is {offer.PageSize}; move {_settings.Path} away to resync it");
             return;
         }
-        _lastOffer = offer;
+        if (_firstOffer is null && _replicaAbsent) _newFile = new DatabaseHash(offer.PageSize);
+        _firstOffer ??= offer;
         var demand = new List<uint>();
         // Without a file of the same page size, every page is demanded.
-        var local = _hash is { } hash && hash.PageSize == offer.PageSize ? hash : null;
+        var local = _newFile is null && _hash is { } hash && hash.PageSize == offer.PageSize ? hash : null;
         for (var i = 0; i < offer.PageHashes.Length; i++)
         {
             var pageNumber = offer.FirstPage + (uint)i;
             if (local is null || pageNumber > local.PageCount || local.PageHashAt(pageNumber) != offer.PageHashes[i]) demand.Add(pageNumber);
         }
         _demanded.AddRange(demand);
-        _pendingInRange = demand.Count;
+        var lastPage = offer.FirstPage + (uint)offer.PageHashes.Length - 1;
+        _ranges.Enqueue(new RangeInFlight(offer.FirstPage, lastPage, demand.Count));
+        _nextRange = lastPage + 1;
         Sender.Tell(new ResyncDemand(offer.SessionId, offer.FirstPage, demand.ToArray()));
-        if (demand.Count == 0) RangeComplete(offer);
+        CompleteRanges();
     }
 
     private void Pages(ResyncPages pages)
     {
-        var offer = _lastOffer;
-        if (offer is null || pages.FirstPage != offer.FirstPage)
+        // A message without pages (allowed: a range of which nothing was demanded) completes nothing; its range may
+        // already be done.
+        if (pages.Pages.Count == 0) return;
+        if (!_ranges.TryPeek(out var range) || pages.FirstPage != range.FirstPage)
         {
-            Abort($"pages for range {pages.FirstPage} arrived without its offer");
+            Abort($"pages for range {pages.FirstPage} arrived while {(_ranges.Count > 0 ? $"range {range!.FirstPage}" : "no range")} awaits pages");
             return;
         }
+        var pageSize = _firstOffer!.PageSize;
+        // Pages with consecutive numbers (all of them in a full resync) are staged with one vectored write: a write
+        // per 4 KiB page cost a system call per page, about a second of the replica's CPU per GiB.
+        var run = new List<ReadOnlyMemory<byte>>(pages.Pages.Count);
+        var runStart = 0u;
         foreach (var page in pages.Pages)
         {
-            if (page.Data.Length != offer.PageSize) { Abort($"page {page.PageNumber} is {page.Data.Length} bytes, expected {offer.PageSize}"); return; }
-            RandomAccess.Write(_staging!.SafeFileHandle, page.Data, (long)(page.PageNumber - 1) * offer.PageSize);
+            if (page.Data.Length != pageSize) { Abort($"page {page.PageNumber} is {page.Data.Length} bytes, expected {pageSize}"); return; }
+            if (page.PageNumber < range.FirstPage || page.PageNumber > range.LastPage)
+            {
+                Abort($"page {page.PageNumber} arrived for range {range.FirstPage}..{range.LastPage}");
+                return;
+            }
+            if (run.Count > 0 && page.PageNumber != runStart + (uint)run.Count) StageRun(run, runStart, pageSize);
+            if (run.Count == 0) runStart = page.PageNumber;
+            run.Add(page.Data);
+            _newFile?.SetPage(page.PageNumber, page.Data);
         }
-        _pendingInRange -= pages.Pages.Count;
-        if (_pendingInRange < 0) { Abort("more pages arrived than were demanded"); return; }
-        if (_pendingInRange == 0) RangeComplete(offer);
+        StageRun(run, runStart, pageSize);
+        range.Missing -= pages.Pages.Count;
+        if (range.Missing < 0) { Abort("more pages arrived than were demanded"); return; }
+        CompleteRanges();
     }
 
-    private void RangeComplete(ResyncOffer offer)
+    /// <summary>Writes pages <paramref name="first"/>.. at their offsets in the staging file, and empties the run.</summary>
+    private void StageRun(List<ReadOnlyMemory<byte>> run, uint first, int pageSize)
     {
-        var lastPage = offer.FirstPage + (uint)offer.PageHashes.Length - 1;
-        if (lastPage < offer.PageCount) return;
-        Finish(offer);
+        if (run.Count == 0) return;
+        RandomAccess.Write(_staging!.SafeFileHandle, run, (long)(first - 1) * pageSize);
+        run.Clear();
     }
 
-    /// <summary>Applies every staged page and the new size as ONE transaction, then checks the result's hash.</summary>
+    /// <summary>Drops the ranges whose pages are all in; after the last range, finishes the session.</summary>
+    private void CompleteRanges()
+    {
+        while (_ranges.TryPeek(out var range) && range.Missing == 0) _ranges.Dequeue();
+        if (_ranges.Count == 0 && _firstOffer is { } offer && _nextRange > offer.PageCount) Finish(offer);
+    }
+
+    /// <summary>Turns the staged pages into the replica: installs the staged file when there was none, else applies
+    /// the pages as ONE transaction. Either way the result's hash is checked before any reader can see it.</summary>
     private void Finish(ResyncOffer offer)
     {
+        var clock = Stopwatch.StartNew();
+        var session = _session!.Value;
+        var pagesWritten = _demanded.Count;
+        // Install refuses (false, _newFile kept) on a hash mismatch; when a file appeared at the path it clears
+        // _newFile, and the pages go into that file through SQLite.
+        var done = _newFile is not null && Install(offer);
+        if (!done && _newFile is null) done = ApplyStaged(offer);
+        CloseStaging();
+        _session = null;
+        if (!done)
+        {
+            Context.Parent.Tell(new ResyncAborted(session, $"the staged pages do not give the primary's snapshot hash {offer.Hash:x16}; the replica was left as it was"));
+            return;
+        }
+        _log.Info("{Database}: resync of {Pages} pages made the replica in {Seconds:F2} s after its last page", _settings.Name, pagesWritten, clock.Elapsed.TotalSeconds);
+        _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash!.Value, offer.PageSize, offer.PageCount);
+        _positionFile.Write(_position, durable: true);
+        Context.Parent.Tell(new ResyncDone(session, offer.Generation, offer.Txid, _hash.Value, pagesWritten));
+    }
+
+    /// <summary>
+    /// The replica file did not exist when the session started: the staged file, holding every page at its offset, IS
+    /// the new database. It is checked against the snapshot's hash, made durable, and linked into place only if the
+    /// path is still free (File.Move without overwrite links, which fails when a file appeared meanwhile): no reader
+    /// could have had the replica open, and a reader opening it now finds the whole database. Writing 1 GiB through
+    /// sqlite_dbpage and checkpointing it again cost more than the whole transfer. False when a file appeared at the
+    /// path: the caller applies the pages into it through SQLite instead.
+    /// </summary>
+    private bool Install(ResyncOffer offer)
+    {
+        var newFile = _newFile!;
+        newFile.SetPageCount(offer.PageCount);
+        if (newFile.Value != offer.Hash)
+        {
+            _log.Warning("{Database}: the staged resync gives hash {Wrong}, not the snapshot's {Expected:x16}; nothing was installed",
+                _settings.Name, newFile, offer.Hash);
+            return false;
+        }
+        var staging = _staging!;
+        staging.SetLength((long)offer.PageCount * offer.PageSize);
+        staging.Flush(flushToDisk: true);
+        // Closed before the file becomes the database: closing a descriptor of a database file drops every POSIX lock
+        // this process holds on it, SQLite's included.
+        staging.Dispose();
+        _staging = null;
+        // A WAL and wal-index left by an earlier database at this path would be taken for the new one's by the next
+        // connection. A process that still has that deleted database open keeps its own (unlinked) copies of them.
+        foreach (var suffix in new[] { "-wal", "-shm" }) File.Delete(_settings.Path + suffix);
+        try
+        {
+            File.Move(_stagingPath, _settings.Path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(_settings.Path))
+        {
+            _log.Warning("{Database}: {Path} appeared during the resync; applying the staged pages into it", _settings.Name, _settings.Path);
+            _staging = new FileStream(_stagingPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+            _newFile = null;
+            return false;
+        }
+        ForgetReplacedFile();
+        _hash = newFile;
+        OpenApplier(offer.PageSize);
+        _dataVersion = _applier!.DataVersion();
+        return true;
+    }
+
+    /// <summary>
+    /// Applies the staged pages and the new size as ONE transaction; commits only when the result's hash is the
+    /// snapshot's, so readers never see a replica the resync got wrong. False (nothing changed) on a mismatch.
+    /// </summary>
+    private bool ApplyStaged(ResyncOffer offer)
+    {
+        ForgetReplacedFile();
         OpenApplier(offer.PageSize);
         var applier = _applier!;
-        _dataVersion = applier.DataVersion();
         applier.Begin();
         try
         {
+            // The demands compared the primary's hashes with the file's at the session's start; if another connection
+            // committed since, the in-memory hashes are stale: take them from the file as it is now, which the write
+            // lock held since Begin keeps so until the commit. (That local write was reported when the maintenance
+            // tick saw it, or is superseded by this resync.)
+            _dataVersion = applier.DataVersion();
+            if (_sessionDataVersion != _dataVersion) RehashFromFile();
             var buffer = new List<PageImage>(256);
             foreach (var pageNumber in _demanded)
             {
                 var data = new byte[offer.PageSize];
                 RandomAccess.Read(_staging!.SafeFileHandle, data, (long)(pageNumber - 1) * offer.PageSize);
                 buffer.Add(new PageImage(pageNumber, data));
+                _hash!.SetPage(pageNumber, data);
                 if (buffer.Count == 256) { applier.Write(buffer); buffer.Clear(); }
             }
             applier.Write(buffer);
+            _hash!.SetPageCount(offer.PageCount);
+            if (_hash.Value != offer.Hash)
+            {
+                applier.Rollback();
+                var wrong = _hash;
+                RehashFromFile();
+                _log.Warning("{Database}: the staged resync gives hash {Wrong}, not the snapshot's {Expected:x16}; nothing was applied",
+                    _settings.Name, wrong, offer.Hash);
+                return false;
+            }
             applier.Commit(offer.PageCount);
+            return true;
         }
         catch
         {
             applier.Rollback();
+            RehashFromFile();
             throw;
         }
-        RehashFromFile();
-        var pagesWritten = _demanded.Count;
-        var session = _session!.Value;
-        CloseStaging();
-        _session = null;
-        if (_hash!.Value != offer.Hash)
-        {
-            Context.Parent.Tell(new ResyncAborted(session, $"after the resync the replica's hash is {_hash} but the primary's snapshot is {offer.Hash:x16}"));
-            return;
-        }
-        _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash.Value, offer.PageSize, offer.PageCount);
-        _positionFile.Write(_position, durable: true);
-        Context.Parent.Tell(new ResyncDone(session, offer.Generation, offer.Txid, _hash.Value, pagesWritten));
+    }
+
+    /// <summary>
+    /// Drops the applier's connection when the file at the replica's path is no longer the one it has open (deleted
+    /// during the session, before the maintenance tick noticed, and then installed or created anew): the pages must go
+    /// into the file readers open, never into an unlinked one.
+    /// </summary>
+    private void ForgetReplacedFile()
+    {
+        if (_applier is null || FileIdentity.Of(_settings.Path) == _fileIdentity) return;
+        _applier.Dispose();
+        _applier = null;
+        _hash = null;
     }
 
     private void Abort(string reason)
@@ -394,7 +546,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     {
         _staging?.Dispose();
         _staging = null;
-        _pendingInRange = 0;
+        _ranges.Clear();
         try { File.Delete(_stagingPath); }
         catch (IOException) { }
     }

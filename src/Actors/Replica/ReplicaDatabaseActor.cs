@@ -570,12 +570,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
         _resyncProgressAt = _resync.Value.Since;
-        _resyncProgress = new ResyncProgress();
+        _resyncProgress = new ResyncProgress(Applier.ResyncRangesInFlight);
         _resyncLoggedAt = _resync.Value.Since;
         _resyncs++;
         _log.Warning("{Database}: resyncing from the primary ({Reason})", _settings.Name, _resyncReason);
         _applier.Tell(new Applier.BeginResync(session));
-        _primary.Tell(new ResyncRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, session, Self));
+        _primary.Tell(new ResyncRequest(_settings.Upstream!.PrimaryPath, _settings.NodeId, session, Self, Applier.ResyncRangesInFlight));
         _resyncAskedOf = _primary;
         ReportPosition();
     }

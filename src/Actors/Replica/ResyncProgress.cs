@@ -5,11 +5,11 @@ namespace Litecast.Actors.Replica;
 
 /// <summary>
 /// How far the resync in flight is, from the offers and pages passing through the replica's actor. The primary offers
-/// the file range by range, and the applier takes a new range only once every page it demanded of the previous one
-/// arrived (it aborts otherwise), so the pages before the latest offer are done: checked, and fetched where they
-/// differed.
+/// the file range by range, at most <c>rangesInFlight</c> ranges ahead of the replica's demands, and sends each range's
+/// pages before a further offer: when an offer arrives, the pages more than that many ranges before it are done
+/// (checked, and fetched where they differed); so are the pages before a range whose pages arrive.
 /// </summary>
-internal sealed class ResyncProgress
+internal sealed class ResyncProgress(int rangesInFlight)
 {
     private readonly long _startedTicks = Stopwatch.GetTimestamp();
     private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
@@ -22,12 +22,14 @@ internal sealed class ResyncProgress
     {
         _pagesTotal = offer.PageCount;
         _pageSize = offer.PageSize;
-        _pagesDone = offer.FirstPage - 1;
+        var ahead = (long)(rangesInFlight - 1) * offer.PageHashes.Length;
+        _pagesDone = Math.Max(_pagesDone, (uint)Math.Max(0, offer.FirstPage - 1 - ahead));
     }
 
     public void Received(ResyncPages pages)
     {
         foreach (var page in pages.Pages) _bytesReceived += page.Data.Length;
+        _pagesDone = Math.Max(_pagesDone, pages.FirstPage - 1);
         if (pages.LastRange) _pagesDone = _pagesTotal;
     }
 

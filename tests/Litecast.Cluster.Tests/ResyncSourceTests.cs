@@ -1,0 +1,107 @@
+using Akka.Actor;
+using Litecast.Actors.Primary;
+using Litecast.Messages;
+using Litecast.Storage;
+using Xunit.Abstractions;
+
+namespace Litecast.Cluster.Tests;
+
+/// <summary>
+/// The primary's side of a resync alone, over a snapshot file of known pages: the window of offers ahead of demands,
+/// the pages sent for a demand (read back from the file), and the order demands must keep.
+/// </summary>
+public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    // 64 KiB pages make 4 MiB ranges of 64 pages: four ranges in a 14 MiB file.
+    private const int PageSize = 65536;
+    private const int RangePages = 64;
+    private const uint PageCount = 3 * RangePages + 20;
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "litecast-source-" + Guid.NewGuid().ToString("N"));
+    private readonly List<byte[]> _pages = [];
+    private readonly WalTailer.SnapshotTaken _snapshot;
+
+    public ResyncSourceTests(ITestOutputHelper output) : base(output: output)
+    {
+        Directory.CreateDirectory(_directory);
+        var random = new Random(5);
+        var hash = new DatabaseHash(PageSize);
+        var file = Path.Combine(_directory, "snapshot.pages");
+        using (var stream = File.Create(file))
+            for (var p = 1u; p <= PageCount; p++)
+            {
+                var page = new byte[PageSize];
+                random.NextBytes(page);
+                _pages.Add(page);
+                hash.SetPage(p, page);
+                stream.Write(page);
+            }
+        _snapshot = new WalTailer.SnapshotTaken(file, 9, 42, new SnapshotInfo(PageSize, PageCount, hash));
+    }
+
+    private IActorRef Start(Guid session, int rangesInFlight) =>
+        ChildActorOf(ResyncSource.Props(session, TestActor, _snapshot, 256 * 1024, rangesInFlight));
+
+    private T Expect<T>() => (T)FishForMessage(m => m is T, Timeout);
+
+    [Fact]
+    public void OffersTheRequestedWindowAheadAndOneMorePerDemandWithTheDemandedPagesInBetween()
+    {
+        var session = Guid.NewGuid();
+        var source = Start(session, rangesInFlight: 3);
+        var offers = Enumerable.Range(0, 3).Select(_ => Expect<ResyncOffer>()).ToList();
+        Assert.Equal([1u, 1 + RangePages, 1 + 2 * RangePages], offers.Select(o => o.FirstPage));
+        Assert.Equal(_snapshot.Info.Hash.PageHashes(1 + RangePages, RangePages), offers[1].PageHashes);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        source.Tell(new ResyncDemand(session, 1, [2, 7, 64]));
+        var pages = Expect<ResyncPages>();
+        Assert.Equal(1u, pages.FirstPage);
+        Assert.Equal([2u, 7, 64], pages.Pages.Select(p => p.PageNumber));
+        foreach (var page in pages.Pages) Assert.Equal(_pages[(int)page.PageNumber - 1], page.Data);
+        var fourth = Expect<ResyncOffer>();
+        Assert.Equal(1u + 3 * RangePages, fourth.FirstPage);
+        Assert.Equal(20, fourth.PageHashes.Length);
+
+        Watch(source);
+        foreach (var offer in offers.Skip(1).Append(fourth))
+            source.Tell(new ResyncDemand(session, offer.FirstPage, []));
+        ExpectTerminated(source, Timeout);
+        Assert.False(File.Exists(_snapshot.File));
+    }
+
+    [Fact]
+    public void ADemandOutOfTheOffersOrderFailsTheSession()
+    {
+        var session = Guid.NewGuid();
+        var source = Start(session, rangesInFlight: 2);
+        Expect<ResyncOffer>();
+        Expect<ResyncOffer>();
+        Watch(source);
+
+        source.Tell(new ResyncDemand(session, 1 + RangePages, [1 + RangePages]));
+
+        Assert.Contains($"demand for range {1 + RangePages} while range 1 is the oldest offered", Expect<ResyncFailed>().Reason);
+        ExpectTerminated(source, Timeout);
+        Assert.False(File.Exists(_snapshot.File));
+    }
+
+    [Fact]
+    public void AnOlderReplicaAskingForOneRangeAtATimeGetsOneOfferAtATime()
+    {
+        var session = Guid.NewGuid();
+        var source = Start(session, rangesInFlight: 1);
+        Assert.Equal(1u, Expect<ResyncOffer>().FirstPage);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        source.Tell(new ResyncDemand(session, 1, []));
+        Assert.Equal(1u + RangePages, Expect<ResyncOffer>().FirstPage);
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        try { Directory.Delete(_directory, recursive: true); }
+        catch (IOException) { }
+    }
+}
