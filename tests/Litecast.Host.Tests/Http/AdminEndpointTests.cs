@@ -7,29 +7,11 @@ using Litecast.Host.Http;
 namespace Litecast.Host.Tests.Http;
 
 /// <summary>The admin endpoint's contracts, against a real Kestrel server on 127.0.0.1 port 0 and a fake node.</summary>
-public sealed class AdminEndpointTests : IAsyncLifetime
+public sealed class AdminEndpointTests : FakeNodeServer
 {
-    private readonly FakeNode _node = new();
-    private AdminServer _server = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), _node);
-        await _server.StartAsync();
-        _http = new HttpClient { BaseAddress = _server.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _server.StopAsync();
-        await _server.DisposeAsync();
-    }
-
     private async Task<(HttpStatusCode Status, JsonElement Json)> Send(HttpMethod method, string path)
     {
-        using var response = await _http.SendAsync(new HttpRequestMessage(method, path));
+        using var response = await Http.SendAsync(new HttpRequestMessage(method, path));
         string body = await response.Content.ReadAsStringAsync();
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         using var doc = JsonDocument.Parse(body);
@@ -44,10 +26,10 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public void Binds_exactly_the_configured_loopback_address_with_the_actual_port()
     {
-        var url = Assert.Single(_server.Urls);
+        var url = Assert.Single(Server.Urls);
         Assert.Equal("127.0.0.1", url.Host);
         Assert.NotEqual(0, url.Port);
-        Assert.Equal(url, _server.BaseUrl);
+        Assert.Equal(url, Server.BaseUrl);
     }
 
     [Fact]
@@ -106,7 +88,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Status_reports_every_field_of_a_replica()
     {
-        _node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false);
+        Node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false);
         var (status, json) = await Get("/status");
         Assert.Equal(HttpStatusCode.OK, status);
         var r = json.GetProperty("dbs")[1];
@@ -130,7 +112,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Status_of_a_database_that_does_not_answer_is_reported_unhealthy_not_a_500()
     {
-        _node.StatusFailures["other.db"] = "actor not started";
+        Node.StatusFailures["other.db"] = "actor not started";
         var (status, json) = await Get("/status");
         Assert.Equal(HttpStatusCode.OK, status);
         var r = json.GetProperty("dbs")[1];
@@ -156,7 +138,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Healthz_is_503_with_a_reason_per_unhealthy_database()
     {
-        _node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false);
+        Node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false);
         var (status, json) = await Get("/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("unhealthy", json.GetProperty("status").GetString());
@@ -167,7 +149,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Healthz_is_503_when_the_node_has_a_problem()
     {
-        _node.NodeProblem = "upstream http://primary:9090 unreachable; retrying in 4s";
+        Node.NodeProblem = "upstream http://primary:9090 unreachable; retrying in 4s";
         var (status, json) = await Get("/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("unhealthy", json.GetProperty("status").GetString());
@@ -178,7 +160,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Cluster_and_status_name_the_nodes_proxy()
     {
-        _node.ProxyUrl = new Uri("http://app1:8080");
+        Node.ProxyUrl = new Uri("http://app1:8080");
         foreach (var route in new[] { "/cluster", "/status" })
         {
             var (status, json) = await Get(route);
@@ -217,7 +199,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal(["txid", "generation"], PropertyNames(json));
         Assert.Equal(101UL, json.GetProperty("txid").GetUInt64());
         Assert.Equal("0123456789abcdef", json.GetProperty("generation").GetString());
-        Assert.Equal(["sync app"], _node.Requests);
+        Assert.Equal(["sync app"], Node.Requests);
     }
 
     [Fact]
@@ -231,7 +213,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task An_unexpected_failure_is_a_500_json_error()
     {
-        _node.SyncFailure = new InvalidOperationException("ask timed out");
+        Node.SyncFailure = new InvalidOperationException("ask timed out");
         var (status, json) = await Post("/dbs/app/sync");
         Assert.Equal(HttpStatusCode.InternalServerError, status);
         Assert.Contains("ask timed out", json.GetProperty("error").GetString());
@@ -247,7 +229,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         var (status, json) = await Send(new HttpMethod(method), path);
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Equal("unknown database 'nope'", json.GetProperty("error").GetString());
-        Assert.Empty(_node.Requests);
+        Assert.Empty(Node.Requests);
     }
 
     [Fact]
@@ -258,7 +240,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal(["txid", "generation"], PropertyNames(json));
         Assert.Equal(90UL, json.GetProperty("txid").GetUInt64());
         Assert.Equal("0123456789abcdef", json.GetProperty("generation").GetString());
-        Assert.Equal(["wait other.db 85 2000"], _node.Requests);
+        Assert.Equal(["wait other.db 85 2000"], Node.Requests);
     }
 
     [Fact]
@@ -266,7 +248,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     {
         var (status, _) = await Get("/dbs/other.db/wait?txid=85&timeout=2s&generation=0123456789ABCDEF");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["wait other.db 85 2000 0123456789abcdef"], _node.Requests);
+        Assert.Equal(["wait other.db 85 2000 0123456789abcdef"], Node.Requests);
     }
 
     [Fact]
@@ -274,7 +256,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     {
         var (status, _) = await Get("/dbs/other.db/wait?txid=0");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["wait other.db 0 5000"], _node.Requests);
+        Assert.Equal(["wait other.db 0 5000"], Node.Requests);
     }
 
     [Fact]
@@ -310,7 +292,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         var (status, json) = await Get("/dbs/other.db/wait" + query);
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains(expected, json.GetProperty("error").GetString());
-        Assert.Empty(_node.Requests);
+        Assert.Empty(Node.Requests);
     }
 
     [Fact]
@@ -321,7 +303,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         Assert.Equal(["accepted", "detail"], PropertyNames(json));
         Assert.True(json.GetProperty("accepted").GetBoolean());
         Assert.Contains("resync", json.GetProperty("detail").GetString());
-        Assert.Equal(["resync other.db"], _node.Requests);
+        Assert.Equal(["resync other.db"], Node.Requests);
     }
 
     [Fact]
@@ -349,12 +331,12 @@ public sealed class AdminEndpointTests : IAsyncLifetime
         var (status, json) = await Send(HttpMethod.Get, "/dbs/app/sync");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, status);
         Assert.Contains("not allowed", json.GetProperty("error").GetString());
-        Assert.Empty(_node.Requests);
+        Assert.Empty(Node.Requests);
     }
 
     private async Task<string> Scrape()
     {
-        using var response = await _http.GetAsync("/metrics");
+        using var response = await Http.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         return await response.Content.ReadAsStringAsync();
@@ -405,20 +387,20 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     public async Task Metrics_follow_the_status_on_every_scrape()
     {
         await Scrape();
-        _node.Statuses["app"] = FakeNode.PrimaryStatus(transactions: 250);
-        _node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false, lagMs: null, lagTxids: 0);
+        Node.Statuses["app"] = FakeNode.PrimaryStatus(transactions: 250);
+        Node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false, lagMs: null, lagTxids: 0);
         string text = await Scrape();
         Assert.Equal(250, Value(text, "litecast_transactions_replicated_total", "app", "primary"));
         Assert.Equal(0, Value(text, "litecast_lag_seconds", "other.db", "replica")); // caught up, no lagMs
         Assert.Equal(0, Value(text, "litecast_healthy", "other.db", "replica"));
 
         // A source counter that restarts (actor restart) restarts the series instead of sticking at the old value.
-        _node.Statuses["app"] = FakeNode.PrimaryStatus(transactions: 3);
+        Node.Statuses["app"] = FakeNode.PrimaryStatus(transactions: 3);
         text = await Scrape();
         Assert.Equal(3, Value(text, "litecast_transactions_replicated_total", "app", "primary"));
 
         // Unknown lag (no primary yet) is NaN, not a reassuring 0.
-        _node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false, lagMs: null, lagTxids: null);
+        Node.Statuses["other.db"] = FakeNode.ReplicaStatus(healthy: false, lagMs: null, lagTxids: null);
         text = await Scrape();
         Assert.True(double.IsNaN(Value(text, "litecast_lag_seconds", "other.db", "replica")));
     }
@@ -441,7 +423,7 @@ public sealed class AdminEndpointTests : IAsyncLifetime
     [Fact]
     public async Task All_interfaces_address_binds_the_wildcard_and_answers_on_loopback()
     {
-        await using var wildcard = AdminServer.Build(new HttpAddress(null, 0), _node);
+        await using var wildcard = AdminServer.Build(new HttpAddress(null, 0), Node);
         await wildcard.StartAsync();
         var url = Assert.Single(wildcard.Urls);
         Assert.Contains(url.Host, new[] { "[::]", "0.0.0.0" });

@@ -9,26 +9,8 @@ namespace Litecast.Host.Tests.Http;
 
 /// <summary><c>GET /events</c> and the dashboard page, against a real Kestrel server and a fake node whose state the
 /// test changes.</summary>
-public sealed class AdminEventsTests : IAsyncLifetime
+public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, "tok", ProtectReads: true))
 {
-    private readonly FakeNode _node = new();
-    private AdminServer _server = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), _node, security: new AdminSecurity(null, "tok", ProtectReads: true));
-        await _server.StartAsync();
-        _http = new HttpClient { BaseAddress = _server.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _server.StopAsync();
-        await _server.DisposeAsync();
-    }
-
     /// <summary>Reads events from the stream until <paramref name="until"/> holds for one, or 10 s pass.</summary>
     private static async Task<List<JsonElement>> ReadUntil(StreamReader stream, Func<JsonElement, bool> until)
     {
@@ -52,7 +34,7 @@ public sealed class AdminEventsTests : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/events");
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -63,8 +45,8 @@ public sealed class AdminEventsTests : IAsyncLifetime
 
         // The replica advances, a resync starts and progresses, a node becomes unreachable, a problem is raised.
         var progress = new ResyncProgressView(10, 100, 40960, 409600, 40960, DateTimeOffset.UtcNow, 1e6, 0.4);
-        _node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus(healthy: false) with { Txid = 95, Resync = progress };
-        _node.Members = [.. _node.Members, new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: false)];
+        Node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus(healthy: false) with { Txid = 95, Resync = progress };
+        Node.Members = [.. Node.Members, new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: false)];
         var events = await ReadUntil(stream, e => Type(e) == "problem-raised");
         var types = events.Select(Type).ToList();
         Assert.Contains("node-joined", types);
@@ -77,8 +59,8 @@ public sealed class AdminEventsTests : IAsyncLifetime
         Assert.Equal(100u, progressEvent.GetProperty("pagesTotal").GetUInt32());
 
         // The resync ends, the node is reachable again, the problem clears.
-        _node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus() with { Txid = 100 };
-        _node.Members = [_node.Members[0], new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: true)];
+        Node.Statuses[FakeNode.Replica.Name] = FakeNode.ReplicaStatus() with { Txid = 100 };
+        Node.Members = [Node.Members[0], new ClusterMember("akka.tcp://litecast@r1:4053", [], "up", Reachable: true)];
         types = (await ReadUntil(stream, e => Type(e) == "problem-cleared")).Select(Type).ToList();
         Assert.Contains("resync-finished", types);
         Assert.Contains("node-reachable", types);
@@ -89,18 +71,18 @@ public sealed class AdminEventsTests : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/events");
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
         Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
 
-        _node.StatusFailures[FakeNode.Replica.Name] = "the replica's actor is gone";
-        _node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 150 };
+        Node.StatusFailures[FakeNode.Replica.Name] = "the replica's actor is gone";
+        Node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 150 };
         var position = (await ReadUntil(stream, e => Type(e) == "position"))[^1];
         Assert.Equal("app", position.GetProperty("db").GetString());
         Assert.Equal(150ul, position.GetProperty("txid").GetUInt64());
 
-        _node.StatusFailures.Clear();
-        _node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 160 };
+        Node.StatusFailures.Clear();
+        Node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 160 };
         position = (await ReadUntil(stream, e => Type(e) == "position" && e.GetProperty("db").GetString() == "app"))[^1];
         Assert.Equal(160ul, position.GetProperty("txid").GetUInt64());
     }
@@ -121,13 +103,13 @@ public sealed class AdminEventsTests : IAsyncLifetime
     [Fact]
     public async Task TheDashboardPageNeedsNoTokenButItsDataDoes()
     {
-        using var page = await _http.GetAsync("/");
+        using var page = await Http.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("fetch(\"events\"", html);
         Assert.DoesNotContain(FakeNode.Primary.Path, html);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync("/events")).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.GetAsync("/status")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Http.GetAsync("/events")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Http.GetAsync("/status")).StatusCode);
     }
 }
