@@ -480,14 +480,9 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
                 Shell("sync", copy);
                 cp.Add(clock.Elapsed.TotalSeconds);
                 File.Delete(copy);
-                cluster.StartReplica(0);
-                var node = cluster.Replicas[0]!;
-                var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(120));
-                var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
-                full.Add(done - started);
-                output.WriteLine($"run {run + 1}: resync {done - started:F2} s, cp+sync {cp[^1]:F2} s");
-                cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
-                if (a.Has("logs")) output.WriteLine($"--- replica, run {run + 1} ---\n{node.Output}");
+                full.Add(ResyncOnStart(cluster, TimeSpan.FromSeconds(120)));
+                output.WriteLine($"run {run + 1}: resync {full[^1]:F2} s, cp+sync {cp[^1]:F2} s");
+                if (a.Has("logs")) output.WriteLine($"--- replica, run {run + 1} ---\n{cluster.Replicas[0]!.Output}");
                 cluster.StopReplica(0);
                 cluster.DeleteReplica(0, stateOnly: false);
             }
@@ -500,16 +495,9 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
                 var delta = new List<double>();
                 for (var run = 0; run < a.Int("runs", 3); run++)
                 {
-                    cluster.StopReplica(0);
-                    cluster.DeleteReplica(0, stateOnly: true);
-                    Child("touch", "--db", cluster.PrimaryDb);
-                    cluster.StartReplica(0);
-                    var node = cluster.Replicas[0]!;
-                    var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(300));
-                    var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
-                    delta.Add(done - started);
-                    output.WriteLine($"delta run {run + 1}: {done - started:F2} s");
-                    cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+                    ForgetStateAndTouch(cluster);
+                    delta.Add(ResyncOnStart(cluster, TimeSpan.FromSeconds(300)));
+                    output.WriteLine($"delta run {run + 1}: {delta[^1]:F2} s");
                 }
                 output.WriteLine($"delta resync median {Stats.Median(delta):F2} s");
             }
@@ -550,13 +538,8 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
                 cluster.DeleteReplica(0, stateOnly: false);
             }
             var bytesBefore = cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total");
-            cluster.StartReplica(0);
-            var node = cluster.Replicas[0]!;
-            var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(120));
-            var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
-            cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
-            full.Add(done - started);
-            startToCaughtUp.Add(Node.Clock.Elapsed.TotalSeconds - node.StartedAt);
+            full.Add(ResyncOnStart(cluster, TimeSpan.FromSeconds(120)));
+            startToCaughtUp.Add(Node.Clock.Elapsed.TotalSeconds - cluster.Replicas[0]!.StartedAt);
             fullBytes.Add(cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total") - bytesBefore);
         }
         var size = pages * Workload.PageSize / (1024.0 * 1024 * 1024);
@@ -570,22 +553,37 @@ internal sealed partial class ReplicationBenchmark(bool smoke, int runs, TextWri
         var deltaBytes = new List<double>();
         for (var run = 0; run < runs; run++)
         {
-            cluster.StopReplica(0);
-            cluster.DeleteReplica(0, stateOnly: true);
-            Child("touch", "--db", cluster.PrimaryDb);
+            ForgetStateAndTouch(cluster);
             var bytesBefore = cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total");
-            cluster.StartReplica(0);
-            var node = cluster.Replicas[0]!;
-            var started = node.WaitForLine("resyncing from the primary", 0, TimeSpan.FromSeconds(300));
-            var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
-            cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
-            delta.Add(done - started);
+            delta.Add(ResyncOnStart(cluster, TimeSpan.FromSeconds(300)));
             deltaBytes.Add(cluster.Metric(cluster.PrimaryUrl, "litecast_resync_bytes_total") - bytesBefore);
         }
         Add("5", "delta resync after 1% of rows (~1% of pages) changed", "s", delta);
         Add("5", "bytes sent by the primary for the delta resync", "MB", deltaBytes.Select(b => b / 1e6),
             Ratio(Stats.Median(deltaBytes), Stats.Median(fullBytes), "vs full resync bytes", "target < 0.05", v => v < 0.05));
         CommitLatencyDuringSnapshots(cluster);
+    }
+
+    /// <summary>Starts replica 0, which resyncs (its database or its saved position is gone), and waits until it has
+    /// caught up: the seconds from its log line "resyncing from the primary" to "resync complete", on the benchmark's
+    /// clock.</summary>
+    private static double ResyncOnStart(BenchCluster cluster, TimeSpan untilStarted)
+    {
+        cluster.StartReplica(0);
+        var node = cluster.Replicas[0]!;
+        var started = node.WaitForLine("resyncing from the primary", 0, untilStarted);
+        var done = node.WaitForLine("resync complete", started, TimeSpan.FromSeconds(600));
+        cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+        return done - started;
+    }
+
+    /// <summary>The delta case: replica 0 stopped and its saved position forgotten while every 100th row (~1% of the
+    /// pages) changes on the primary, so its next start resyncs by comparing page hashes.</summary>
+    private static void ForgetStateAndTouch(BenchCluster cluster)
+    {
+        cluster.StopReplica(0);
+        cluster.DeleteReplica(0, stateOnly: true);
+        Child("touch", "--db", cluster.PrimaryDb);
     }
 
     /// <summary>
