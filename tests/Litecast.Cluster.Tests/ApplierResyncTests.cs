@@ -40,6 +40,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
             _session = session;
         }
 
+        public Guid Session => _session;
         public uint PageCount => (uint)_pages.Count;
         public ulong Hash => _hash.Value;
         public int PagesSent { get; private set; }
@@ -62,6 +63,14 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
             var last = demand.FirstPage + RangePages > PageCount;
             return new ResyncPages(_session, demand.FirstPage, pages, last);
         }
+    }
+
+    /// <summary>Tells the applier a new session begins; returns the primary's side of it.</summary>
+    private static PrimarySide BeginSession(IActorRef applier, ApplierFiles files)
+    {
+        var session = Guid.NewGuid();
+        applier.Tell(new Applier.BeginResync(session));
+        return new PrimarySide(files.PrimaryPath, session);
     }
 
     /// <summary>Runs a session to its end, as ResyncSource does with a window; returns what the applier reported last.</summary>
@@ -110,14 +119,12 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
 
         var applier = ChildActorOf(Applier.Props(files.Settings));
         Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
-        var session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        var primary = new PrimarySide(files.PrimaryPath, session);
+        var primary = BeginSession(applier, files);
         Assert.True(primary.PageCount > 3 * RangePages, $"{primary.PageCount} pages make too few ranges");
 
         var done = Assert.IsType<Applier.ResyncDone>(RunSession(applier, primary));
 
-        Assert.Equal((session, primary.Hash, 500UL), (done.Session, done.Hash, done.Txid));
+        Assert.Equal((primary.Session, primary.Hash, 500UL), (done.Session, done.Hash, done.Txid));
         Assert.Equal((int)primary.PageCount, primary.PagesSent);
         Assert.True(!File.Exists(files.ReplicaPath + "-wal") || new FileInfo(files.ReplicaPath + "-wal").Length == 0,
             "the new replica's pages went through its WAL");
@@ -132,9 +139,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         Assert.False(File.Exists(Path.Combine(PositionFile.StateDirectory(files.ReplicaPath), "resync.pages")));
 
         // The applier's idea of the installed file is the file: a second session finds every page equal.
-        var again = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(again));
-        var second = Assert.IsType<Applier.ResyncDone>(RunSession(applier, new PrimarySide(files.PrimaryPath, again)));
+        var second = Assert.IsType<Applier.ResyncDone>(RunSession(applier, BeginSession(applier, files)));
         Assert.Equal(0, second.PagesWritten);
     }
 
@@ -169,9 +174,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         DeleteReplica(files);
         var applier = ChildActorOf(Applier.Props(files.Settings));
         Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
-        var session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        var primary = new PrimarySide(files.PrimaryPath, session);
+        var primary = BeginSession(applier, files);
         FileIdentity? created = null;
 
         var done = RunSession(applier, primary, demand =>
@@ -199,9 +202,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         files.Commit("UPDATE t SET v = 'primary' WHERE id % 50 = 0");
         var applier = ChildActorOf(Applier.Props(files.Settings));
         ExpectMsg<Applier.Ready>(Timeout);
-        var session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        var primary = new PrimarySide(files.PrimaryPath, session);
+        var primary = BeginSession(applier, files);
         List<byte[]>? afterLocalWrite = null;
 
         var result = RunSession(applier, primary, demand =>
@@ -234,9 +235,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         var applier = ChildActorOf(Applier.Props(files.Settings));
         ExpectMsg<Applier.Ready>(Timeout);
         var before = Pages.Read(files.ReplicaPath);
-        var session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        var primary = new PrimarySide(files.PrimaryPath, session);
+        var primary = BeginSession(applier, files);
         applier.Tell(primary.NextOffer()!, TestActor);
         applier.Tell(primary.NextOffer()!, TestActor);
         ExpectMsg<ResyncDemand>(Timeout);
@@ -266,9 +265,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
 
         var applier = ChildActorOf(Applier.Props(files.Settings));
         ExpectMsg<Applier.Ready>(Timeout);
-        var session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        var primary = new PrimarySide(files.PrimaryPath, session);
+        var primary = BeginSession(applier, files);
         applier.Tell(primary.NextOffer()!, TestActor);
         applier.Tell(primary.Serve(ExpectMsg<ResyncDemand>(Timeout)), TestActor);
         AwaitCondition(() => File.Exists(staging) && new FileInfo(staging).Length > 0, Timeout);
@@ -277,18 +274,14 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
 
         applier = ChildActorOf(Applier.Props(files.Settings));
         Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
-        session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        Assert.IsType<Applier.ResyncDone>(RunSession(applier, new PrimarySide(files.PrimaryPath, session)));
+        Assert.IsType<Applier.ResyncDone>(RunSession(applier, BeginSession(applier, files)));
         Stop(applier);
         Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
 
         Link(files.ReplicaPath, staging);
         applier = ChildActorOf(Applier.Props(files.Settings));
         Assert.NotNull(ExpectMsg<Applier.Ready>(Timeout).Position);
-        session = Guid.NewGuid();
-        applier.Tell(new Applier.BeginResync(session));
-        Assert.IsType<Applier.ResyncDone>(RunSession(applier, new PrimarySide(files.PrimaryPath, session)));
+        Assert.IsType<Applier.ResyncDone>(RunSession(applier, BeginSession(applier, files)));
         Stop(applier);
         Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
         Assert.Equal(400, ApplierFiles.Count(files.ReplicaPath));
