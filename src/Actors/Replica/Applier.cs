@@ -409,10 +409,13 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         var clock = Stopwatch.StartNew();
         var session = _session!.Value;
         var pagesWritten = _demanded.Count;
-        // Install refuses (false, _newFile kept) on a hash mismatch; when a file appeared at the path it clears
-        // _newFile, and the pages go into that file through SQLite.
-        var done = _newFile is not null && Install(offer);
-        if (!done && _newFile is null) done = ApplyStaged(offer);
+        // When a file appeared at the path during the session, the pages go into that file through SQLite.
+        var done = _newFile is null ? ApplyStaged(offer) : Install(_newFile, offer) switch
+        {
+            Installation.Installed => true,
+            Installation.PathTaken => ApplyStaged(offer),
+            _ => false,
+        };
         CloseStaging();
         _session = null;
         if (!done)
@@ -431,18 +434,17 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// the new database. It is checked against the snapshot's hash, made durable, and linked into place only if the
     /// path is still free (File.Move without overwrite links, which fails when a file appeared meanwhile): no reader
     /// could have had the replica open, and a reader opening it now finds the whole database. Writing 1 GiB through
-    /// sqlite_dbpage and checkpointing it again cost more than the whole transfer. False when a file appeared at the
-    /// path: the caller applies the pages into it through SQLite instead.
+    /// sqlite_dbpage and checkpointing it again cost more than the whole transfer. <see cref="Installation.PathTaken"/>
+    /// when a file appeared at the path: the caller applies the pages into it through SQLite instead.
     /// </summary>
-    private bool Install(ResyncOffer offer)
+    private Installation Install(DatabaseHash newFile, ResyncOffer offer)
     {
-        var newFile = _newFile!;
         newFile.SetPageCount(offer.PageCount);
         if (newFile.Value != offer.Hash)
         {
             _log.Warning("{Database}: the staged resync gives hash {Wrong}, not the snapshot's {Expected:x16}; nothing was installed",
                 _settings.Name, newFile, offer.Hash);
-            return false;
+            return Installation.HashMismatch;
         }
         var staging = _staging!;
         staging.SetLength((long)offer.PageCount * offer.PageSize);
@@ -462,15 +464,16 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         {
             _log.Warning("{Database}: {Path} appeared during the resync; applying the staged pages into it", _settings.Name, _settings.Path);
             _staging = new FileStream(_stagingPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-            _newFile = null;
-            return false;
+            return Installation.PathTaken;
         }
         ForgetReplacedFile();
         _hash = newFile;
         OpenApplier(offer.PageSize);
         _dataVersion = _applier!.DataVersion();
-        return true;
+        return Installation.Installed;
     }
+
+    private enum Installation { Installed, HashMismatch, PathTaken }
 
     /// <summary>
     /// Applies the staged pages and the new size as ONE transaction; commits only when the result's hash is the
