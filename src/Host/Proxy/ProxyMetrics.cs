@@ -67,6 +67,10 @@ public sealed class ProxyMetrics
                 LabelNames = ["for"],
                 Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
             });
+        // Both series exist from the start, at zero: a replica that is always ahead of its reads never waits, and a
+        // dashboard or alert should still find the series rather than "no data".
+        _waits.WithLabels("read");
+        _waits.WithLabels("write_ack");
     }
 
     /// <summary>Counts one request.</summary>

@@ -22,6 +22,7 @@ public sealed class ProxyRequestTests : IAsyncLifetime
     private readonly FakeNode _node = new();
     private readonly List<IAsyncDisposable> _servers = [];
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly Prometheus.CollectorRegistry _metrics = Prometheus.Metrics.NewCustomRegistry();
     private Uri _app = null!;
 
     public async Task InitializeAsync()
@@ -51,7 +52,7 @@ public sealed class ProxyRequestTests : IAsyncLifetime
             WaitTimeout = TimeSpan.FromMilliseconds(300),
         };
         var config = new LitecastConfig { Dbs = [FakeNode.Primary, FakeNode.Replica], Proxy = adjust?.Invoke(proxy) ?? proxy };
-        var server = ProxyServer.Build(config, _node, Prometheus.Metrics.NewCustomRegistry(), _ => { });
+        var server = ProxyServer.Build(config, _node, _metrics, _ => { });
         await server.StartAsync();
         _servers.Add(server);
         return server.Urls.Single();
@@ -59,6 +60,13 @@ public sealed class ProxyRequestTests : IAsyncLifetime
 
     private static string Txid(HttpResponseMessage response) =>
         response.Headers.TryGetValues(TxidCarrier.HeaderName, out var values) ? values.Single() : "";
+
+    private async Task<string> MetricsAsync()
+    {
+        using var text = new MemoryStream();
+        await _metrics.CollectAndExportAsTextAsync(text);
+        return System.Text.Encoding.UTF8.GetString(text.ToArray());
+    }
 
     private static string Error(string body) => JsonDocument.Parse(body).RootElement.GetProperty("error").GetString()!;
 
@@ -83,6 +91,9 @@ public sealed class ProxyRequestTests : IAsyncLifetime
     {
         _node.ReplicaReached = 95;
         var proxy = await ProxyAsync(FakeNode.Replica);
+        // The wait series exist before any wait, at zero.
+        Assert.Contains("litecast_proxy_wait_seconds_count{for=\"read\"} 0", await MetricsAsync());
+        Assert.Contains("litecast_proxy_wait_seconds_count{for=\"write_ack\"} 0", await MetricsAsync());
         var cookie = new HttpRequestMessage(HttpMethod.Get, new Uri(proxy, "/rows"));
         cookie.Headers.Add("Cookie", "litecast-txid=95");
         var read = await _http.SendAsync(cookie);
@@ -95,6 +106,7 @@ public sealed class ProxyRequestTests : IAsyncLifetime
         header.Headers.Add("Litecast-Txid", "80");
         Assert.Equal("90", Txid(await _http.SendAsync(header)));
         Assert.DoesNotContain("wait other.db 80 300", _node.Requests);
+        Assert.Contains("litecast_proxy_wait_seconds_count{for=\"read\"} 1", await MetricsAsync());
     }
 
     [Fact]
