@@ -32,7 +32,7 @@ public sealed record DatabaseSettings
     public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often the tailer rotates the guard, checkpoints and polls the WAL while it is changing (reads
-    /// follow the WAL's change notices at once).</summary>
+    /// follow the WAL's change notices at once); one tick of the actor system's scheduler (hocon/akka.conf).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How often the primary publishes a heartbeat.</summary>
