@@ -14,7 +14,8 @@ namespace Litecast.Storage;
 /// end, backfills everything and rotates, then tries a TRUNCATE without waiting (it either resets the WAL safely or
 /// returns busy because an unread commit exists). Never RESTART. The write lock delays the application's commits, so
 /// it is taken only at the hard bound, not at every checkpoint. Bound: HardBoundFactor × threshold frames, plus what
-/// the application appends in one poll interval.
+/// the application appends before the tailer's next attempt (the tailer checks <see cref="PastHardBound"/> as it reads,
+/// not only on its poll timer, and tries at most once per <see cref="WriteLockWait"/>).
 /// </summary>
 public sealed class WalCheckpointer(string databasePath, int thresholdPages) : IDisposable
 {
@@ -31,6 +32,13 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
     /// <summary>Checkpoints run (PASSIVE and TRUNCATE that completed or were busy).</summary>
     public long Checkpoints { get; private set; }
 
+    /// <summary>True when the reader's position <paramref name="cursor"/> is past the hard bound, where <see cref="Run"/>
+    /// takes the write lock to reset the WAL.</summary>
+    public bool PastHardBound(WalCursor cursor, int pageSize) => Frames(cursor, pageSize) >= HardBoundFactor * thresholdPages;
+
+    private static long Frames(WalCursor cursor, int pageSize) =>
+        (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + pageSize);
+
     /// <summary>
     /// Checkpoints when the reader's position <paramref name="cursor"/> in a WAL with <paramref name="pageSize"/> pages
     /// is past the threshold. <paramref name="readToGuard"/> rotates the tailer's guard and reads (and publishes) up to
@@ -38,7 +46,7 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
     /// </summary>
     public void Run(WalCursor cursor, int pageSize, Action readToGuard)
     {
-        var frames = (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + pageSize);
+        var frames = Frames(cursor, pageSize);
         if (frames < thresholdPages || cursor.Offset == _lastOffset) return;
         _lastOffset = cursor.Offset;
         _checkpointer ??= SqliteConnections.OpenExisting(databasePath);

@@ -43,32 +43,8 @@ public class BoundedWalTests(ITestOutputHelper output)
         await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();
 
-        var walPath = cluster.PrimaryPath + "-wal";
-        long maxWal = 0, samples = 0;
-        using var stop = new CancellationTokenSource();
-        var sampler = new Thread(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var info = new FileInfo(walPath);
-                if (info.Exists) maxWal = Math.Max(maxWal, info.Length);
-                samples++;
-                Thread.Sleep(1);
-            }
-        }) { IsBackground = true };
-        sampler.Start();
-
+        var (maxWal, samples, loadMs) = await WriteSampledAsync(cluster, OpenApplication);
         var truncates = new List<(double Ms, int Attempts, long Busy)>();
-        var watch = Stopwatch.StartNew();
-        var writer = Task.Factory.StartNew(() =>
-        {
-            using var connection = OpenApplication();
-            for (var i = 1; i <= Commits; i++) connection.Execute($"INSERT INTO t(v) VALUES ('row {i} {new string('x', i % 50)}')");
-        }, TaskCreationOptions.LongRunning);
-        await writer;
-        var loadMs = watch.ElapsedMilliseconds;
-        stop.Cancel();
-        sampler.Join();
 
         // The application's own TRUNCATE checkpoints while Litecast runs: each must wait only for a guard rotation.
         // (Measured after the load: during a tight write loop the checkpoint's wait for the application's own writer
@@ -92,6 +68,70 @@ public class BoundedWalTests(ITestOutputHelper output)
         Assert.Equal(1, status.Counters.Resyncs); // the initial one, from an empty replica
         Assert.Equal(Commits + 1000, app.Scalar<long>("SELECT count(*) FROM t"));
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+    }
+
+    /// <summary>
+    /// The hard bound holds even when the tailer's poll timer does not come during the load (on a loaded machine its
+    /// tick ran hundreds of milliseconds late): here the poll interval is longer than the whole load, so only the
+    /// tailer's reads can see the WAL pass the bound. The application's autocheckpoint is off, so nothing else resets
+    /// the WAL. Without the check on the read path the WAL grew with every commit.
+    /// </summary>
+    [Fact]
+    public async Task TheHardBoundHoldsWithoutThePollTimer()
+    {
+        await using var cluster = new TestCluster(output)
+        {
+            Tune = s => s with { CheckpointThresholdPages = ThresholdPages, PollInterval = TimeSpan.FromMinutes(5) },
+        };
+        SqliteConnection OpenApplication()
+        {
+            var connection = cluster.OpenApplication();
+            connection.Execute("PRAGMA wal_autocheckpoint = 0");
+            return connection;
+        }
+        using var app = OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var bound = BoundPages * (app.Scalar<long>("PRAGMA page_size") + 24) + 32;
+        await cluster.StartPrimaryAsync();
+        await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+
+        var (maxWal, samples, loadMs) = await WriteSampledAsync(cluster, OpenApplication);
+        output.WriteLine($"{Commits} commits in {loadMs} ms; WAL max {maxWal} bytes over {samples} samples; bound {bound} bytes");
+        Assert.True(maxWal <= bound, $"the WAL reached {maxWal} bytes, over the bound of {bound}");
+        await cluster.WaitForReplicasAsync();
+        Assert.Equal(Commits, app.Scalar<long>("SELECT count(*) FROM t"));
+        PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+    }
+
+    /// <summary>The application commits <see cref="Commits"/> rows in a tight loop on its own connection while a thread
+    /// samples the WAL's size every millisecond: the largest size seen, the samples taken and the load's duration.</summary>
+    private static async Task<(long MaxWal, long Samples, long LoadMs)> WriteSampledAsync(TestCluster cluster, Func<SqliteConnection> open)
+    {
+        var walPath = cluster.PrimaryPath + "-wal";
+        long maxWal = 0, samples = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var info = new FileInfo(walPath);
+                if (info.Exists) maxWal = Math.Max(maxWal, info.Length);
+                samples++;
+                Thread.Sleep(1);
+            }
+        }) { IsBackground = true };
+        sampler.Start();
+        var watch = Stopwatch.StartNew();
+        await Task.Factory.StartNew(() =>
+        {
+            using var connection = open();
+            for (var i = 1; i <= Commits; i++) connection.Execute($"INSERT INTO t(v) VALUES ('row {i} {new string('x', i % 50)}')");
+        }, TaskCreationOptions.LongRunning);
+        var loadMs = watch.ElapsedMilliseconds;
+        stop.Cancel();
+        sampler.Join();
+        return (maxWal, samples, loadMs);
     }
 
     /// <summary>

@@ -86,6 +86,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private static readonly TimeSpan IdlePollInterval = TimeSpan.FromSeconds(1);
     private long _changedAt = Stopwatch.GetTimestamp();
     private (long Cursor, long WalBytes) _seenAtPoll;
+    private long _checkpointedAt = Stopwatch.GetTimestamp();
     private bool _idle;
 
     public WalTailer(DatabaseSettings settings, PrimaryState state, WalGuard guard, IActorRef mediator)
@@ -114,6 +115,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (!_state.Ready || !_guard.IsHeld) return;
             if (_bigWriteInProgress) RotateAndDrain();
             else DrainAndPublish(null);
+            // The hard bound must not wait for the poll timer: under a busy writer on a loaded machine its tick came
+            // hundreds of milliseconds late and the WAL outgrew the bound (BoundedWalTests). At the bound a checkpoint
+            // may wait up to WriteLockWait for the application's write lock, so it is tried at most once per such wait:
+            // the tailer spends at most half its time waiting there and keeps publishing in between.
+            if (_reader.Header is { } header && _checkpointer.PastHardBound(_reader.Cursor, header.PageSize)
+                && Stopwatch.GetElapsedTime(_checkpointedAt) >= WalCheckpointer.WriteLockWait)
+                Checkpoint();
         });
         Receive<SyncWal>(_ =>
         {
@@ -467,6 +475,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void Checkpoint()
     {
         if (_reader.Header is not { } header) return;
+        _checkpointedAt = Stopwatch.GetTimestamp();
         var before = _checkpointer.Checkpoints;
         _checkpointer.Run(_reader.Cursor, header.PageSize, RotateAndDrain);
         var checkpoints = _checkpointer.Checkpoints - before;
