@@ -29,19 +29,10 @@ public class BoundedWalTests(ITestOutputHelper output)
     public async Task WalStaysBoundedUnderSustainedWritesAndTheApplicationsTruncateIsNotStalled(bool applicationAutocheckpoint)
     {
         await using var cluster = new TestCluster(output) { Tune = s => s with { CheckpointThresholdPages = ThresholdPages } };
-        SqliteConnection OpenApplication()
-        {
-            var connection = cluster.OpenApplication();
-            if (!applicationAutocheckpoint) connection.Execute("PRAGMA wal_autocheckpoint = 0");
-            return connection;
-        }
+        SqliteConnection OpenApplication() => OpenApplicationOf(cluster, applicationAutocheckpoint);
         using var app = OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-        var pageSize = app.Scalar<long>("PRAGMA page_size");
-        var bound = BoundPages * (pageSize + 24) + 32;
-        await cluster.StartPrimaryAsync();
-        await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
+        var pageSize = await StartAsync(cluster, app);
+        var bound = BoundBytes(pageSize);
 
         var (maxWal, samples, loadMs) = await WriteSampledAsync(cluster, OpenApplication);
         var truncates = new List<(double Ms, int Attempts, long Busy)>();
@@ -83,18 +74,10 @@ public class BoundedWalTests(ITestOutputHelper output)
         {
             Tune = s => s with { CheckpointThresholdPages = ThresholdPages, PollInterval = TimeSpan.FromMinutes(5) },
         };
-        SqliteConnection OpenApplication()
-        {
-            var connection = cluster.OpenApplication();
-            connection.Execute("PRAGMA wal_autocheckpoint = 0");
-            return connection;
-        }
+        SqliteConnection OpenApplication() => OpenApplicationOf(cluster, applicationAutocheckpoint: false);
         using var app = OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-        var bound = BoundPages * (app.Scalar<long>("PRAGMA page_size") + 24) + 32;
-        await cluster.StartPrimaryAsync();
-        await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
+        var pageSize = await StartAsync(cluster, app);
+        var bound = BoundBytes(pageSize);
 
         var (maxWal, samples, loadMs) = await WriteSampledAsync(cluster, OpenApplication);
         output.WriteLine($"{Commits} commits in {loadMs} ms; WAL max {maxWal} bytes over {samples} samples; bound {bound} bytes");
@@ -103,6 +86,30 @@ public class BoundedWalTests(ITestOutputHelper output)
         Assert.Equal(Commits, app.Scalar<long>("SELECT count(*) FROM t"));
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }
+
+    /// <summary>The application's connection; with <paramref name="applicationAutocheckpoint"/> false it turns SQLite's
+    /// autocheckpoint off (the README's tip for a busy primary).</summary>
+    private static SqliteConnection OpenApplicationOf(TestCluster cluster, bool applicationAutocheckpoint)
+    {
+        var connection = cluster.OpenApplication();
+        if (!applicationAutocheckpoint) connection.Execute("PRAGMA wal_autocheckpoint = 0");
+        return connection;
+    }
+
+    /// <summary>Creates the table through the application's connection, starts the primary and one replica and waits
+    /// until it caught up; returns the database's page size.</summary>
+    private static async Task<long> StartAsync(TestCluster cluster, SqliteConnection app)
+    {
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var pageSize = app.Scalar<long>("PRAGMA page_size");
+        await cluster.StartPrimaryAsync();
+        await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+        return pageSize;
+    }
+
+    /// <summary>The stated bound in bytes: the WAL header and <see cref="BoundPages"/> frames.</summary>
+    private static long BoundBytes(long pageSize) => BoundPages * (pageSize + 24) + 32;
 
     /// <summary>The application commits <see cref="Commits"/> rows in a tight loop on its own connection while a thread
     /// samples the WAL's size every millisecond: the largest size seen, the samples taken and the load's duration.</summary>
