@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
+using Litecast.Tests.Shared;
 
 namespace Litecast.Chaos;
 
@@ -50,7 +50,7 @@ internal sealed class ChaosCluster : IDisposable
         {
             var directory = Path.Combine(Root, name);
             System.IO.Directory.CreateDirectory(directory);
-            _nodes[name] = new Node(name, directory, FreePort(), FreePort());
+            _nodes[name] = new Node(name, directory, Ports.Free(), Ports.Free());
         }
         if (diskFull)
         {
@@ -60,7 +60,7 @@ internal sealed class ChaosCluster : IDisposable
             if (_mounted.Count > 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => UnmountAll();
         }
         foreach (var node in _nodes.Values)
-            node.Relay = new TcpRelay(node.Name, FreePort(), node.ClusterPort, Links, RunningPids);
+            node.Relay = new TcpRelay(node.Name, Ports.Free(), node.ClusterPort, Links, RunningPids);
         WriteConfigs();
     }
 
@@ -233,13 +233,5 @@ internal sealed class ChaosCluster : IDisposable
         System.IO.Directory.CreateDirectory(to);
         foreach (var file in System.IO.Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
         foreach (var sub in System.IO.Directory.GetDirectories(from)) CopyDirectory(sub, Path.Combine(to, Path.GetFileName(sub)));
-    }
-
-    /// <summary>A TCP port free on loopback right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -28,7 +28,7 @@ public class HealingTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output);
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
-        var port = FreePort();
+        var port = Ports.Free();
         await cluster.StartPrimaryAsync(port);
         await cluster.StartReplicaAsync(1);
         Insert(app, 50);
@@ -57,7 +57,7 @@ public class HealingTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output);
         var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
-        var port = FreePort();
+        var port = Ports.Free();
         await cluster.StartPrimaryAsync(port);
         await cluster.StartReplicaAsync(1);
         Insert(app, 30);
@@ -254,7 +254,7 @@ public class HealingTests(ITestOutputHelper output)
         using var app = cluster.OpenApplication();
         app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)");
         Insert(app, 5);
-        var port = FreePort();
+        var port = Ports.Free();
         await cluster.StartPrimaryAsync(port);
         await cluster.WaitForReplicasAsync();
         Assert.True((await Status(cluster.Primary)).Healthy);
@@ -279,12 +279,5 @@ public class HealingTests(ITestOutputHelper output)
         var status = await Status(cluster.Primary);
         Assert.False(status.Healthy);
         Assert.Contains("fails its checksum", status.Problem);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -68,8 +68,8 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task UnreachableUpstreamKeepsRetryingAndIsUnhealthy()
     {
-        var deadPort = LitecastProcess.FreePort();
-        var httpPort = LitecastProcess.FreePort();
+        var deadPort = Ports.Free();
+        var httpPort = Ports.Free();
         var replica = Path.Combine(_dir, "replica.db");
         Config($"""
             addr: "127.0.0.1:{httpPort}"
@@ -100,7 +100,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task PrimaryWaitsForTheApplicationToCreateTheDatabaseAndSwitchesItToWal()
     {
-        var httpPort = LitecastProcess.FreePort();
+        var httpPort = Ports.Free();
         var db = Path.Combine(_dir, "later.db");
         Config($"""
             addr: "127.0.0.1:{httpPort}"
@@ -108,7 +108,7 @@ public sealed class BadInputTests : IDisposable
               - path: {db}
             cluster:
               host: 127.0.0.1
-              port: {LitecastProcess.FreePort()}
+              port: {Ports.Free()}
             """);
         using var process = LitecastProcess.Start(_dir, null, "replicate");
         await Until(() => process.Output.Contains("waiting for the application to create"), process);
@@ -133,7 +133,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task HttpRequestsForUnknownDatabasesAndBadTxidsAreRejected()
     {
-        var httpPort = LitecastProcess.FreePort();
+        var httpPort = Ports.Free();
         var db = CreateWalDatabase("app.db");
         var before = File.ReadAllBytes(db);
         Config($"""
@@ -142,7 +142,7 @@ public sealed class BadInputTests : IDisposable
               - path: {db}
             cluster:
               host: 127.0.0.1
-              port: {LitecastProcess.FreePort()}
+              port: {Ports.Free()}
             """);
         using var process = LitecastProcess.Start(_dir, null, "replicate");
         var baseUrl = $"http://127.0.0.1:{httpPort}";
@@ -166,7 +166,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task SigtermLeavesTheClusterAndExitsCleanly()
     {
-        var httpPort = LitecastProcess.FreePort();
+        var httpPort = Ports.Free();
         var db = CreateWalDatabase("app.db");
         Config($"""
             addr: "127.0.0.1:{httpPort}"
@@ -174,7 +174,7 @@ public sealed class BadInputTests : IDisposable
               - path: {db}
             cluster:
               host: 127.0.0.1
-              port: {LitecastProcess.FreePort()}
+              port: {Ports.Free()}
             """);
         using var process = LitecastProcess.Start(_dir, null, "replicate");
         await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);

@@ -14,9 +14,9 @@ namespace Litecast.EndToEnd.Tests;
 public sealed class EndToEndCluster : IDisposable
 {
     public readonly string Root = Path.Combine(Path.GetTempPath(), "litecast-e2e-" + Guid.NewGuid().ToString("N"));
-    public readonly int PrimaryHttpPort = LitecastProcess.FreePort();
-    public readonly int PrimaryClusterPort = LitecastProcess.FreePort();
-    public readonly int[] ReplicaHttpPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort()];
+    public readonly int PrimaryHttpPort = Ports.Free();
+    public readonly int PrimaryClusterPort = Ports.Free();
+    public readonly int[] ReplicaHttpPorts = [Ports.Free(), Ports.Free()];
     public LitecastProcess? Primary { get; private set; }
     public LitecastProcess?[] Replicas { get; } = new LitecastProcess?[2];
 

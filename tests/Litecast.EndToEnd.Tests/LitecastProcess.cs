@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Litecast.EndToEnd.Tests;
@@ -87,13 +85,5 @@ public sealed class LitecastProcess : IDisposable
     {
         Kill();
         _process.Dispose();
-    }
-
-    /// <summary>A TCP port free on loopback right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

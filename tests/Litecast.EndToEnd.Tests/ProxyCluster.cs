@@ -15,8 +15,8 @@ public sealed class ProxyCluster : IDisposable
     private static readonly string[] Names = ["primary", "replica1", "replica2"];
 
     public readonly EndToEndCluster Cluster;
-    public readonly int[] ProxyPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort(), LitecastProcess.FreePort()];
-    private readonly int[] _appPorts = [LitecastProcess.FreePort(), LitecastProcess.FreePort(), LitecastProcess.FreePort()];
+    public readonly int[] ProxyPorts = [Ports.Free(), Ports.Free(), Ports.Free()];
+    private readonly int[] _appPorts = [Ports.Free(), Ports.Free(), Ports.Free()];
     public readonly ProxyTestApp?[] Apps = new ProxyTestApp?[3];
 
     /// <summary>A client that keeps no cookies (as an API client), and one that does (as a browser).</summary>

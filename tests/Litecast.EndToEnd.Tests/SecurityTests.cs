@@ -101,7 +101,7 @@ public class SecurityTests(ITestOutputHelper output)
               - path: {Path.Combine(cluster.Root, name + ".db")}
             cluster:
               host: 127.0.0.1
-              port: {LitecastProcess.FreePort()}
+              port: {Ports.Free()}
               seeds: ["{seed}"]
             {tls}
             """);
