@@ -377,6 +377,38 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void TwoListenersOnOnePortAreRefusedNamingBoth()
+    {
+        var e = _t.Fail("addr: \":9090\"\ndbs: [{path: /d}]\ncluster:\n  port: 9090\n");
+        At(e, 4, 9, "cluster.port");
+        Assert.Contains("cluster.port: port 9090 is also addr's", e.Message);
+
+        // A primary's cluster port defaults to 4053 even when the file does not say so.
+        e = _t.Fail("addr: \":4053\"\ndbs: [{path: /d}]\n");
+        At(e, 1, 7, "cluster.port");
+        Assert.Contains("cluster.port (default 4053): port 4053 is also addr's", e.Message);
+
+        e = _t.Fail("addr: \"127.0.0.1:9090\"\ndbs: [{path: /d}]\nproxy:\n  addr: \":9090\"\n  target: localhost:8081\n  db: d\n");
+        At(e, 4, 9, "proxy.addr");
+        Assert.Contains("proxy.addr: port 9090 is also addr's", e.Message);
+    }
+
+    [Fact]
+    public void ListenersMayShareAPortOnDifferentAddressesOrLetTheOsPick()
+    {
+        var config = _t.Load("addr: \"127.0.0.1:9090\"\ndbs: [{path: /d}]\ncluster:\n  host: 127.0.0.2\n  port: 9090\n");
+        Assert.Equal(9090, config.Cluster.Port);
+        Assert.Equal(9090, config.Addr!.Port);
+
+        config = _t.Load("addr: \":0\"\ndbs: [{path: /d}]\ncluster:\n  port: 0\n");
+        Assert.Equal(0, config.Cluster.Port);
+
+        // A replica-only node without cluster.port listens on a free port, whatever addr is.
+        config = _t.Load("addr: \":4053\"\ndbs:\n  - path: /d\n    upstream:\n      url: http://p:9090\n");
+        Assert.Equal(0, config.Cluster.EffectivePort(hasPrimary: false));
+    }
+
+    [Fact]
     public void MissingFileNamesThePath()
     {
         string path = Path.Combine(_t.Dir, "nope.yml");

@@ -155,12 +155,43 @@ public static class ConfigLoader
             CheckUnique(dbs, entries);
             CheckOneCluster(dbs, entries);
 
-            return new LitecastConfig
+            var config = new LitecastConfig
             {
                 File = file, Addr = addr, Dbs = dbs, Cluster = ReadCluster(top.Cluster), Tls = ReadTls(top.Tls), Auth = ReadAuth(top.Auth),
                 Proxy = ReadProxy(top.Proxy, dbs),
             };
+            CheckListenersDistinct(config, top, document.Start);
+            return config;
         }
+
+        /// <summary>
+        /// The admin endpoint, the cluster endpoint and the proxy each bind their own port: two on one port would start,
+        /// log a bind error and never become healthy. Ports 0 (the OS picks) never clash; two different IP addresses
+        /// may share a port.
+        /// </summary>
+        private void CheckListenersDistinct(LitecastConfig config, TopSection top, Mark documentStart)
+        {
+            var clusterPort = config.Cluster.EffectivePort(config.PrimaryDbs.Any());
+            var clusterName = config.Cluster.PortIsExplicit ? "cluster.port" : $"cluster.port (default {ClusterConfig.DefaultPort})";
+            var listeners = new List<(string Key, string Name, string? Host, int Port, Mark At)>();
+            if (config.Addr is { } addr) listeners.Add(("addr", "addr", addr.Host, addr.Port, top.Addr!.Start));
+            listeners.Add(("cluster.port", clusterName, config.Cluster.Host, clusterPort,
+                top.Cluster?.Value?.Port?.Start ?? top.Addr?.Start ?? documentStart));
+            if (config.Proxy is { } proxy) listeners.Add(("proxy.addr", "proxy.addr", proxy.Addr.Host, proxy.Addr.Port, top.Proxy!.Value!.Addr!.Start));
+            for (var i = 0; i < listeners.Count; i++)
+            for (var j = i + 1; j < listeners.Count; j++)
+            {
+                var (a, b) = (listeners[i], listeners[j]);
+                if (a.Port == 0 || a.Port != b.Port || !MayShareInterface(a.Host, b.Host)) continue;
+                throw Error(b.At, b.Key, $"{b.Name}: port {b.Port} is also {a.Name}'s; the admin endpoint, the cluster and the proxy each need a port of their own");
+            }
+        }
+
+        /// <summary>False only for two different IP addresses; a wildcard, a name or the same address may overlap.</summary>
+        private static bool MayShareInterface(string? a, string? b) =>
+            !(System.Net.IPAddress.TryParse(a?.Trim('[', ']'), out var ipA) && System.Net.IPAddress.TryParse(b?.Trim('[', ']'), out var ipB)
+              && !ipA.Equals(ipB) && !ipA.Equals(System.Net.IPAddress.Any) && !ipB.Equals(System.Net.IPAddress.Any)
+              && !ipA.Equals(System.Net.IPAddress.IPv6Any) && !ipB.Equals(System.Net.IPAddress.IPv6Any));
 
         private ProxyConfig? ReadProxy(Located<ProxySection>? proxy, List<DbConfig> dbs)
         {
