@@ -44,6 +44,10 @@ public sealed record DatabaseSettings
     /// <summary>Live batches a replica keeps while it catches up or resyncs; past this it catches up afterwards.</summary>
     public int MaxHeldBatches { get; init; } = 4096;
 
+    /// <summary>Replicas: fetches whole ranges of a resync's snapshot from the primary outside the cluster's messages;
+    /// null sends every page through the cluster.</summary>
+    public Replica.ISnapshotFetcher? SnapshotFetcher { get; init; }
+
     /// <summary>What the primary's tailer needs from outside its files (WAL change notices; tests add faults).</summary>
     public Primary.ITailerEnvironment TailerEnvironment { get; init; } = Primary.TailerEnvironment.Default;
 

@@ -59,8 +59,14 @@ public sealed class DatabaseHash
     {
         if (pageNumber == 0) throw new ArgumentOutOfRangeException(nameof(pageNumber), "page numbers start at 1");
         if (data.Length != PageSize) throw new ArgumentException($"page {pageNumber} is {data.Length} bytes, page size is {PageSize}", nameof(data));
+        SetPageHash(pageNumber, PageHash(pageNumber, data));
+    }
+
+    /// <summary>Records a page's hash already computed with <see cref="PageHash"/> (a caller that checked it first).</summary>
+    public void SetPageHash(uint pageNumber, ulong hash)
+    {
+        if (pageNumber == 0) throw new ArgumentOutOfRangeException(nameof(pageNumber), "page numbers start at 1");
         if (pageNumber > PageCount) Grow(pageNumber);
-        var hash = PageHash(pageNumber, data);
         Value ^= _pages[pageNumber - 1] ^ hash;
         _pages[pageNumber - 1] = hash;
     }

@@ -143,6 +143,88 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         Assert.Equal(0, second.PagesWritten);
     }
 
+    /// <summary>The primary's admin endpoint as the applier sees it: serves byte ranges of the primary file as it is
+    /// now, counting them, failing or corrupting the ranges <see cref="Tamper"/> picks.</summary>
+    private sealed class FakeFetcher(string primaryPath) : ISnapshotFetcher
+    {
+        private readonly byte[] _file = Pages.ReadRaw(primaryPath).SelectMany(p => p).ToArray();
+        private int _bytesServed;
+
+        /// <summary>Given the offset and the bytes about to be served: throw to fail the fetch, or change them.</summary>
+        public Action<long, byte[]>? Tamper { get; init; }
+
+        public int BytesServed => Volatile.Read(ref _bytesServed);
+
+        public Task<byte[]> FetchAsync(Guid session, long offset, int length, CancellationToken cancellation) => Task.Run(() =>
+        {
+            var data = _file.AsSpan((int)offset, length).ToArray();
+            Tamper?.Invoke(offset, data);
+            Interlocked.Add(ref _bytesServed, length);
+            return data;
+        }, cancellation);
+    }
+
+    /// <summary>
+    /// With a fetcher, every range the replica needs whole is fetched outside the cluster's messages: each demand is
+    /// empty and sent only once its range is in (so the primary's window still paces the session), no page travels
+    /// in a cluster message, and the installed file is the primary's.
+    /// </summary>
+    [Fact]
+    public void AnAbsentReplicaFetchesEveryRangeOutsideTheClusterMessages()
+    {
+        using var files = new ApplierFiles(Rows);
+        DeleteReplica(files);
+        var fetcher = new FakeFetcher(files.PrimaryPath);
+        var applier = ChildActorOf(Applier.Props(files.Settings with { SnapshotFetcher = fetcher }));
+        Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
+        var primary = BeginSession(applier, files);
+        var demands = new List<ResyncDemand>();
+
+        var done = Assert.IsType<Applier.ResyncDone>(RunSession(applier, primary, demands.Add));
+
+        Assert.Equal(primary.Hash, done.Hash);
+        Assert.Equal(0, primary.PagesSent);
+        Assert.All(demands, d => Assert.Empty(d.PageNumbers));
+        Assert.Equal((int)primary.PageCount * 4096, fetcher.BytesServed);
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        Assert.Equal(400, ApplierFiles.Count(files.ReplicaPath));
+    }
+
+    /// <summary>
+    /// A fetch that fails (an older primary without the endpoint, the network) or brings a page whose hash is not the
+    /// offered one: that range and the rest of the session come through the cluster's messages, and the replica is the
+    /// primary's database all the same; the bad page never reaches it.
+    /// </summary>
+    [Theory]
+    [InlineData("fails")]
+    [InlineData("corrupts a page")]
+    public void AFetchThatFailsOrBringsABadPageFallsBackToTheCluster(string fault)
+    {
+        using var files = new ApplierFiles(Rows);
+        DeleteReplica(files);
+        var rangeBytes = RangePages * 4096;
+        var fetcher = new FakeFetcher(files.PrimaryPath)
+        {
+            Tamper = (offset, data) =>
+            {
+                if (offset != rangeBytes) return; // the second range
+                if (fault == "fails") throw new IOException("connection refused");
+                data[4096 + 100] ^= 0xff;
+            },
+        };
+        var applier = ChildActorOf(Applier.Props(files.Settings with { SnapshotFetcher = fetcher }));
+        Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
+        var primary = BeginSession(applier, files);
+
+        var done = Assert.IsType<Applier.ResyncDone>(RunSession(applier, primary));
+
+        Assert.Equal(primary.Hash, done.Hash);
+        Assert.True(primary.PagesSent >= RangePages, $"{primary.PagesSent} pages came through the cluster");
+        Assert.True(fetcher.BytesServed >= rangeBytes, $"{fetcher.BytesServed} bytes were fetched");
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        Assert.Equal(400, ApplierFiles.Count(files.ReplicaPath));
+    }
+
     /// <summary>
     /// A database at the path, deleted with its WAL and wal-index left behind (its last connection kept open while the
     /// files were copied): what an operator's "rm db" can leave.

@@ -31,6 +31,12 @@ public class SecurityTests(ITestOutputHelper output)
         var logs = cluster.Primary!.Output + cluster.Replicas[0]!.Output + cluster.Replicas[1]!.Output;
         Assert.DoesNotContain(cluster.Token!, logs);
         Assert.DoesNotContain("refused the cluster connection", logs);
+        // Each new replica's first resync fetched its pages from the primary's admin endpoint, over HTTPS with the token.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Matches(@"\([1-9][0-9]* bytes of them fetched from the primary's admin endpoint\)", cluster.Replicas[i]!.Output);
+            Assert.DoesNotContain("fetching resync pages from the primary failed", cluster.Replicas[i]!.Output);
+        }
     }
 
     [Fact]

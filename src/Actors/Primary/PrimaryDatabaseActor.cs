@@ -47,6 +47,12 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         Receive<ResyncRequest>(StartResyncSource);
         Receive<ResyncSourceReady>(ServeResync);
         Receive<ResyncSource.Sent>(sent => _resyncBytesSent += sent.Bytes);
+        Receive<FindResyncSnapshot>(find =>
+        {
+            var source = Context.Child($"resync-{find.Session:N}");
+            if (source.IsNobody()) Sender.Tell(new DatabaseRequestRefused($"no resync session {find.Session} is in flight for {_settings.Name}"));
+            else source.Forward(find);
+        });
         Receive<SnapshotFailed>(f =>
         {
             _log.Warning("{Database}: snapshot for resync {Session} failed: {Reason}", _settings.Name, f.Session, f.Reason);

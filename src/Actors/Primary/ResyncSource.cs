@@ -39,6 +39,12 @@ internal sealed class ResyncSource : ReceiveActor
         _pagesPerMessage = Math.Max(1, maxPartBytes / pageSize);
         _rangePages = Math.Max(_pagesPerMessage, 4 * 1024 * 1024 / pageSize);
         Receive<ResyncDemand>(d => d.SessionId == _session, Demand);
+        Receive<FindResyncSnapshot>(find =>
+        {
+            var length = (long)PageCount * _snapshot.Info.PageSize;
+            Context.Parent.Tell(new Sent(find.Bytes ?? length));
+            Sender.Tell(new ResyncSnapshotFile(_snapshot.File, length));
+        });
         Receive<ReceiveTimeout>(_ =>
         {
             _log.Warning("Resync {Session} abandoned: the replica sent no demand for {Timeout}", _session, IdleTimeout);
@@ -46,7 +52,8 @@ internal sealed class ResyncSource : ReceiveActor
         });
     }
 
-    /// <summary>Told to the parent after each message of pages: the bytes sent (for the resync byte counter).</summary>
+    /// <summary>Told to the parent after each message of pages, and for each range the admin endpoint serves: the
+    /// bytes sent (for the resync byte counter).</summary>
     public sealed record Sent(long Bytes);
 
     /// <summary>The most ranges kept in flight, whatever a replica asks for (4 MiB each at 4 KiB pages).</summary>

@@ -36,6 +36,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>The session's snapshot is in the file and its hash verified.</summary>
     public sealed record ResyncDone(Guid Session, ulong Generation, ulong Txid, ulong Hash, long PagesWritten);
 
+    /// <summary>A range of the session's pages was fetched outside the cluster's messages (for the progress view).</summary>
+    public sealed record ResyncFetched(Guid Session, uint FirstPage, long Bytes);
+
     /// <summary>The session was given up; the file is as it was before it.</summary>
     public sealed record ResyncAborted(Guid Session, string Reason);
 
@@ -44,6 +47,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
 
     /// <summary>The replica's file was deleted or replaced under the applier: it has no position any more.</summary>
     public sealed record FileLost(string Detail);
+
+    /// <summary>The end of a fetch of a range through <see cref="ISnapshotFetcher"/>: its bytes, or why it failed.</summary>
+    private sealed record RangeFetched(Guid Session, uint FirstPage, byte[]? Data, string? Failure);
 
     /// <summary>Once a second: notice local writes, and checkpoint the replica's WAL between batches.</summary>
     private sealed record Maintenance
@@ -69,8 +75,14 @@ internal sealed class Applier : ReceiveActor, IWithTimers
 
     // The resync session being staged: the pages demanded so far, the ranges whose pages are not all in yet (oldest
     // first; the primary answers demands in order), the page the next offer must start at, and the session's first
-    // offer, whose snapshot every later offer must describe.
+    // offer, whose snapshot every later offer must describe. The primary's source of the session gets the demands; the
+    // fetches of whole ranges outside the cluster are cancelled with the session, and after one fails the rest of the
+    // session's pages come through the cluster.
     private Guid? _session;
+    private IActorRef _source = ActorRefs.Nobody;
+    private CancellationTokenSource? _fetches;
+    private bool _fetchFailed;
+    private long _bytesFetched;
     private FileStream? _staging;
     private readonly List<uint> _demanded = [];
     private readonly Queue<RangeInFlight> _ranges = new();
@@ -83,11 +95,17 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private bool _replicaAbsent;
     private DatabaseHash? _newFile;
 
-    private sealed class RangeInFlight(uint firstPage, uint lastPage, int missing)
+    /// <summary>An offered range: its pages' hashes as offered, the pages still missing, and the demand that answers
+    /// it (null while its pages are being fetched: the demand, then empty, waits for them). Demands are sent in the
+    /// order of the offers.</summary>
+    private sealed class RangeInFlight(uint firstPage, ulong[] hashes, int missing)
     {
         public uint FirstPage { get; } = firstPage;
-        public uint LastPage { get; } = lastPage;
+        public uint LastPage { get; } = firstPage + (uint)hashes.Length - 1;
+        public ulong[] Hashes { get; } = hashes;
         public int Missing { get; set; } = missing;
+        public uint[]? Demand { get; set; }
+        public bool DemandSent { get; set; }
     }
 
     /// <summary>How many offer ranges this replica accepts ahead of its demands (see <see cref="ResyncRequest"/>).</summary>
@@ -103,8 +121,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         Receive<BeginResync>(b => StartSession(b.Session));
         Receive<ResyncOffer>(o => o.SessionId == _session, Offer);
         Receive<ResyncPages>(p => p.SessionId == _session, Pages);
+        Receive<RangeFetched>(f => f.Session == _session, Fetched);
         Receive<ResyncOffer>(_ => { });
         Receive<ResyncPages>(_ => { });
+        Receive<RangeFetched>(_ => { });
         Receive<Maintenance>(_ =>
         {
             if (DetectFileLost() || DetectLocalWrite() || _open is not null) return;
@@ -300,6 +320,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         AbandonOpen();
         CloseStaging();
         _session = session;
+        _source = ActorRefs.Nobody;
+        _fetches = new CancellationTokenSource();
+        _fetchFailed = false;
+        _bytesFetched = 0;
         _demanded.Clear();
         _firstOffer = null;
         _nextRange = 1;
@@ -337,6 +361,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         if (_firstOffer is null && _replicaAbsent) _newFile = new DatabaseHash(offer.PageSize);
         _firstOffer ??= offer;
+        _source = Sender;
         var demand = new List<uint>();
         // Without a file of the same page size, every page is demanded.
         var local = _newFile is null && _hash is { } hash && hash.PageSize == offer.PageSize ? hash : null;
@@ -346,11 +371,77 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             if (local is null || pageNumber > local.PageCount || local.PageHashAt(pageNumber) != offer.PageHashes[i]) demand.Add(pageNumber);
         }
         _demanded.AddRange(demand);
-        var lastPage = offer.FirstPage + (uint)offer.PageHashes.Length - 1;
-        _ranges.Enqueue(new RangeInFlight(offer.FirstPage, lastPage, demand.Count));
-        _nextRange = lastPage + 1;
-        Sender.Tell(new ResyncDemand(offer.SessionId, offer.FirstPage, demand.ToArray()));
+        var range = new RangeInFlight(offer.FirstPage, offer.PageHashes, demand.Count);
+        _ranges.Enqueue(range);
+        _nextRange = range.LastPage + 1;
+        if (demand.Count == offer.PageHashes.Length && _settings.SnapshotFetcher is { } fetcher && !_fetchFailed) Fetch(fetcher, range, offer.PageSize);
+        else range.Demand = demand.ToArray();
+        SendDemands();
         CompleteRanges();
+    }
+
+    /// <summary>Fetches a range the replica needs whole outside the cluster's messages; its demand (empty) is sent
+    /// once the pages are in, which is what lets the primary offer a further range.</summary>
+    private void Fetch(ISnapshotFetcher fetcher, RangeInFlight range, int pageSize)
+    {
+        var session = _session!.Value;
+        var first = range.FirstPage;
+        fetcher.FetchAsync(session, (long)(first - 1) * pageSize, range.Hashes.Length * pageSize, _fetches!.Token)
+            .PipeTo(Self, success: data => new RangeFetched(session, first, data, null),
+                failure: e => new RangeFetched(session, first, null, e.GetBaseException().Message));
+    }
+
+    /// <summary>
+    /// A fetch ended. Every page is checked against the hash the primary offered before any is staged. A range that
+    /// failed or does not check is asked for through the cluster instead, and so is the rest of the session (an older
+    /// primary has no endpoint for it; a network or a proxy that fails once is likely to again).
+    /// </summary>
+    private void Fetched(RangeFetched fetched)
+    {
+        var range = _ranges.FirstOrDefault(r => r.FirstPage == fetched.FirstPage && r.Demand is null);
+        if (range is null) { Abort($"pages for range {fetched.FirstPage} were fetched, which no offer awaits"); return; }
+        var pageSize = _firstOffer!.PageSize;
+        var problem = fetched.Failure;
+        var hashes = new ulong[range.Hashes.Length];
+        if (fetched.Data is { } data && data.Length != hashes.Length * pageSize)
+            problem = $"{data.Length} bytes arrived for range {range.FirstPage}..{range.LastPage}, expected {hashes.Length * pageSize}";
+        for (var i = 0; problem is null && i < hashes.Length; i++)
+        {
+            var pageNumber = range.FirstPage + (uint)i;
+            hashes[i] = DatabaseHash.PageHash(pageNumber, fetched.Data.AsSpan(i * pageSize, pageSize));
+            if (hashes[i] != range.Hashes[i]) problem = $"page {pageNumber} does not have the hash the primary offered for it";
+        }
+        if (problem is not null)
+        {
+            if (!_fetchFailed)
+                _log.Warning("{Database}: fetching resync pages from the primary failed ({Reason}); the rest of resync {Session} comes through the cluster",
+                    _settings.Name, problem, fetched.Session);
+            _fetchFailed = true;
+            range.Demand = Enumerable.Range(0, hashes.Length).Select(i => range.FirstPage + (uint)i).ToArray();
+            SendDemands();
+            return;
+        }
+        for (var i = 0; i < hashes.Length; i++) _newFile?.SetPageHash(range.FirstPage + (uint)i, hashes[i]);
+        RandomAccess.Write(_staging!.SafeFileHandle, fetched.Data, (long)(range.FirstPage - 1) * pageSize);
+        range.Missing = 0;
+        range.Demand = [];
+        _bytesFetched += fetched.Data!.Length;
+        Context.Parent.Tell(new ResyncFetched(fetched.Session, range.FirstPage, fetched.Data.Length));
+        SendDemands();
+        CompleteRanges();
+    }
+
+    /// <summary>Sends the demands that are ready, in the order of the offers: one waiting for its fetch holds back the
+    /// later ones, since the primary takes demands in order.</summary>
+    private void SendDemands()
+    {
+        foreach (var range in _ranges)
+        {
+            if (range.DemandSent) continue;
+            if (range.Demand is null) return;
+            _source.Tell(new ResyncDemand(_session!.Value, range.FirstPage, range.Demand));
+            range.DemandSent = true;
+        }
     }
 
     private void Pages(ResyncPages pages)
@@ -398,7 +489,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>Drops the ranges whose pages are all in; after the last range, finishes the session.</summary>
     private void CompleteRanges()
     {
-        while (_ranges.TryPeek(out var range) && range.Missing == 0) _ranges.Dequeue();
+        while (_ranges.TryPeek(out var range) && range.Missing == 0 && range.DemandSent) _ranges.Dequeue();
         if (_ranges.Count == 0 && _firstOffer is { } offer && _nextRange > offer.PageCount) Finish(offer);
     }
 
@@ -423,7 +514,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             Context.Parent.Tell(new ResyncAborted(session, $"the staged pages do not give the primary's snapshot hash {offer.Hash:x16}; the replica was left as it was"));
             return;
         }
-        _log.Info("{Database}: resync of {Pages} pages made the replica in {Seconds:F2} s after its last page", _settings.Name, pagesWritten, clock.Elapsed.TotalSeconds);
+        _log.Info("{Database}: resync of {Pages} pages made the replica in {Seconds:F2} s after its last page ({Fetched} bytes of them fetched from the primary's admin endpoint)",
+            _settings.Name, pagesWritten, clock.Elapsed.TotalSeconds, _bytesFetched);
         _position = new ReplicaPosition(offer.Generation, offer.Txid, _hash!.Value, offer.PageSize, offer.PageCount);
         _positionFile.Write(_position, durable: true);
         Context.Parent.Tell(new ResyncDone(session, offer.Generation, offer.Txid, _hash.Value, pagesWritten));
@@ -547,6 +639,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
 
     private void CloseStaging()
     {
+        _fetches?.Cancel();
+        _fetches?.Dispose();
+        _fetches = null;
         _staging?.Dispose();
         _staging = null;
         _ranges.Clear();

@@ -239,6 +239,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             }
             _applier.Forward(p);
         });
+        Receive<Applier.ResyncFetched>(f =>
+        {
+            if (f.Session != _resync?.Session) return;
+            _resyncProgressAt = Stopwatch.GetTimestamp();
+            _resyncProgress?.Fetched(f.FirstPage, f.Bytes);
+        });
         // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
         Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
         Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => SessionFailed(a.Reason));
@@ -288,6 +294,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<ResyncPages>(p => _applier.Forward(p));
         Receive<ResyncFailed>(_ => { });
         Receive<Applier.ResyncAborted>(_ => { });
+        Receive<Applier.ResyncFetched>(_ => { });
         Receive<Applier.ResyncDone>(done => _log.Info("{Database}: resync {Session} completed after it had been given up", _settings.Name, done.Session));
         Receive<CatchUpUnavailable>(_ => { });
         // Outside streaming (while resyncing), batches handed on before are still applied (or dropped) by the applier.

@@ -4,7 +4,8 @@ using Litecast.Messages;
 namespace Litecast.Actors.Replica;
 
 /// <summary>
-/// How far the resync in flight is, from the offers and pages passing through the replica's actor. The primary offers
+/// How far the resync in flight is, from the offers and pages passing through the replica's actor (and the ranges the
+/// applier fetched outside the cluster's messages). The primary offers
 /// the file range by range, at most <c>rangesInFlight</c> ranges ahead of the replica's demands, and sends each range's
 /// pages before a further offer: when an offer arrives, the pages more than that many ranges before it are done
 /// (checked, and fetched where they differed); so are the pages before a range whose pages arrive.
@@ -31,6 +32,13 @@ internal sealed class ResyncProgress(int rangesInFlight)
         foreach (var page in pages.Pages) _bytesReceived += page.Data.Length;
         _pagesDone = Math.Max(_pagesDone, pages.FirstPage - 1);
         if (pages.LastRange) _pagesDone = _pagesTotal;
+    }
+
+    /// <summary>The range starting at <paramref name="firstPage"/> was fetched outside the cluster's messages.</summary>
+    public void Fetched(uint firstPage, long bytes)
+    {
+        _bytesReceived += bytes;
+        _pagesDone = Math.Max(_pagesDone, firstPage - 1);
     }
 
     /// <summary>Where it stands now; the rate is of pages done (checked or fetched), the time left at that rate.</summary>

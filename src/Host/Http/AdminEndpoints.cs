@@ -143,6 +143,26 @@ public static class AdminEndpoints
                 node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString()),
             AdminJsonContext.Default.ClusterResponse));
 
+        // A replica fetches the snapshot of its resync session range by range (Range: bytes=...), sent from the file
+        // by the kernel; the offers, their hashes and the demands stay on the cluster.
+        app.MapGet("/resync/{session:guid}", async (Guid session, HttpContext context, CancellationToken cancel) =>
+        {
+            var ranges = context.Request.GetTypedHeaders().Range?.Ranges;
+            long? bytes = ranges is { Count: 1 } && ranges.First() is { From: { } from, To: { } to } && to >= from ? to - from + 1 : null;
+            ResyncSnapshotFile? snapshot;
+            try
+            {
+                snapshot = await node.ResyncSnapshotAsync(session, bytes, cancel);
+            }
+            catch (NodeRequestException e)
+            {
+                return Error(StatusCodes.Status503ServiceUnavailable, e.Message);
+            }
+            return snapshot is null
+                ? Error(StatusCodes.Status404NotFound, $"no resync session {session} is in flight on this node")
+                : TypedResults.PhysicalFile(snapshot.Path, "application/octet-stream", enableRangeProcessing: true);
+        });
+
         app.MapPost("/dbs/{name}/sync", async (string name, CancellationToken cancel) =>
         {
             if (Find(node, name) is not { } db)

@@ -19,11 +19,12 @@ public sealed record AdminSecurity(X509Certificate2? Certificate, string? Token,
 
     /// <summary>Does a request with <paramref name="method"/> for <paramref name="path"/> need the token? The dashboard's
     /// page itself never does: it holds no data (that comes from <c>/events</c>, which obeys the token), and a browser
-    /// cannot send a bearer token when it opens a page.</summary>
+    /// cannot send a bearer token when it opens a page. A resync's snapshot (<c>/resync/</c>) always does: it is the
+    /// whole database.</summary>
     public bool Guards(string method, string path)
     {
         var read = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
-        return Token is not null && (read ? ProtectReads && path != "/" : true);
+        return Token is not null && (!read || path.StartsWith("/resync/", StringComparison.Ordinal) || ProtectReads && path != "/");
     }
 
     /// <summary>

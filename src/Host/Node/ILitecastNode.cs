@@ -40,6 +40,11 @@ public interface ILitecastNode
 
     /// <summary>Replica only: starts a resync. Throws <see cref="NodeRequestException"/> on a primary.</summary>
     Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);
+
+    /// <summary>The snapshot file of a resync session a primary database here serves, or null when none has that
+    /// session; reading <paramref name="bytes"/> of it (null: all) counts as resync bytes sent.</summary>
+    Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation) =>
+        Task.FromResult<ResyncSnapshotFile?>(null);
 }
 
 /// <summary>A cluster member as one node sees it.</summary>

@@ -25,8 +25,15 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long one range of a resync's snapshot (4 MiB) may take to arrive from the primary.</summary>
+    private static readonly TimeSpan SnapshotRangeTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the admin endpoint waits for a primary database to say where a resync's snapshot is.</summary>
+    private static readonly TimeSpan SnapshotLookupTimeout = TimeSpan.FromSeconds(5);
+
     private readonly LitecastConfig _config;
     private readonly HttpClient _discovery;
+    private readonly HttpClient _snapshots;
     private readonly Action<string> _log;
     private readonly string? _hoconOverrides;
     private readonly CancellationTokenSource _stopping = new();
@@ -39,6 +46,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     {
         _config = config;
         _discovery = AdminHttpClient.Create(config.Tls?.Material.Authority, config.Auth?.Token, DiscoveryTimeout);
+        _snapshots = AdminHttpClient.Create(config.Tls?.Material.Authority, config.Auth?.Token, SnapshotRangeTimeout);
         _log = log;
         _hoconOverrides = hoconOverrides;
     }
@@ -177,6 +185,14 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
         };
 
+    public async Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation)
+    {
+        foreach (var db in _config.PrimaryDbs)
+            if (await AskAsync(db, new FindResyncSnapshot(session, bytes), SnapshotLookupTimeout, cancellation) is ResyncSnapshotFile file)
+                return file;
+        return null;
+    }
+
     private async Task<object> AskAsync(DbConfig db, object message, TimeSpan timeout, CancellationToken cancellation)
     {
         if (_current?.Actors.GetValueOrDefault(db.Name) is not { } actor)
@@ -257,7 +273,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 services.AddSingleton<IHostLifetime, IncarnationLifetime>();
                 services.AddAkka(NodeHosting.SystemName, akka =>
                 {
-                    akka.WithLitecastNode(endpoint, nodeId => _config.Dbs.Select(db => DatabaseSettings(db, nodeId, upstream)).ToList());
+                    akka.WithLitecastNode(endpoint, nodeId => _config.Dbs.Select(db => DatabaseSettings(db, nodeId, upstream, _snapshots)).ToList());
                     if (upstreamNode is not null)
                         akka.WithActors((system, _) => Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
                             system.ActorOf(UpstreamWatcher.Props(Akka.Actor.Address.Parse(upstreamNode)), "upstream-watcher")));
@@ -293,12 +309,14 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         }
     }
 
-    private static DatabaseSettings DatabaseSettings(DbConfig db, string nodeId, IReadOnlyDictionary<string, UpstreamSettings> upstream) => new()
+    private static DatabaseSettings DatabaseSettings(DbConfig db, string nodeId, IReadOnlyDictionary<string, UpstreamSettings> upstream,
+        HttpClient snapshots) => new()
     {
         Name = db.Name,
         Path = db.Path,
         NodeId = nodeId,
         Upstream = upstream.GetValueOrDefault(db.Name),
+        SnapshotFetcher = db.Upstream is { } u ? new HttpSnapshotFetcher(snapshots, u.Origin) : null,
         CheckpointThresholdPages = db.CheckpointThresholdPages,
         RetainedLogBytes = db.RetainedLogBytes,
         MaxLag = db.MaxLag,
@@ -336,5 +354,6 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         await _run;
         _current = null;
         _discovery.Dispose();
+        _snapshots.Dispose();
     }
 }

@@ -100,4 +100,18 @@ internal sealed class FakeNode : ILitecastNode
             throw new NodeRequestException($"'{db.Name}' is the primary here; only replicas resync");
         return Task.FromResult(new ResyncStarted(true, "resync from akka.tcp://litecast@primary:4053 started"));
     }
+
+    /// <summary>Resync snapshot files by session, as a primary's resync sources would answer.</summary>
+    public ConcurrentDictionary<Guid, string> ResyncSnapshots { get; } = new();
+
+    /// <summary>The byte counts the endpoint reported for each snapshot request (-1: the whole file).</summary>
+    public ConcurrentQueue<long> ResyncSnapshotBytes { get; } = new();
+
+    public Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation)
+    {
+        Requests.Enqueue($"resync-snapshot {session:N}");
+        if (!ResyncSnapshots.TryGetValue(session, out var path)) return Task.FromResult<ResyncSnapshotFile?>(null);
+        ResyncSnapshotBytes.Enqueue(bytes ?? -1);
+        return Task.FromResult<ResyncSnapshotFile?>(new ResyncSnapshotFile(path, new FileInfo(path).Length));
+    }
 }
