@@ -19,6 +19,7 @@ public static class NativeSqlite
 
     private static readonly object Gate = new();
     private static bool _loaded;
+    private static IntPtr _library;
 
     /// <summary>Full path of the native library this process loads.</summary>
     public static string LibraryPath =>
@@ -55,7 +56,33 @@ public static class NativeSqlite
             NativeLibrary.SetDllImportResolver(typeof(SQLite3Provider_sqlite3).Assembly,
                 (name, _, _) => name == "sqlite3" ? handle : IntPtr.Zero);
             raw.SetProvider(new SQLite3Provider_sqlite3());
+            _library = handle;
             _loaded = true;
         }
+    }
+
+    private const int FileControlFilePointer = 7; // SQLITE_FCNTL_FILE_POINTER
+    private const int IoErrShortRead = 522; // SQLITE_IOERR_SHORT_READ: the rest was past the end, and SQLite zeroed it
+
+    /// <summary>
+    /// Reads <paramref name="buffer"/>.Length bytes of the main database file of <paramref name="connection"/> at
+    /// <paramref name="offset"/> through SQLite's own handle of the file (SQLITE_FCNTL_FILE_POINTER, then its VFS's
+    /// xRead). No descriptor is opened or closed, so none of SQLite's POSIX locks can be dropped, which is why the
+    /// database file is never read with plain file APIs. Bytes past the end of the file read as zeros.
+    /// </summary>
+    public static unsafe void ReadMainFile(Microsoft.Data.Sqlite.SqliteConnection connection, Span<byte> buffer, long offset)
+    {
+        EnsureLoaded();
+        var fileControl = (delegate* unmanaged<IntPtr, byte*, int, IntPtr*, int>)NativeLibrary.GetExport(_library, "sqlite3_file_control");
+        IntPtr file;
+        int rc;
+        fixed (byte* main = "main\0"u8) rc = fileControl(connection.Handle!.DangerousGetHandle(), main, FileControlFilePointer, &file);
+        if (rc != 0 || file == IntPtr.Zero) throw new IOException($"{connection.DataSource}: SQLITE_FCNTL_FILE_POINTER failed ({rc})");
+        // struct sqlite3_file { const sqlite3_io_methods *pMethods; }; sqlite3_io_methods: int iVersion, then xClose,
+        // then xRead(sqlite3_file*, void*, int iAmt, sqlite3_int64 iOfst).
+        var methods = *(IntPtr*)file;
+        var read = *(delegate* unmanaged<IntPtr, byte*, int, long, int>*)(methods + 2 * IntPtr.Size);
+        fixed (byte* data = buffer) rc = read(file, data, buffer.Length, offset);
+        if (rc != 0 && rc != IoErrShortRead) throw new IOException($"{connection.DataSource}: reading {buffer.Length} bytes at {offset} failed (SQLite error {rc})");
     }
 }

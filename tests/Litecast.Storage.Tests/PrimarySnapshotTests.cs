@@ -109,6 +109,75 @@ public sealed class PrimarySnapshotTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The copy reads pages without frames in the WAL from the database file itself: after the pin and while it runs,
+    /// the application keeps committing, and in odd rounds checkpointing (PASSIVE, which backfills the pinned snapshot's
+    /// own frames into that file, and no further); in even rounds the snapshot's frames stay in the WAL only. The copy
+    /// is exactly the pinned database, page for page, in every round.
+    /// </summary>
+    [Fact]
+    public void TheCopyIsThePinnedDatabaseWhileTheApplicationCommitsAndCheckpoints()
+    {
+        using (var app = SqliteConnections.OpenExisting(_path))
+            app.Execute("INSERT INTO t(v) SELECT randomblob(3000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) SELECT i FROM n); " +
+                        "PRAGMA wal_checkpoint(TRUNCATE)");
+        using var guard = new WalGuard(_path);
+        using var reader = new WalReader(WalFormat.WalPath(_path));
+        var copy = Path.Combine(_directory, "snapshot.pages");
+        for (var round = 0; round < 4; round++)
+        {
+            // Frames the snapshot needs, not yet in the database file: rows spread over the whole table.
+            using (var app = SqliteConnections.OpenExisting(_path))
+                app.Execute($"UPDATE t SET v = randomblob(3000) WHERE id % 97 = {round}; UPDATE t SET v = randomblob(400) WHERE id % 89 = {round}");
+            guard.BeginRotation();
+            while (reader.Read(1024, guard.NextVisibleEnd).Stop == WalStop.Limit) { }
+            guard.CompleteRotation();
+            using var snapshot = PrimarySnapshot.TryPin(_path, guard);
+            Assert.NotNull(snapshot);
+            var expected = ReplicationHarness.ReadPages(_path); // nothing has committed since the pin
+
+            using var stop = new CancellationTokenSource();
+            using var ready = new ManualResetEventSlim();
+            var checkpoint = round % 2 == 1;
+            var writer = Task.Run(() =>
+            {
+                using var app = SqliteConnections.OpenExisting(_path);
+                while (!stop.IsCancellationRequested)
+                {
+                    if (checkpoint)
+                    {
+                        using var command = app.CreateCommand();
+                        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                        using var result = command.ExecuteReader();
+                        if (result.Read() && result.GetInt64(2) > 0) ready.Set(); // frames copied into the database file
+                    }
+                    app.Execute("UPDATE t SET v = randomblob(3000) WHERE id IN (SELECT abs(random()) % 8200 + 1 FROM t LIMIT 20)");
+                    if (!checkpoint) ready.Set();
+                }
+            });
+            SnapshotInfo info;
+            try
+            {
+                Assert.True(ready.Wait(TimeSpan.FromSeconds(30)), "the application neither committed nor checkpointed");
+                info = snapshot.CopyTo(copy);
+            }
+            finally
+            {
+                stop.Cancel();
+                writer.GetAwaiter().GetResult();
+            }
+
+            Assert.Equal(expected.Count, (int)info.PageCount);
+            var bytes = File.ReadAllBytes(copy);
+            Assert.Equal((long)expected.Count * expected[0].Length, bytes.Length);
+            for (var i = 0; i < expected.Count; i++)
+                Assert.True(bytes.AsSpan(i * expected[i].Length, expected[i].Length).SequenceEqual(expected[i]), $"round {round}: page {i + 1} differs");
+            var hash = new DatabaseHash(expected[0].Length);
+            for (var i = 0; i < expected.Count; i++) hash.SetPage((uint)i + 1, expected[i]);
+            Assert.Equal(hash.Value, info.Hash.Value);
+        }
+    }
+
     private DatabaseHash StreamHashNow()
     {
         using var check = SqliteConnections.OpenReadOnly(_path);
