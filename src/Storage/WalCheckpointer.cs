@@ -34,7 +34,9 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
 
     /// <summary>True when the reader's position <paramref name="cursor"/> is past the hard bound, where <see cref="Run"/>
     /// takes the write lock to reset the WAL.</summary>
-    public bool PastHardBound(WalCursor cursor, int pageSize) => Frames(cursor, pageSize) >= HardBoundFactor * thresholdPages;
+    public bool PastHardBound(WalCursor cursor, int pageSize) => AtHardBound(Frames(cursor, pageSize));
+
+    private bool AtHardBound(long frames) => frames >= HardBoundFactor * thresholdPages;
 
     private static long Frames(WalCursor cursor, int pageSize) =>
         (cursor.Offset - WalFormat.HeaderSize) / (WalFormat.FrameHeaderSize + pageSize);
@@ -54,9 +56,9 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
         if (Passive())
         {
             readToGuard();
-            if (frames < HardBoundFactor * thresholdPages) return;
+            if (!AtHardBound(frames)) return;
         }
-        else if (frames < HardBoundFactor * thresholdPages || !WriteLocked(() =>
+        else if (!AtHardBound(frames) || !WriteLocked(() =>
                  {
                      readToGuard();
                      if (!Passive()) return false;

@@ -188,10 +188,15 @@ public static class ConfigLoader
         }
 
         /// <summary>False only for two different IP addresses; a wildcard, a name or the same address may overlap.</summary>
-        private static bool MayShareInterface(string? a, string? b) =>
-            !(System.Net.IPAddress.TryParse(a?.Trim('[', ']'), out var ipA) && System.Net.IPAddress.TryParse(b?.Trim('[', ']'), out var ipB)
-              && !ipA.Equals(ipB) && !ipA.Equals(System.Net.IPAddress.Any) && !ipB.Equals(System.Net.IPAddress.Any)
-              && !ipA.Equals(System.Net.IPAddress.IPv6Any) && !ipB.Equals(System.Net.IPAddress.IPv6Any));
+        private static bool MayShareInterface(string? a, string? b)
+        {
+            if (!System.Net.IPAddress.TryParse(a?.Trim('[', ']'), out var ipA) || !System.Net.IPAddress.TryParse(b?.Trim('[', ']'), out var ipB))
+                return true; // all interfaces (no host), or a name
+            return ipA.Equals(ipB) || IsAllInterfaces(ipA) || IsAllInterfaces(ipB);
+        }
+
+        private static bool IsAllInterfaces(System.Net.IPAddress ip) =>
+            ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any);
 
         private ProxyConfig? ReadProxy(Located<ProxySection>? proxy, List<DbConfig> dbs)
         {
