@@ -36,7 +36,7 @@ public static class GenerationSetup
                 discontinuity = "the database file was replaced";
             else if (reader.FileLength() < WalFormat.HeaderSize)
                 walEmpty = true;
-            else if (!reader.TryResume(cursor, out var reason))
+            else if (!reader.TryResume(cursor, null, out var reason))
                 discontinuity = reason;
         }
         var readAll = reader.ReadUpTo(visible, discontinuity is null ? resumed : null);

@@ -108,4 +108,9 @@ public readonly record struct WalVisibleEnd(uint Salt1, uint Salt2, uint MaxFram
 {
     /// <summary>The file offset just past the last visible frame.</summary>
     public long Offset(int pageSize) => WalFormat.HeaderSize + (long)MaxFrame * (WalFormat.FrameHeaderSize + pageSize);
+
+    /// <summary>True when a reader at <paramref name="cursor"/> has read every frame of this view; a view of no frames
+    /// (the database file alone) is read by any reader.</summary>
+    public bool IsReadBy(WalCursor cursor, int pageSize) =>
+        MaxFrame == 0 || cursor.Salt1 == Salt1 && cursor.Salt2 == Salt2 && cursor.Offset >= Offset(pageSize);
 }

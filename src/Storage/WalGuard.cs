@@ -23,10 +23,19 @@ public sealed class WalGuard : IDisposable
 
     public WalGuard(string databasePath) => _databasePath = databasePath;
 
+    private long _tenure;
+
     /// <summary>True while a guard transaction is open.</summary>
     public bool IsHeld
     {
         get { lock (_gate) return _current is not null; }
+    }
+
+    /// <summary>Numbers the guard's unbroken holds, 0 while none is held: the same number seen at two moments means a
+    /// guard was held the whole time in between (rotations keep it; a release and a new guard change it).</summary>
+    public long Tenure
+    {
+        get { lock (_gate) return _current is null ? 0 : _tenure; }
     }
 
     /// <summary>
@@ -98,6 +107,7 @@ public sealed class WalGuard : IDisposable
                 if (End(_current)) _idle = _current;
                 else _current.Dispose();
             }
+            else _tenure++;
             _current = _next;
             _next = null;
             CurrentVisibleEnd = NextVisibleEnd;

@@ -108,16 +108,41 @@ public sealed class WalReader : IDisposable
         visible is not { } v || v.MaxFrame == 0
         || _header is { } h && h.Salt1 == v.Salt1 && h.Salt2 == v.Salt2 && _committedOffset == v.Offset(h.PageSize);
 
+    /// <summary>The identity of the WAL file the reader follows, once it opened one.</summary>
+    public FileIdentity? WalFile => _fileIdentity;
+
     /// <summary>
     /// Positions the reader at a cursor saved earlier, but only if the WAL still proves it: same salts, and the commit
     /// frame just before the cursor carries the saved running checksum. Returns false (and reads nothing) otherwise.
     /// </summary>
-    public bool TryResume(WalCursor cursor, out string? reason)
+    /// <param name="cursor">The saved cursor.</param>
+    /// <param name="guardedWalFile">The WAL file the cursor was read from, given only when a guard has been held without
+    /// a gap since the cursor was saved and sees no frame past it. If that file restarted since (other salts, or emptied
+    /// by a TRUNCATE checkpoint), the reader follows it from its start, as <see cref="Read"/> does under a guard (see
+    /// <see cref="WalReadOutcome.Restarted"/>): SQLite restarts a WAL only once every frame is backfilled, and the guard
+    /// kept it from backfilling any frame past the cursor, so the restart lost nothing unread.</param>
+    /// <param name="reason">Why the cursor was refused.</param>
+    public bool TryResume(WalCursor cursor, FileIdentity? guardedWalFile, out string? reason)
     {
         var file = OpenFile();
         Span<byte> headerBytes = stackalloc byte[WalFormat.HeaderSize];
-        if (file is null || file.ReadAtMost(0, headerBytes) < WalFormat.HeaderSize) { reason = "the WAL file is missing or empty"; return false; }
+        if (file is null) { reason = "the WAL file is missing"; return false; }
+        var restartedUnderGuard = guardedWalFile is { } guarded && _fileIdentity == guarded;
+        if (file.ReadAtMost(0, headerBytes) < WalFormat.HeaderSize)
+        {
+            // Emptied under the guard: the next read takes the first header written as the WAL's start.
+            reason = restartedUnderGuard ? null : "the WAL file is empty";
+            return restartedUnderGuard;
+        }
         if (!WalHeader.TryParse(headerBytes, out var header, out var error)) { reason = error; return false; }
+        if (restartedUnderGuard && (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2))
+        {
+            _header = header;
+            _committedOffset = WalFormat.HeaderSize;
+            _committedChecksum = header.Checksum;
+            reason = null;
+            return true;
+        }
         if (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2)
         {
             reason = $"WAL salts changed from {cursor.Salt1:x8}/{cursor.Salt2:x8} to {header.Salt1:x8}/{header.Salt2:x8}";

@@ -9,16 +9,21 @@ namespace Litecast.Cluster.Tests;
 /// </summary>
 public sealed class TailerFaults : ITailerEnvironment
 {
-    private readonly ConcurrentDictionary<TailerPoint, string> _armed = new();
+    private readonly ConcurrentDictionary<TailerPoint, (string Reason, Func<bool> When)> _armed = new();
 
     /// <summary>The next time the tailer reaches <paramref name="point"/>, it fails with <paramref name="reason"/>.</summary>
-    public void Arm(TailerPoint point, string reason) => _armed[point] = reason;
+    public void Arm(TailerPoint point, string reason) => Arm(point, reason, static () => true);
+
+    /// <summary>The first time the tailer reaches <paramref name="point"/> and <paramref name="when"/> (run there, on
+    /// the tailer's thread) returns true, it fails with <paramref name="reason"/>.</summary>
+    public void Arm(TailerPoint point, string reason, Func<bool> when) => _armed[point] = (reason, when);
 
     public IDisposable? WatchWal(string walPath, Action changed) => TailerEnvironment.Default.WatchWal(walPath, changed);
 
     public void Reached(TailerPoint point)
     {
-        if (_armed.TryRemove(point, out var reason)) throw new InjectedFaultException(reason);
+        if (_armed.TryGetValue(point, out var armed) && armed.When() && _armed.TryRemove(point, out _))
+            throw new InjectedFaultException(armed.Reason);
     }
 }
 

@@ -26,6 +26,46 @@ public sealed class WalGuardTests : IDisposable
     }
 
     [Fact]
+    public void TenureStaysThroughRotationsAndChangesWhenTheGuardIsTakenAgain()
+    {
+        using var app = SqliteConnections.OpenOrCreate(_path);
+        app.Execute("PRAGMA journal_mode = WAL; CREATE TABLE t(v)");
+        using var guard = new WalGuard(_path);
+        Assert.Equal(0, guard.Tenure);
+        guard.BeginRotation();
+        Assert.Equal(0, guard.Tenure);
+        guard.CompleteRotation();
+        var first = guard.Tenure;
+        Assert.NotEqual(0, first);
+        for (var i = 0; i < 3; i++)
+        {
+            app.Execute("INSERT INTO t VALUES (1)");
+            guard.BeginRotation();
+            guard.CompleteRotation();
+            Assert.Equal(first, guard.Tenure);
+        }
+        guard.Release();
+        Assert.Equal(0, guard.Tenure);
+        guard.BeginRotation();
+        guard.CompleteRotation();
+        Assert.NotEqual(0, guard.Tenure);
+        Assert.NotEqual(first, guard.Tenure);
+    }
+
+    [Fact]
+    public void AViewIsReadByACursorAtOrPastItsEndInTheSameWalOnly()
+    {
+        var view = new WalVisibleEnd(7, 8, 3);
+        var end = view.Offset(PageSize);
+        Assert.True(view.IsReadBy(new WalCursor(7, 8, end, default), PageSize));
+        Assert.True(view.IsReadBy(new WalCursor(7, 8, end + FrameSize, default), PageSize));
+        Assert.False(view.IsReadBy(new WalCursor(7, 8, end - FrameSize, default), PageSize));
+        Assert.False(view.IsReadBy(new WalCursor(8, 8, end, default), PageSize));
+        Assert.False(view.IsReadBy(new WalCursor(7, 9, end, default), PageSize));
+        Assert.True(new WalVisibleEnd(7, 8, 0).IsReadBy(new WalCursor(1, 2, WalFormat.HeaderSize, default), PageSize));
+    }
+
+    [Fact]
     public void BoundedReadStopsAtTheCommittedFramesWhileABigTransactionIsBeingWritten()
     {
         using var app = SqliteConnections.OpenOrCreate(_path);

@@ -249,8 +249,8 @@ public sealed class WalReaderTests : IDisposable
         using (var truncate = new FileStream(_walPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) truncate.SetLength(0);
 
         Assert.Equal(WalReadOutcome.NoWal, reader.Read().Outcome);
-        Assert.False(reader.TryResume(cursor, out var reason));
-        Assert.Contains("missing or empty", reason);
+        Assert.False(reader.TryResume(cursor, null, out var reason));
+        Assert.Contains("empty", reason);
     }
 
     [Fact]
@@ -381,7 +381,7 @@ public sealed class WalReaderTests : IDisposable
 
         using (var resumed = new WalReader(_walPath))
         {
-            Assert.True(resumed.TryResume(afterFirst, out var reason), reason);
+            Assert.True(resumed.TryResume(afterFirst, null, out var reason), reason);
             Assert.Null(reason);
             var rest = resumed.Read();
             Assert.Equal(WalReadOutcome.Read, rest.Outcome);
@@ -389,7 +389,7 @@ public sealed class WalReaderTests : IDisposable
         }
         using (var resumed = new WalReader(_walPath))
         {
-            Assert.True(resumed.TryResume(atHeader, out var reason), reason);
+            Assert.True(resumed.TryResume(atHeader, null, out var reason), reason);
             Assert.Equal(3, resumed.Read().Transactions.Count);
         }
 
@@ -407,7 +407,7 @@ public sealed class WalReaderTests : IDisposable
                  })
         {
             using var reader = new WalReader(_walPath);
-            Assert.False(reader.TryResume(cursor, out var reason), $"accepted {cursor}");
+            Assert.False(reader.TryResume(cursor, null, out var reason), $"accepted {cursor}");
             Assert.Contains(expected, reason);
             Assert.Null(reader.Header);
         }
@@ -417,8 +417,96 @@ public sealed class WalReaderTests : IDisposable
     public void TryResumeRejectsAMissingWal()
     {
         using var reader = new WalReader(_walPath);
-        Assert.False(reader.TryResume(new WalCursor(1, 2, 32, default), out var reason));
+        Assert.False(reader.TryResume(new WalCursor(1, 2, 32, default), null, out var reason));
         Assert.Contains("missing", reason);
+    }
+
+    /// <summary>Reads the three transactions of a first WAL and returns the cursor after them and the file's identity,
+    /// as a tailer leaves them in the resume point.</summary>
+    private (WalCursor Cursor, FileIdentity File) ReadFirstWal()
+    {
+        var first = new TestWalWriter(1024, 10, 20);
+        ThreeTransactions(first);
+        first.WriteTo(_walPath);
+        using var reader = new WalReader(_walPath);
+        Assert.Equal(3, reader.Read().Transactions.Count);
+        return (reader.Cursor, reader.WalFile!.Value);
+    }
+
+    [Theory]
+    [InlineData(11u, 20u)]
+    [InlineData(0x9e3779b9u, 0x7f4a7c15u)]
+    public void TryResumeUnderAHeldGuardFollowsTheSameWalFileRestartedFromItsStart(uint salt1, uint salt2)
+    {
+        var (cursor, walFile) = ReadFirstWal();
+        // Restarted in place, as SQLite does (salt1 + 1, or random salts from a connection that never checkpointed).
+        var restarted = new TestWalWriter(1024, salt1, salt2);
+        restarted.Frame(1, restarted.Page(7));
+        restarted.Frame(4, restarted.Page(8), commitSize: 4);
+        restarted.WriteTo(_walPath);
+        Assert.Equal(walFile, FileIdentity.Of(_walPath));
+
+        using (var unguarded = new WalReader(_walPath))
+        {
+            Assert.False(unguarded.TryResume(cursor, null, out var reason));
+            Assert.Contains("salts changed", reason);
+        }
+        using var reader = new WalReader(_walPath);
+        Assert.True(reader.TryResume(cursor, walFile, out var guardedReason), guardedReason);
+        var read = reader.Read();
+        Assert.Equal(WalReadOutcome.Read, read.Outcome);
+        var transaction = Assert.Single(read.Transactions);
+        Assert.Equal((salt1, salt2, 4u), (transaction.Salt1, transaction.Salt2, transaction.PageCount));
+        Assert.Equal([1u, 4u], transaction.Pages.Select(p => p.PageNumber));
+        Assert.Equal(restarted.Page(8), reader.ReadPage(transaction, transaction.Pages[1]));
+    }
+
+    [Fact]
+    public void TryResumeUnderAHeldGuardTakesAnEmptiedWalAsStartingWithItsNextHeader()
+    {
+        var (cursor, walFile) = ReadFirstWal();
+        using (var truncate = new FileStream(_walPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) truncate.SetLength(0);
+
+        using var reader = new WalReader(_walPath);
+        Assert.True(reader.TryResume(cursor, walFile, out var reason), reason);
+        Assert.Null(reader.Header);
+        Assert.Equal(WalReadOutcome.NoWal, reader.Read().Outcome);
+        var next = new TestWalWriter(1024, 11, 21);
+        next.Frame(2, next.Page(9), commitSize: 3);
+        next.WriteTo(_walPath);
+        var read = reader.Read();
+        Assert.Equal(WalReadOutcome.Read, read.Outcome);
+        Assert.Equal(next.Page(9), reader.ReadPage(read.Transactions.Single(), read.Transactions.Single().Pages.Single()));
+    }
+
+    [Fact]
+    public void TryResumeNeverFollowsAnotherWalFileEvenUnderAHeldGuard()
+    {
+        var (cursor, walFile) = ReadFirstWal();
+        // Another file renamed over it: another inode, whatever its header says.
+        var other = new TestWalWriter(1024, 11, 20);
+        other.Frame(1, other.Page(7), commitSize: 1);
+        other.WriteTo(_walPath + ".new");
+        File.Move(_walPath + ".new", _walPath, overwrite: true);
+        Assert.NotEqual(walFile, FileIdentity.Of(_walPath));
+
+        using var reader = new WalReader(_walPath);
+        Assert.False(reader.TryResume(cursor, walFile, out var reason));
+        Assert.Contains("salts changed", reason);
+        Assert.Null(reader.Header);
+    }
+
+    [Fact]
+    public void TryResumeUnderAHeldGuardStillRefusesAWrongCursorInTheSameWal()
+    {
+        var (cursor, walFile) = ReadFirstWal();
+        using var reader = new WalReader(_walPath);
+        var wrong = cursor with { Checksum = new WalChecksum(cursor.Checksum.S1 ^ 1, cursor.Checksum.S2) };
+        Assert.False(reader.TryResume(wrong, walFile, out var reason));
+        Assert.Contains("checksum", reason);
+        Assert.True(reader.TryResume(cursor, walFile, out reason), reason);
+        Assert.Equal(WalStop.EndOfFile, reader.Read().Stop);
+        Assert.Equal(cursor, reader.Cursor);
     }
 
     /// <summary>

@@ -128,9 +128,12 @@ internal sealed class PrimaryState
 /// <param name="Consistent">False while a batch is half published (the hash is partly updated): a restarted tailer
 /// must establish the generation again instead of resuming.</param>
 /// <param name="DatabaseIdentity">The database file the position belongs to.</param>
-internal sealed record ResumePoint(WalCursor Cursor, bool Consistent, FileIdentity? DatabaseIdentity)
+/// <param name="WalFile">The WAL file the cursor was read from.</param>
+/// <param name="GuardTenure">The guard's <see cref="WalGuard.Tenure"/> when the cursor was read: while it holds, a WAL
+/// restarted since lost nothing unread (see <see cref="WalReader.TryResume"/>).</param>
+internal sealed record ResumePoint(WalCursor Cursor, bool Consistent, FileIdentity? DatabaseIdentity, FileIdentity? WalFile, long GuardTenure)
 {
-    public static readonly ResumePoint None = new(default, false, null);
+    public static readonly ResumePoint None = new(default, false, null, null, 0);
 }
 
 /// <summary>What the tailer reports for the status: its counters, the WAL's size, and the problem it is stuck on.</summary>

@@ -148,8 +148,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         string? reason = "the previous tailer stopped in the middle of a batch";
-        if (_state.Ready && _state.Resume.Consistent && _reader.TryResume(_state.Resume.Cursor, out reason))
-            _log.Info("Tailer for {Database} resumed at txid {Txid} (WAL offset {Offset})", _settings.Name, _state.Txid, _state.Resume.Cursor.Offset);
+        var resume = _state.Resume;
+        if (_state.Ready && resume.Consistent && _reader.TryResume(resume.Cursor, GuardedWalFile(resume), out reason))
+            _log.Info("Tailer for {Database} resumed at txid {Txid} (WAL {Salt1:x8}, offset {Offset})", _settings.Name, _state.Txid,
+                _reader.Header?.Salt1 ?? resume.Cursor.Salt1, _reader.Header is null ? 0 : _reader.Cursor.Offset);
         else
         {
             if (_state.Ready) _log.Warning("Tailer for {Database} cannot resume its WAL position: {Reason}", _settings.Name, reason);
@@ -163,6 +165,18 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Wake.Instance);
         });
     }
+
+    /// <summary>The WAL file of <paramref name="resume"/> when the guard has been held since its cursor was read and
+    /// sees nothing past it: a restart of that WAL since then lost nothing unread (see <see cref="WalReader.TryResume"/>).</summary>
+    private FileIdentity? GuardedWalFile(ResumePoint resume) =>
+        resume.GuardTenure != 0 && _guard.Tenure == resume.GuardTenure
+        && _guard.CurrentVisibleEnd?.IsReadBy(resume.Cursor, _state.Hash.PageSize) != false
+            ? resume.WalFile
+            : null;
+
+    /// <summary>The resume point at <paramref name="cursor"/>, which the reader just reached under the current guard.</summary>
+    private ResumePoint ResumeAt(WalCursor cursor) =>
+        _state.Resume with { Cursor = cursor, WalFile = _reader.WalFile, GuardTenure = _guard.Tenure };
 
     protected override void PostStop()
     {
@@ -212,7 +226,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (start.Discontinuity is null && saved is not null)
         {
             _state.Begin(saved.Generation, saved.Txid, hash);
-            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
+            _state.Resume = ResumeAt(_reader.Cursor);
             if (start.Resumed.Count > 0)
             {
                 ReserveTxids(saved.Txid + (ulong)start.Resumed.Count);
@@ -228,7 +242,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             var generation = PrimaryState.NewGenerationId();
             var txid = Math.Max(Math.Max(saved?.Txid ?? 0, _state.Txid), ReadTxidCeiling()) + 1;
             _state.Begin(generation, txid, hash);
-            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
+            _state.Resume = ResumeAt(_reader.Cursor);
             ReserveTxids(txid);
             _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
                 _settings.Name, generation, txid, start.Discontinuity, start.Snapshot.PageCount, hash);
@@ -354,7 +368,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 return;
             }
             foreach (var group in Group(result.Transactions)) Publish(group);
-            _state.Resume = _state.Resume with { Cursor = _reader.Cursor };
+            _state.Resume = ResumeAt(_reader.Cursor);
             if (result.Transactions.Count > 0) _bigWriteInProgress = false;
             else if (visible is null && result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
@@ -428,7 +442,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _state.Resume = _state.Resume with { Consistent = false };
         PublishParts(_state.Txid + 1, _state.Txid + (ulong)group.Count, group[^1].PageCount, _state.Hash.Value, null,
             MergePages(group), group[0].PageSize);
-        _state.Resume = _state.Resume with { Cursor = group[^1].EndCursor, Consistent = true };
+        _state.Resume = ResumeAt(group[^1].EndCursor) with { Consistent = true };
     }
 
     /// <summary>
