@@ -6,9 +6,9 @@ using Xunit.Abstractions;
 namespace Litecast.Cluster.Tests;
 
 /// <summary>
-/// The primary's WAL stays bounded under a sustained write load (the tailer's PASSIVE checkpoints past the threshold
-/// and its TRUNCATE once caught up), and the application's own TRUNCATE checkpoint is not stalled by the guard (it
-/// rotates on a short timer).
+/// The primary's WAL stays bounded under a sustained write load (the tailer's PASSIVE checkpoints past the threshold,
+/// and at the hard bound a restart in place under the write lock), its space is given back once the application pauses,
+/// and the application's own TRUNCATE checkpoint is not stalled by the guard (it rotates on a short timer).
 /// </summary>
 public class BoundedWalTests(ITestOutputHelper output)
 {
@@ -84,6 +84,32 @@ public class BoundedWalTests(ITestOutputHelper output)
         Assert.True(maxWal <= bound, $"the WAL reached {maxWal} bytes, over the bound of {bound}");
         await cluster.WaitForReplicasAsync();
         Assert.Equal(Commits, app.Scalar<long>("SELECT count(*) FROM t"));
+        PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+    }
+
+    /// <summary>
+    /// A burst that leaves the WAL past the threshold, with the application's autocheckpoint off, then a pause: the
+    /// tailer truncates the WAL (its space back on disk) once nothing changed for a second, and the next commits start
+    /// a new WAL that replicates as before.
+    /// </summary>
+    [Fact]
+    public async Task TheWalFileIsGivenBackOnceTheApplicationPauses()
+    {
+        const int threshold = 200;
+        await using var cluster = new TestCluster(output) { Tune = s => s with { CheckpointThresholdPages = threshold } };
+        using var app = OpenApplicationOf(cluster, applicationAutocheckpoint: false);
+        var pageSize = await StartAsync(cluster, app);
+        var walPath = WalFormat.WalPath(cluster.PrimaryPath);
+        app.Execute("BEGIN");
+        for (var i = 0; i < 3 * threshold; i++) app.Execute($"INSERT INTO t(v) VALUES ('{new string('x', (int)pageSize / 2)}')");
+        app.Execute("COMMIT");
+        Assert.True(new FileInfo(walPath).Length > threshold * (pageSize + 24), $"the burst left {new FileInfo(walPath).Length} bytes of WAL");
+
+        await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(new FileInfo(walPath).Length == 0),
+            TimeSpan.FromSeconds(15), TestCluster.Poll, "the tailer to truncate the WAL once the application paused");
+        for (var i = 0; i < 10; i++) app.Execute($"INSERT INTO t(v) VALUES ('after the pause {i}')");
+        await cluster.WaitForReplicasAsync();
+        Assert.Equal(3 * threshold + 10, app.Scalar<long>("SELECT count(*) FROM t"));
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }
 

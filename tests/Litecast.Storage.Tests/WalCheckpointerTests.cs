@@ -36,18 +36,62 @@ public sealed class WalCheckpointerTests : IDisposable
     }
 
     [Fact]
-    public void PastTheHardBoundEverythingReadIsBackfilledAndTheWalTruncated()
+    public void PastTheHardBoundEverythingReadIsBackfilledAndTheWalRestartsInPlace()
     {
         CommitRows(WalCheckpointer.HardBoundFactor * ThresholdPages);
-        Assert.True(_harness.Reader.FileLength() > 0);
+        var length = _harness.Reader.FileLength();
+        var restarts = _harness.Restarts;
 
         _checkpointer.Run(_harness.Reader.Cursor, _harness.PageSize, _harness.RotateGuard);
 
-        Assert.True(_checkpointer.Checkpoints >= 2, $"{_checkpointer.Checkpoints} checkpoints");
-        Assert.Equal(0, _harness.Reader.FileLength());
+        Assert.True(_checkpointer.Checkpoints >= 1, $"{_checkpointer.Checkpoints} checkpoints");
+        Assert.Equal(length, _harness.Reader.FileLength());
+        // Everything was backfilled and the guard reads the database file alone: the application's next commit restarts
+        // the WAL from its start, over the old frames, in the same file.
+        _harness.Commit("INSERT INTO t(v) VALUES ('after the reset')");
+        Assert.Equal(restarts + 1, _harness.Restarts);
+        Assert.Equal(length, _harness.Reader.FileLength());
+        Assert.True(_harness.Reader.Cursor.Offset < length / 2, $"the reader is at {_harness.Reader.Cursor.Offset} of {length}");
         _harness.AssertReplicaEqualsPrimary();
-        using var primary = SqliteConnections.OpenReadOnly(_harness.PrimaryPath);
-        Assert.Equal(WalCheckpointer.HardBoundFactor * ThresholdPages, primary.Scalar<long>("SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public void ReclaimTruncatesTheWalOnceEverythingIsRead()
+    {
+        CommitRows(2 * ThresholdPages);
+        _checkpointer.Reclaim(_harness.Reader.FileLength(), _harness.PageSize, _harness.RotateGuard);
+
+        Assert.Equal(0, _harness.Reader.FileLength());
+        _harness.Commit("INSERT INTO t(v) VALUES ('after the truncate')");
+        _harness.AssertReplicaEqualsPrimary();
+        using var replica = SqliteConnections.OpenReadOnly(_harness.ReplicaPath);
+        Assert.Equal(2 * ThresholdPages + 1, replica.Scalar<long>("SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public void ReclaimLeavesAWalUnderTheThresholdAlone()
+    {
+        CommitRows(ThresholdPages / 5);
+        var length = _harness.Reader.FileLength();
+        _checkpointer.Reclaim(length, _harness.PageSize, _harness.RotateGuard);
+        Assert.Equal(0, _checkpointer.Checkpoints);
+        Assert.Equal(length, _harness.Reader.FileLength());
+    }
+
+    [Fact]
+    public void ReclaimNeverTruncatesACommitTheReaderHasNotRead()
+    {
+        CommitRows(2 * ThresholdPages);
+        _harness.App.Execute("INSERT INTO t(v) VALUES ('unread')");
+
+        _checkpointer.Reclaim(_harness.Reader.FileLength(), _harness.PageSize, () => { });
+
+        Assert.True(_harness.Reader.FileLength() > 0);
+        _harness.Drain();
+        _harness.RotateGuard();
+        _harness.AssertReplicaEqualsPrimary();
+        using var replica = SqliteConnections.OpenReadOnly(_harness.ReplicaPath);
+        Assert.Equal(1, replica.Scalar<long>("SELECT count(*) FROM t WHERE v = 'unread'"));
     }
 
     [Fact]

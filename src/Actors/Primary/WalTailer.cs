@@ -77,10 +77,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private int _wakePending;
 
     /// <summary>
-    /// A watched WAL unchanged this long makes the tailer idle: it polls every <see cref="IdlePollInterval"/> instead of
-    /// every <see cref="DatabaseSettings.PollInterval"/>, and the first change notice makes it brisk again. The polls
-    /// rotate the guard, checkpoint and notice a replaced database file; an unchanged WAL needs none of that often, and
-    /// fifty polls a second were most of an idle primary's CPU. An unwatched WAL is polled briskly all the time.
+    /// A WAL unchanged this long makes the tailer idle: it gives the WAL file's space back, and a watched WAL is polled
+    /// every <see cref="IdlePollInterval"/> instead of every <see cref="DatabaseSettings.PollInterval"/> until the first
+    /// change notice. The polls rotate the guard, checkpoint and notice a replaced database file; an unchanged WAL needs
+    /// none of that often, and fifty polls a second were most of an idle primary's CPU. An unwatched WAL is polled
+    /// briskly all the time.
     /// </summary>
     private static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan IdlePollInterval = TimeSpan.FromSeconds(1);
@@ -300,7 +301,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Persist(durable: false);
     }
 
-    /// <summary>Goes idle when the WAL is watched and neither the file nor the reader moved for <see cref="IdleAfter"/>.</summary>
+    /// <summary>Goes idle when neither the WAL file nor the reader moved for <see cref="IdleAfter"/>: the application
+    /// paused, so the WAL file's space is given back, and a watched WAL is polled slowly.</summary>
     private void PaceTimer()
     {
         var seen = (_reader.Cursor.Offset, _state.Report.WalBytes);
@@ -308,14 +310,30 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         {
             _seenAtPoll = seen;
             _changedAt = Stopwatch.GetTimestamp();
+            if (_idle) SetPollInterval(idle: false);
         }
-        if (!_idle && _walWatch is not null && Stopwatch.GetElapsedTime(_changedAt) > IdleAfter) SetPollInterval(idle: true);
+        if (_idle || Stopwatch.GetElapsedTime(_changedAt) <= IdleAfter) return;
+        ReclaimWal();
+        _seenAtPoll = (_reader.Cursor.Offset, _state.Report.WalBytes);
+        SetPollInterval(idle: true);
     }
 
+    /// <summary>An unwatched WAL is polled briskly even when idle: no change notice would end the idle pace.</summary>
     private void SetPollInterval(bool idle)
     {
         _idle = idle;
-        Timers.StartPeriodicTimer("poll", Tick.Instance, idle ? IdlePollInterval : _settings.PollInterval);
+        Timers.StartPeriodicTimer("poll", Tick.Instance, idle && _walWatch is not null ? IdlePollInterval : _settings.PollInterval);
+    }
+
+    /// <summary>Gives the WAL file's space back while the application pauses (see <see cref="WalCheckpointer.Reclaim"/>).</summary>
+    private void ReclaimWal()
+    {
+        if (!_state.Ready || !_guard.IsHeld || _reader.Header is not { } header) return;
+        var before = _checkpointer.Checkpoints;
+        _checkpointer.Reclaim(_reader.FileLength(), header.PageSize, RotateAndDrain);
+        var checkpoints = _checkpointer.Checkpoints - before;
+        var walBytes = _reader.FileLength();
+        _state.UpdateReport(r => r with { Checkpoints = r.Checkpoints + checkpoints, WalBytes = walBytes });
     }
 
     /// <summary>Drops the guard and establishes the generation again (a new one: the saved position no longer matches).</summary>
