@@ -135,18 +135,12 @@ public sealed class WalReader : IDisposable
             return restartedUnderGuard;
         }
         if (!WalHeader.TryParse(headerBytes, out var header, out var error)) { reason = error; return false; }
-        if (restartedUnderGuard && (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2))
-        {
-            _header = header;
-            _committedOffset = WalFormat.HeaderSize;
-            _committedChecksum = header.Checksum;
-            reason = null;
-            return true;
-        }
         if (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2)
         {
-            reason = $"WAL salts changed from {cursor.Salt1:x8}/{cursor.Salt2:x8} to {header.Salt1:x8}/{header.Salt2:x8}";
-            return false;
+            if (restartedUnderGuard) StandAt(header, WalFormat.HeaderSize, header.Checksum);
+            reason = restartedUnderGuard ? null
+                : $"WAL salts changed from {cursor.Salt1:x8}/{cursor.Salt2:x8} to {header.Salt1:x8}/{header.Salt2:x8}";
+            return restartedUnderGuard;
         }
         var frameSize = WalFormat.FrameHeaderSize + header.PageSize;
         if (cursor.Offset < WalFormat.HeaderSize || (cursor.Offset - WalFormat.HeaderSize) % frameSize != 0 || cursor.Offset > file.Length)
@@ -174,9 +168,7 @@ public sealed class WalReader : IDisposable
                 return false;
             }
         }
-        _header = header;
-        _committedOffset = cursor.Offset;
-        _committedChecksum = cursor.Checksum;
+        StandAt(header, cursor.Offset, cursor.Checksum);
         reason = null;
         return true;
     }
@@ -203,15 +195,23 @@ public sealed class WalReader : IDisposable
         if (_header is not { } current || replaced || current.Salt1 != header.Salt1 || current.Salt2 != header.Salt2)
         {
             var previous = _header;
-            _header = header;
-            _committedOffset = WalFormat.HeaderSize;
-            _committedChecksum = header.Checksum;
+            StandAt(header, WalFormat.HeaderSize, header.Checksum);
             if (previous is not null)
                 return new WalReadResult(replaced ? WalReadOutcome.Replaced : WalReadOutcome.Restarted, [], WalStop.EndOfFile,
                     WalFormat.HeaderSize, null, previous, header);
         }
         var end = visible is { } v && v.Salt1 == header.Salt1 && v.Salt2 == header.Salt2 ? v.Offset(header.PageSize) : long.MaxValue;
         return ReadFrames(file, header, maxTransactions, end);
+    }
+
+    /// <summary>Positions the reader in the WAL of <paramref name="header"/>: the next read starts at
+    /// <paramref name="offset"/>, just past a commit frame (or the header) whose running checksum is
+    /// <paramref name="checksum"/>.</summary>
+    private void StandAt(WalHeader header, long offset, WalChecksum checksum)
+    {
+        _header = header;
+        _committedOffset = offset;
+        _committedChecksum = checksum;
     }
 
     private WalReadResult ReadFrames(FileStream file, WalHeader header, int maxTransactions, long end)

@@ -296,8 +296,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
         RotateAndDrain();
         Checkpoint();
-        var walBytes = _reader.FileLength();
-        if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
+        ReportWalBytes();
         Persist(durable: false);
     }
 
@@ -329,11 +328,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void ReclaimWal()
     {
         if (!_state.Ready || !_guard.IsHeld || _reader.Header is not { } header) return;
-        var before = _checkpointer.Checkpoints;
-        _checkpointer.Reclaim(_reader.FileLength(), header.PageSize, RotateAndDrain);
-        var checkpoints = _checkpointer.Checkpoints - before;
+        CountCheckpoints(() => _checkpointer.Reclaim(_reader.FileLength(), header.PageSize, RotateAndDrain));
+        ReportWalBytes();
+    }
+
+    /// <summary>Shows the WAL file's current length in the status.</summary>
+    private void ReportWalBytes()
+    {
         var walBytes = _reader.FileLength();
-        _state.UpdateReport(r => r with { Checkpoints = r.Checkpoints + checkpoints, WalBytes = walBytes });
+        if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
     }
 
     /// <summary>Drops the guard and establishes the generation again (a new one: the saved position no longer matches).</summary>
@@ -508,8 +511,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     {
         if (_reader.Header is not { } header) return;
         _checkpointedAt = Stopwatch.GetTimestamp();
+        CountCheckpoints(() => _checkpointer.Run(_reader.Cursor, header.PageSize, RotateAndDrain));
+    }
+
+    /// <summary>Runs a step of the checkpointer and adds the checkpoints it ran to the status.</summary>
+    private void CountCheckpoints(Action step)
+    {
         var before = _checkpointer.Checkpoints;
-        _checkpointer.Run(_reader.Cursor, header.PageSize, RotateAndDrain);
+        step();
         var checkpoints = _checkpointer.Checkpoints - before;
         if (checkpoints > 0) _state.UpdateReport(r => r with { Checkpoints = r.Checkpoints + checkpoints });
     }
