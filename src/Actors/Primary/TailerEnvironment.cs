@@ -24,6 +24,12 @@ public interface ITailerEnvironment
 
     /// <summary>Called at <paramref name="point"/>; an exception thrown here fails the tailer there.</summary>
     void Reached(TailerPoint point);
+
+    /// <summary>Called after each read of the WAL with the bytes of frames it checked (nothing to do in production;
+    /// tests count them).</summary>
+    void FramesChecked(long bytes)
+    {
+    }
 }
 
 /// <summary>The production environment: inotify for the WAL, no faults.</summary>

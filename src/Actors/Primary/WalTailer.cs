@@ -46,7 +46,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
     /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
     /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
-    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>).
+    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>). So does a read that
+    /// finds no commit and stops at a frame failing its checksum: SQLite rewrites a page it spilled earlier in the same
+    /// transaction in place, and the checksums after it hold only once the transaction commits (a bulk load into an
+    /// indexed table does this); only the guard's view tells such a frame from a committed one that is corrupt.
     /// </summary>
     private const long BigWriteInProgressBytes = 1 << 20;
 
@@ -355,6 +358,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         {
             var cursor = _reader.Cursor.Offset;
             var result = _reader.Read(1024, visible);
+            if (result.Outcome == WalReadOutcome.Read) _settings.TailerEnvironment.FramesChecked(result.StopOffset - cursor);
             switch (result.Outcome)
             {
                 case WalReadOutcome.Restarted:
@@ -391,7 +395,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             foreach (var group in Group(result.Transactions)) Publish(group);
             _state.Resume = ResumeAt(_reader.Cursor);
             if (result.Transactions.Count > 0) _bigWriteInProgress = false;
-            else if (visible is null && result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
+            else if (result.Stop == WalStop.ChecksumMismatch || result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
             if (result.Stop != WalStop.Limit) return;
         }
@@ -526,7 +530,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void RotateAndDrain()
     {
         _guard.BeginRotation();
-        DrainAndPublish(_guard.NextVisibleEnd);
+        // A big transaction written right after the WAL was reset (Litecast's own TRUNCATE when the application paused)
+        // leaves the new guard a view of no frame whose salts are the index's, not those the application drew for the
+        // file, so the view cannot bound a read of the file (WalReader.Read): every wake-up and poll read the
+        // transaction again from its first frame, 630 MB of reads and checksums for one of 100 MB. A view of no frame
+        // means nothing was committed since the read that found the big transaction, which had read every commit
+        // before it: there is nothing to read.
+        if (!(_bigWriteInProgress && _guard.NextVisibleEnd is { MaxFrame: 0 })) DrainAndPublish(_guard.NextVisibleEnd);
         _guard.CompleteRotation();
     }
 
