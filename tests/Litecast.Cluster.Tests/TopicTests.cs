@@ -14,7 +14,7 @@ public class TopicTests(ITestOutputHelper output)
 {
     private const int SmallBefore = 100;
     private const int SmallAfter = 20;
-    private const int BigBytes = 1_500_000;   // about 370 pages: several parts of MaxPartBytes (256 KiB)
+    private const int BigBytes = 1_500_000;   // about 370 pages: several parts of MaxPartBytes (64 KiB)
 
     /// <summary>
     /// N commits (small ones, and a big one that travels in parts) arrive as batches whose txid ranges are contiguous,
