@@ -12,7 +12,9 @@ namespace Litecast.Storage;
 /// </summary>
 public sealed class DatabaseHash
 {
+    // Invariant: every entry past PageCount is 0, so a page that extends the database starts from an empty slot.
     private ulong[] _pages = [];
+    private byte[]? _zeroPage;
 
     public DatabaseHash(int pageSize)
     {
@@ -66,7 +68,8 @@ public sealed class DatabaseHash
     public void SetPageHash(uint pageNumber, ulong hash)
     {
         if (pageNumber == 0) throw new ArgumentOutOfRangeException(nameof(pageNumber), "page numbers start at 1");
-        if (pageNumber > PageCount) Grow(pageNumber);
+        // A page appended at the end needs no zero image first: only the pages between the old end and it do.
+        if (pageNumber > PageCount) Grow(pageNumber, zeroPagesThrough: pageNumber - 1);
         Value ^= _pages[pageNumber - 1] ^ hash;
         _pages[pageNumber - 1] = hash;
     }
@@ -81,7 +84,7 @@ public sealed class DatabaseHash
     /// <summary>Sets the database size: pages past it leave the hash; pages added without an image count as zeros.</summary>
     public void SetPageCount(uint pageCount)
     {
-        if (pageCount > PageCount) { Grow(pageCount); return; }
+        if (pageCount > PageCount) { Grow(pageCount, zeroPagesThrough: pageCount); return; }
         for (var p = pageCount + 1; p <= PageCount; p++)
         {
             Value ^= _pages[p - 1];
@@ -90,15 +93,20 @@ public sealed class DatabaseHash
         PageCount = pageCount;
     }
 
-    private void Grow(uint pageCount)
+    /// <summary>Extends the database to <paramref name="pageCount"/> pages; the new ones up to
+    /// <paramref name="zeroPagesThrough"/> count as zeros, any after it keep an empty slot for the caller to set.</summary>
+    private void Grow(uint pageCount, uint zeroPagesThrough)
     {
         if (_pages.Length < pageCount) Array.Resize(ref _pages, (int)Math.Max(pageCount, Math.Min(int.MaxValue, (long)_pages.Length * 2)));
-        var zero = new byte[PageSize];
-        for (var p = PageCount + 1; p <= pageCount; p++)
+        if (zeroPagesThrough > PageCount)
         {
-            var hash = PageHash(p, zero);
-            _pages[p - 1] = hash;
-            Value ^= hash;
+            var zero = _zeroPage ??= new byte[PageSize];
+            for (var p = PageCount + 1; p <= zeroPagesThrough; p++)
+            {
+                var hash = PageHash(p, zero);
+                _pages[p - 1] = hash;
+                Value ^= hash;
+            }
         }
         PageCount = pageCount;
     }
