@@ -130,17 +130,22 @@ public sealed class WalReader : IDisposable
         var restartedUnderGuard = guardedWalFile is { } guarded && _fileIdentity == guarded;
         if (file.ReadAtMost(0, headerBytes) < WalFormat.HeaderSize)
         {
+            if (!restartedUnderGuard) { reason = "the WAL file is empty"; return false; }
             // Emptied under the guard: the next read takes the first header written as the WAL's start.
-            reason = restartedUnderGuard ? null : "the WAL file is empty";
-            return restartedUnderGuard;
+            reason = null;
+            return true;
         }
         if (!WalHeader.TryParse(headerBytes, out var header, out var error)) { reason = error; return false; }
         if (header.Salt1 != cursor.Salt1 || header.Salt2 != cursor.Salt2)
         {
-            if (restartedUnderGuard) StandAt(header, WalFormat.HeaderSize, header.Checksum);
-            reason = restartedUnderGuard ? null
-                : $"WAL salts changed from {cursor.Salt1:x8}/{cursor.Salt2:x8} to {header.Salt1:x8}/{header.Salt2:x8}";
-            return restartedUnderGuard;
+            if (!restartedUnderGuard)
+            {
+                reason = $"WAL salts changed from {cursor.Salt1:x8}/{cursor.Salt2:x8} to {header.Salt1:x8}/{header.Salt2:x8}";
+                return false;
+            }
+            StandAt(header, WalFormat.HeaderSize, header.Checksum);
+            reason = null;
+            return true;
         }
         var frameSize = WalFormat.FrameHeaderSize + header.PageSize;
         if (cursor.Offset < WalFormat.HeaderSize || (cursor.Offset - WalFormat.HeaderSize) % frameSize != 0 || cursor.Offset > file.Length)

@@ -46,10 +46,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
     /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
     /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
-    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>). So does a read that
-    /// finds no commit and stops at a frame failing its checksum: SQLite rewrites a page it spilled earlier in the same
-    /// transaction in place, and the checksums after it hold only once the transaction commits (a bulk load into an
-    /// indexed table does this); only the guard's view tells such a frame from a committed one that is corrupt.
+    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>). (A read that stops
+    /// sooner, at a frame failing its checksum, does not count: at 1,000 tx/s a WAL reused after a restart shows one at
+    /// its tail whenever the application has written a frame's header but not yet its page, and rotating the guard at
+    /// every such wake-up took the application's commit p99 from 750-960 us to 1,210-1,450 us.)
     /// </summary>
     private const long BigWriteInProgressBytes = 1 << 20;
 
@@ -395,7 +395,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             foreach (var group in Group(result.Transactions)) Publish(group);
             _state.Resume = ResumeAt(_reader.Cursor);
             if (result.Transactions.Count > 0) _bigWriteInProgress = false;
-            else if (result.Stop == WalStop.ChecksumMismatch || result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
+            else if (result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
             if (result.Stop != WalStop.Limit) return;
         }
