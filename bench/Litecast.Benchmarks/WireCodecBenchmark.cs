@@ -8,8 +8,8 @@ using Litecast.Storage;
 /// <summary>
 /// The question for the wire format: would a protobuf schema (Google.Protobuf, the page_batch.proto beside this
 /// file) encode and decode the page path as fast as the hand codec? One 256 KiB batch (64 pages of 4 KiB: the largest
-/// part when this was measured; parts are at most 64 KiB since) goes through each codec's full round trip, bytes to the record the replica applies, and the result
-/// is checked against the original.
+/// part when this was measured; parts are at most 64 KiB since) goes through each codec's full round trip, bytes to
+/// the record the replica applies, and the result is checked against the original.
 /// </summary>
 internal static class WireCodecBenchmark
 {

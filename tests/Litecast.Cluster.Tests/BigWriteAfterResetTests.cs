@@ -1,5 +1,6 @@
 using Litecast.Actors.Primary;
 using Litecast.Storage;
+using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -30,7 +31,7 @@ public class BigWriteAfterResetTests(ITestOutputHelper output)
 
         // The application writes more than the checkpoint threshold's pages, then pauses: after a second of it the tailer
         // gives the WAL file's space back (a TRUNCATE).
-        app.Execute($"INSERT INTO t(v) SELECT randomblob(4000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {RowsBeforePause}) SELECT i FROM n)");
+        InsertPageRows(app, RowsBeforePause);
         var wal = WalFormat.WalPath(cluster.PrimaryPath);
         await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(new FileInfo(wal).Length == 0),
             TimeSpan.FromSeconds(30), TestCluster.Poll, "the tailer to truncate the idle WAL");
@@ -42,7 +43,7 @@ public class BigWriteAfterResetTests(ITestOutputHelper output)
         var checkedBefore = counter.Bytes;
         for (var statement = 0; statement < Statements; statement++)
         {
-            app.Execute($"INSERT INTO t(v) SELECT randomblob(4000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {RowsPerStatement}) SELECT i FROM n)");
+            InsertPageRows(app, RowsPerStatement);
             var polls = counter.Polls;
             await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(counter.Polls >= polls + 2),
                 TimeSpan.FromSeconds(30), TestCluster.Poll, $"two polls of the tailer after statement {statement + 1}");
@@ -60,6 +61,10 @@ public class BigWriteAfterResetTests(ITestOutputHelper output)
         Assert.Equal(1 + RowsBeforePause + Statements * RowsPerStatement, replica.Scalar<long>("SELECT count(*) FROM t"));
         Assert.Equal(RowsBeforePause + Statements * RowsPerStatement, replica.Scalar<long>("SELECT count(*) FROM t WHERE length(v) = 4000"));
     }
+
+    /// <summary>Inserts <paramref name="rows"/> rows of 4000 random bytes into <c>t</c>: one page each.</summary>
+    private static void InsertPageRows(SqliteConnection app, int rows) =>
+        app.Execute($"INSERT INTO t(v) SELECT randomblob(4000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) SELECT i FROM n)");
 
     /// <summary>The production environment, counting the tailer's polls and the bytes of WAL frames it checks.</summary>
     private sealed class FrameCounter : ITailerEnvironment
