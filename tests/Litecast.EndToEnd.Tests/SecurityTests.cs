@@ -68,7 +68,7 @@ public class SecurityTests(ITestOutputHelper output)
         Assert.Contains("tls.cert", expiredOutput);
         Assert.Contains("would be refused by its peers", expiredOutput);
 
-        // Both intruders give up joining (30 s), and the primary said why it refused the stranger.
+        // Both intruders give up joining (15 s, then a new incarnation tries), and the primary said why it refused the stranger.
         var watch = Stopwatch.StartNew();
         while (!(plain.Output.Contains("could not join the cluster") && stranger.Output.Contains("could not join the cluster")))
         {
@@ -78,7 +78,7 @@ public class SecurityTests(ITestOutputHelper output)
         output.WriteLine(cluster.Primary!.Output);
         Assert.Contains("TLS: refused the cluster connection", cluster.Primary.Output);
         Assert.Contains("does not chain to the cluster CA", cluster.Primary.Output);
-        // Both retried every second for 30 s or more; the log says so once per peer and 30 s.
+        // Both retried every second for 15 s or more; the log says so once per peer and 30 s.
         Assert.InRange(Count(cluster.Primary.Output, "TLS: refused the cluster connection"), 1, 2);
         Assert.InRange(Count(cluster.Primary.Output, "TLS handshake failed on channel"), 1, 2);
         foreach (var intruder in new[] { plain, stranger })

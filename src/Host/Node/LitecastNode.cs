@@ -18,7 +18,14 @@ namespace Litecast.Host.Node;
 public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long an incarnation may try to join before it is stopped and a new one (a new UID, new connections) tries.
+    /// Akka's join is retried every seed-node-timeout (5 s); three unanswered rounds mean the incarnation's remoting is
+    /// stuck, not slow: the chaos harness caught a restarted replica whose InitJoin reached the primary every 5 s while
+    /// every InitJoinAck was lost, for as long as that incarnation lived (Akka's own remedy is the same,
+    /// <c>shutdown-after-unsuccessful-join-seed-nodes</c>). Joins took 2-6 s on a loaded machine.
+    /// </summary>
+    internal static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
 
     private sealed record Incarnation(IHost Host, ActorSystem System, string NodeId, IReadOnlyDictionary<string, IActorRef> Actors);
