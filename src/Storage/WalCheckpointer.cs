@@ -10,11 +10,12 @@ namespace Litecast.Storage;
 /// blocks the application). When it backfilled everything, the rotated guard reads the database file only, so the
 /// application's next commit restarts the WAL from its start. Under a sustained write load the application has always
 /// committed past the guard, so that never happens; past <see cref="HardBoundFactor"/> times the threshold the
-/// checkpointer therefore holds the write lock for a moment (as a resync snapshot does) while the tailer reads to the
+/// checkpointer therefore holds the write lock for a moment while the tailer reads to the
 /// end, backfills everything and rotates. Never RESTART. The write lock delays the application's commits, so it is taken
 /// only at the hard bound, not at every checkpoint. Bound: HardBoundFactor × threshold frames, plus what the application
 /// appends before the tailer's next attempt (the tailer checks <see cref="PastHardBound"/> as it reads, not only on its
-/// poll timer, and tries at most once per <see cref="WriteLockWait"/>).
+/// poll timer, and tries at most once per <see cref="WriteLockWait"/>), or while a resync snapshot is copied (its
+/// pinned read holds every checkpoint back, so the tailer tries none until the copy ends).
 /// The WAL restarts in place there, reusing its file as SQLite itself does; the file's space is given back only once
 /// the application pauses (<see cref="Reclaim"/>): truncating at every reset made a busy writer regrow the file ten
 /// times a second and cost it about 13% of its rate (pinned-core benchmark, A/B).

@@ -8,6 +8,10 @@ public enum TailerPoint
 
     /// <summary>A part of a batch was just published; the batch's later parts are not yet.</summary>
     PartPublished,
+
+    /// <summary>A resync's snapshot is pinned and about to be copied, on the copy's own thread (a test may hold it
+    /// there while the tailer goes on publishing).</summary>
+    SnapshotCopying,
 }
 
 /// <summary>
