@@ -34,14 +34,8 @@ public sealed class RejoinTests(ITestOutputHelper output) : IAsyncDisposable
     [Fact]
     public async Task DownedReplicaRejoinsWithANewIncarnationAndConverges()
     {
-        var primaryPath = Path.Combine(_dir, "primary", "app.db");
-        var replicaPath = Path.Combine(_dir, "replica", "app.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(primaryPath)!);
-        NativeSqlite.EnsureLoaded();
-        using var app = new SqliteConnection($"Data Source={primaryPath};Pooling=False");
-        app.Open();
-        app.Execute("PRAGMA journal_mode = WAL");
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var (primaryPath, replicaPath) = (PrimaryPath, ReplicaPath);
+        using var app = OpenPrimaryApplication();
 
         var cluster = new ClusterConfig { Host = "127.0.0.1", Port = 0, PortIsExplicit = true, PublicHost = "127.0.0.1" };
         var primary = LitecastNode.Start(new LitecastConfig { Dbs = [new DbConfig { Path = primaryPath, Name = "app.db" }], Cluster = cluster },
@@ -92,14 +86,8 @@ public sealed class RejoinTests(ITestOutputHelper output) : IAsyncDisposable
     [Fact]
     public async Task AJoinThatIsNeverAnsweredIsAbandonedAndANewIncarnationJoins()
     {
-        var primaryPath = Path.Combine(_dir, "primary", "app.db");
-        var replicaPath = Path.Combine(_dir, "replica", "app.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(primaryPath)!);
-        NativeSqlite.EnsureLoaded();
-        using var app = new SqliteConnection($"Data Source={primaryPath};Pooling=False");
-        app.Open();
-        app.Execute("PRAGMA journal_mode = WAL");
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        var (primaryPath, replicaPath) = (PrimaryPath, ReplicaPath);
+        using var app = OpenPrimaryApplication();
 
         var primaryPort = Ports.Free();
         using var relay = new SwallowingRelay(primaryPort);
@@ -143,6 +131,22 @@ public sealed class RejoinTests(ITestOutputHelper output) : IAsyncDisposable
         }
         Pages.AssertIdentical(primaryPath, replicaPath);
         output.WriteLine($"first incarnation gave up after {gaveUpAfter.TotalSeconds:0.0} s, joined at {watch.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private string PrimaryPath => Path.Combine(_dir, "primary", "app.db");
+
+    private string ReplicaPath => Path.Combine(_dir, "replica", "app.db");
+
+    /// <summary>The application's connection to a new primary database in WAL mode, with an empty table t.</summary>
+    private SqliteConnection OpenPrimaryApplication()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(PrimaryPath)!);
+        NativeSqlite.EnsureLoaded();
+        var app = new SqliteConnection($"Data Source={PrimaryPath};Pooling=False");
+        app.Open();
+        app.Execute("PRAGMA journal_mode = WAL");
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+        return app;
     }
 
     private static async Task Converged(LitecastNode primary, LitecastNode replica)

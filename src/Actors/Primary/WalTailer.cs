@@ -656,11 +656,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 SetProblem(problem);
                 _guard.Release();
                 Establish();
-                Snapshot(request, copied.Requester);
-                StartNextSnapshot();
-                return;
+                _snapshotsWaiting.Enqueue((request, copied.Requester));
             }
-            if (copied.Generation != _state.Generation)
+            else if (copied.Generation != _state.Generation)
                 copied.Requester.Tell(new Status.Failure(new IOException(
                     $"generation {copied.Generation:x16} ended while its snapshot was copied; the current one is {_state.Generation:x16}")));
             else
