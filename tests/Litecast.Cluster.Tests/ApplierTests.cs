@@ -141,6 +141,48 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         Assert.Equal(106UL, PositionFile.Read<ReplicaPosition>(files.PositionPath)!.Txid);
     }
 
+    /// <summary>
+    /// The replica's WAL is checkpointed by the maintenance tick on a connection of its own, beside the applier's: the
+    /// evidence is that the applier's next write restarts the WAL (a new salt in its header), which SQLite does only
+    /// once a checkpoint has copied every frame into the database file. Batches keep applying meanwhile.
+    /// </summary>
+    [Fact]
+    public void TheReplicasWalIsCheckpointedBesideTheApplierAndRestarts()
+    {
+        using var files = new ApplierFiles(Rows);
+        var batches = Enumerable.Range(1, 60).Select(i => files.Commit($"UPDATE t SET v = 'update {i}' WHERE id % 7 = {i % 7}")).ToList();
+        var applier = StartApplier(files);
+        var walPath = files.ReplicaPath + "-wal";
+        applier.Tell(new Applier.Apply(batches[0]));
+        ExpectMsg<Applier.Applied>(Timeout);
+        var firstSalt = WalSalt(walPath);
+
+        var next = 1;
+        AwaitCondition(() =>
+        {
+            Assert.True(next < batches.Count, $"the replica's WAL did not restart within {next} batches");
+            applier.Tell(new Applier.Apply(batches[next]));
+            Assert.Equal(ApplierFiles.StartTxid + 1 + (ulong)next, ExpectMsg<Applier.Applied>(Timeout).LastTxid);
+            next++;
+            return WalSalt(walPath) != firstSalt;
+        }, Timeout, TimeSpan.FromMilliseconds(200));
+        output.WriteLine($"the WAL restarted after {next} batches");
+        foreach (var batch in batches.Skip(next)) applier.Tell(new Applier.Apply(batch));
+        FishForMessage<Applier.Applied>(a => a.LastTxid == ApplierFiles.StartTxid + (ulong)batches.Count, Timeout);
+        Stop(applier);
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+    }
+
+    /// <summary>Salt-1 of the WAL header (bytes 16-19), which SQLite changes each time it restarts the WAL. Read with a
+    /// plain file API: SQLite holds no locks on the -wal file itself.</summary>
+    private static uint WalSalt(string walPath)
+    {
+        using var wal = new FileStream(walPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var header = new byte[32];
+        wal.ReadExactly(header);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(16, 4));
+    }
+
     private static void AssertPages(List<byte[]> expected, string path)
     {
         var actual = Pages.Read(path);
