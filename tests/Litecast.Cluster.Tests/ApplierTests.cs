@@ -152,7 +152,7 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         using var files = new ApplierFiles(Rows);
         var batches = Enumerable.Range(1, 60).Select(i => files.Commit($"UPDATE t SET v = 'update {i}' WHERE id % 7 = {i % 7}")).ToList();
         var applier = StartApplier(files);
-        var walPath = files.ReplicaPath + "-wal";
+        var walPath = WalFormat.WalPath(files.ReplicaPath);
         applier.Tell(new Applier.Apply(batches[0]));
         ExpectMsg<Applier.Applied>(Timeout);
         var firstSalt = WalSalt(walPath);
@@ -173,14 +173,15 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
     }
 
-    /// <summary>Salt-1 of the WAL header (bytes 16-19), which SQLite changes each time it restarts the WAL. Read with a
-    /// plain file API: SQLite holds no locks on the -wal file itself.</summary>
+    /// <summary>Salt-1 of the WAL header, which SQLite changes each time it restarts the WAL. Read with a plain file API:
+    /// SQLite holds no locks on the -wal file itself.</summary>
     private static uint WalSalt(string walPath)
     {
         using var wal = new FileStream(walPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var header = new byte[32];
-        wal.ReadExactly(header);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(16, 4));
+        var bytes = new byte[WalFormat.HeaderSize];
+        wal.ReadExactly(bytes);
+        Assert.True(WalHeader.TryParse(bytes, out var header, out var error), $"{walPath}: {error}");
+        return header.Salt1;
     }
 
     private static void AssertPages(List<byte[]> expected, string path)
