@@ -64,6 +64,7 @@ public class HostilePeerTests(ITestOutputHelper output)
 
         await using var hostile = await HostileNode.JoinAsync(primary, output);
         var targets = new[] { (Node: replica, Links: replicaLinks), (Node: primary, Links: primaryLinks) };
+        await hostile.SettleAsync(targets.Select(t => t.Node), Wait);
 
         // The application writes all along; each phase below runs while it does.
         using var stop = new CancellationTokenSource();
@@ -359,6 +360,24 @@ internal sealed class HostileNode : IAsyncDisposable
         }
         output.WriteLine($"hostile node {cluster.SelfAddress} is Up");
         return new HostileNode { System = system, Address = cluster.SelfAddress, Codec = new LitecastSerializer((ExtendedActorSystem)system) };
+    }
+
+    /// <summary>Waits until every node in <paramref name="nodes"/> sees this one Up (from then on it heartbeats to it,
+    /// over its own outbound connection) and this one has had an Identify answered by each node's database actor. Akka
+    /// remoting is at-most-once: when two nodes connect to each other at the same moment, one connection takes over
+    /// from the other and a message in flight on it can be lost. Inputs sent after this go over settled connections,
+    /// so each must arrive.</summary>
+    public async Task SettleAsync(IEnumerable<TestNode> nodes, TimeSpan max)
+    {
+        foreach (var node in nodes)
+        {
+            var members = Akka.Cluster.Cluster.Get(node.System);
+            await node.Kit.AwaitConditionAsync(() => members.State.Members.Any(m => m.Address == Address && m.Status == MemberStatus.Up),
+                max, $"{node.NodeId} to see the hostile node {Address} Up");
+            var path = node.Databases["app.db"].Path.ToStringWithAddress(node.Address);
+            var identity = await System.ActorSelection(path).Ask<ActorIdentity>(new Identify(0), max);
+            Assert.NotNull(identity.Subject);
+        }
     }
 
     /// <summary>A ref on this node to an actor of <paramref name="node"/> (its full path and uid, as a message carries it).</summary>

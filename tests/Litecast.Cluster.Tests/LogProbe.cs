@@ -49,8 +49,16 @@ public sealed class LogProbe
             var remaining = max - watch.Elapsed;
             Assert.True(remaining > TimeSpan.Zero, $"timed out after {max.TotalSeconds} s waiting for {what}: " +
                                                    $"{Count(text)} of {count} events logged containing \"{text}\"");
-            await _probe.FishForMessageAsync<LogEvent>(e => Record(e).Contains(text, StringComparison.Ordinal), remaining,
-                $"{what} (\"{text}\" logged {count} times)");
+            try
+            {
+                await _probe.FishForMessageAsync<LogEvent>(e => Record(e).Contains(text, StringComparison.Ordinal), remaining,
+                    $"{what} (\"{text}\" logged {count} times)");
+            }
+            catch (Xunit.Sdk.XunitException)
+            {
+                Assert.Fail($"timed out after {max.TotalSeconds} s waiting for {what}: {Count(text)} of {count} events " +
+                            $"logged containing \"{text}\"; the last events logged:\n{string.Join("\n", _seen.TakeLast(40))}");
+            }
         }
     }
 
