@@ -35,6 +35,9 @@ public sealed record DatabaseSettings
     /// follow the WAL's change notices at once); one tick of the actor system's scheduler (hocon/akka.conf).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Replicas: how often the whole file is hashed again and compared with the pages applied (null: never).</summary>
+    public TimeSpan? ScrubInterval { get; init; }
+
     /// <summary>How often the primary publishes a heartbeat.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Litecast.Actors;
 using Litecast.Storage;
@@ -34,7 +33,7 @@ public class StreamHashMismatchTests(ITestOutputHelper output)
         var before = await replica.StatusAsync("app.db");
         Assert.Equal(Original, ReadNeedle(cluster.ReplicaPath(1)));
 
-        RewriteInPlace(cluster.PrimaryPath, Original, Rewritten);
+        RawFileEdit.RewriteInPlace(cluster.PrimaryPath, Original, Rewritten);
         PartitionTests.Write(app, 10);
         var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
         Assert.True(started.Accepted, started.Detail);
@@ -48,35 +47,9 @@ public class StreamHashMismatchTests(ITestOutputHelper output)
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }
 
-    private static string ReadNeedle(string path)
+    internal static string ReadNeedle(string path)
     {
         using var connection = SqliteConnections.OpenReadOnly(path);
         return connection.Scalar<string>("SELECT v FROM needle")!;
-    }
-
-    /// <summary>Overwrites the one occurrence of <paramref name="from"/> in the file with <paramref name="to"/> (of the
-    /// same length), as a tool that edits the file directly would: no journal, no WAL, no lock. Done by other processes:
-    /// a descriptor of the file opened and closed in this one would drop the locks its SQLite connections hold on it.</summary>
-    private static void RewriteInPlace(string path, string from, string to)
-    {
-        var found = Run("grep", ["--byte-offset", "--only-matching", "--binary-files=text", "--fixed-strings", from, path], null)
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(found.Length == 1, $"{from} is in {path} {found.Length} times, expected once");
-        var offset = long.Parse(found[0].Split(':')[0]);
-        Run("dd", [$"of={path}", "bs=1", $"seek={offset}", "conv=notrunc,fsync", "status=none"], to);
-    }
-
-    private static string Run(string program, string[] arguments, string? input)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        process.StandardInput.Write(input ?? "");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEnd();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr}");
-        return stdout;
     }
 }

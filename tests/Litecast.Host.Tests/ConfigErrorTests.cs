@@ -31,7 +31,7 @@ public sealed class ConfigErrorTests : IDisposable
             """);
         At(e, 4, 5, "dbs[0].upstrem");
         Assert.Equal(
-            $"{e.File}:4:5: unknown key 'upstrem' in dbs[0] (expected one of: path, upstream, name, checkpoint-threshold-pages, retained-log-bytes, max-lag)",
+            $"{e.File}:4:5: unknown key 'upstrem' in dbs[0] (expected one of: path, upstream, name, checkpoint-threshold-pages, retained-log-bytes, max-lag, scrub-interval)",
             e.Message);
     }
 
@@ -208,6 +208,9 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("max-lag: -1s", "max-lag", "negative")]
     [InlineData("max-lag: 0s", "max-lag", "greater than zero")]
     [InlineData("max-lag: 0", "max-lag", "greater than zero")]
+    [InlineData("scrub-interval: 500ms", "scrub-interval", "must be at least 1s, or off (got '500ms')")]
+    [InlineData("scrub-interval: daily", "scrub-interval", "invalid duration 'daily' (expected e.g. 500ms, 5s, 1m30s), or off")]
+    [InlineData("scrub-interval: -1h", "scrub-interval", "must not be negative")]
     [InlineData("retained-log-bytes: 64XB", "retained-log-bytes", "unknown unit 'XB'")]
     [InlineData("retained-log-bytes: 0", "retained-log-bytes", "at least 1 byte")]
     [InlineData("retained-log-bytes: lots", "retained-log-bytes", "invalid size")]

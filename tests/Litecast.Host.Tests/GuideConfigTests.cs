@@ -48,6 +48,7 @@ public sealed class GuideConfigTests : IDisposable
         Assert.Equal(1000, db.CheckpointThresholdPages);
         Assert.Equal(64L * 1024 * 1024, db.RetainedLogBytes);
         Assert.Equal(TimeSpan.FromSeconds(10), db.MaxLag);
+        Assert.Equal(TimeSpan.FromHours(24), db.ScrubInterval);
         Assert.Single(c.PrimaryDbs);
         Assert.Empty(c.ReplicaDbs);
         Assert.Null(c.UpstreamOrigin);
@@ -163,11 +164,14 @@ public sealed class GuideConfigTests : IDisposable
                 checkpoint-threshold-pages: 2500
                 retained-log-bytes: 1GiB
                 max-lag: 1m30s
+                scrub-interval: 6h
               - path: /data/b.db
                 retained-log-bytes: 1048576
                 max-lag: 500ms
+                scrub-interval: off
               - path: /data/c.db
                 retained-log-bytes: "64MB"
+                scrub-interval: 0
             """);
         Assert.Equal("alpha", c.Dbs[0].Name);
         Assert.Equal(2500, c.Dbs[0].CheckpointThresholdPages);
@@ -178,6 +182,9 @@ public sealed class GuideConfigTests : IDisposable
         Assert.Equal(TimeSpan.FromMilliseconds(500), c.Dbs[1].MaxLag);
         Assert.Equal(64_000_000, c.Dbs[2].RetainedLogBytes);
         Assert.Equal(1000, c.Dbs[2].CheckpointThresholdPages);
+        Assert.Equal(TimeSpan.FromHours(6), c.Dbs[0].ScrubInterval);
+        Assert.Null(c.Dbs[1].ScrubInterval);
+        Assert.Null(c.Dbs[2].ScrubInterval);
     }
 
     [Fact]

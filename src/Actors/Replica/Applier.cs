@@ -49,6 +49,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>The replica's file was deleted or replaced under the applier: it has no position any more.</summary>
     public sealed record FileLost(string Detail);
 
+    /// <summary>A scrub found pages in the replica's file other than the ones applied: something wrote the file behind
+    /// SQLite's back (a tool editing it in place, a restore over it, a bad disk). The replica must resync.</summary>
+    public sealed record FileDamaged(string Detail);
+
     /// <summary>The end of a fetch of a range through <see cref="ISnapshotFetcher"/>: its bytes, or why it failed.</summary>
     private sealed record RangeFetched(Guid Session, uint FirstPage, byte[]? Data, string? Failure);
 
@@ -58,6 +62,17 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         public static readonly Maintenance Instance = new();
     }
 
+    /// <summary>Every <see cref="DatabaseSettings.ScrubInterval"/>: hash the replica's file again and compare.</summary>
+    private sealed record Scrub
+    {
+        public static readonly Scrub Instance = new();
+    }
+
+    /// <summary>The end of a scrub started at <paramref name="Txid"/>, when the applied pages hashed to
+    /// <paramref name="Expected"/>: the file's own hash at that moment, or why it could not be taken.</summary>
+    private sealed record ScrubDone(ulong Txid, ulong Expected, FileIdentity? File, long DataVersion, DatabaseHash? Found,
+        TimeSpan Took, string? Failure);
+
     private readonly DatabaseSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _positionPath;
@@ -66,6 +81,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private ReplicaPageWriter? _applier;
     private ReplicaPageWriter? _checkpointer;
     private Task? _checkpoint;
+    private bool _scrubbing;
     private DatabaseHash? _hash;
     private ReplicaPosition? _position;
     private long _dataVersion;
@@ -133,6 +149,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             if (DetectFileLost() || DetectLocalWrite() || _open is not null) return;
             StartCheckpoint();
         });
+        Receive<Scrub>(_ => StartScrub());
+        Receive<ScrubDone>(Scrubbed);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -142,6 +160,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer("maintenance", Maintenance.Instance, TimeSpan.FromSeconds(1));
+        if (_settings.ScrubInterval is { } scrub) Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
         Context.Parent.Tell(Verify());
     }
 
@@ -209,6 +228,64 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         if (_checkpoint is { IsCompleted: false } || _checkpointer is not { } checkpointer) return;
         if (_checkpoint?.Exception is { } failed) ExceptionDispatchInfo.Throw(failed.InnerException ?? failed);
         _checkpoint = Task.Run(() => checkpointer.Checkpoint(truncate: false));
+    }
+
+    /// <summary>
+    /// Hashes the whole replica file again, off this actor's thread, and compares it with the hash of the pages applied.
+    /// Every batch is checked against the primary's hash as it is applied, but only through the pages it writes; a page
+    /// changed behind SQLite's back (a tool editing the file in place, a bad disk) would be served to readers until a
+    /// batch happened to overwrite it. The scrub's read transaction starts here, between batches, so the file it reads
+    /// is exactly the one the applied hash describes; batches go on meanwhile (WAL mode keeps its snapshot).
+    /// </summary>
+    private void StartScrub()
+    {
+        if (_scrubbing || _applier is null || _hash is null || _position is null || _open is not null || _session is not null) return;
+        if (DetectFileLost() || DetectLocalWrite()) return;
+        var connection = SqliteConnections.OpenReadOnly(_settings.Path);
+        try
+        {
+            connection.Execute("BEGIN");
+            // The first read fixes the transaction's snapshot: the file as of the last commit.
+            connection.Scalar<long>("PRAGMA schema_version");
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+        _scrubbing = true;
+        var (txid, expected, file, dataVersion) = (_position.Txid, _hash.Value, _fileIdentity, _dataVersion);
+        var watch = Stopwatch.StartNew();
+        Task.Run(() =>
+        {
+            using (connection) return DatabaseHash.Compute(connection);
+        }).PipeTo(Self,
+            success: found => new ScrubDone(txid, expected, file, dataVersion, found, watch.Elapsed, null),
+            failure: e => new ScrubDone(txid, expected, file, dataVersion, null, watch.Elapsed, e.Message));
+    }
+
+    private void Scrubbed(ScrubDone done)
+    {
+        _scrubbing = false;
+        if (done.Failure is not null)
+        {
+            _log.Warning("{Database}: the scrub of {Path} at txid {Txid} could not read the file: {Error}", _settings.Name, _settings.Path, done.Txid, done.Failure);
+            return;
+        }
+        var found = done.Found!;
+        if (found.Value == done.Expected)
+        {
+            _log.Info("{Database}: scrub verified {Pages} pages at txid {Txid} in {Ms} ms", _settings.Name, found.PageCount, done.Txid,
+                (long)done.Took.TotalMilliseconds);
+            return;
+        }
+        // Not this file any more, or written through SQLite by another connection meanwhile: the file-lost and
+        // local-write checks report those, and a resync under way hashes the file afresh.
+        if (_applier is null || _session is not null || FileIdentity.Of(_settings.Path) != done.File || _applier.DataVersion() != done.DataVersion) return;
+        var detail = $"{_settings.Path} hashes to {found} at txid {done.Txid}, but the pages applied give {done.Expected:x16}: " +
+                     "the file was changed behind SQLite's back (a tool writing it in place, a restore over it, a bad disk)";
+        _log.Error("{Database}: {Detail}; resyncing", _settings.Name, detail);
+        Context.Parent.Tell(new FileDamaged(detail));
     }
 
     /// <summary>Closes the applier's and the checkpointer's connections, once a checkpoint under way has ended: before

@@ -276,6 +276,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             _sequencer.ResetTo(0, pageCount: 0);
             Resync(lost.Detail);
         });
+        Receive<Applier.FileDamaged>(damaged =>
+        {
+            _replicaProblem = damaged.Detail;
+            Resync(damaged.Detail);
+        });
         Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
         Receive<ClusterEvent.ReachableMember>(r => _unreachable.Remove(r.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(r => _unreachable.TryAdd(r.Member.Address, Stopwatch.GetTimestamp()));

@@ -273,6 +273,18 @@ public static class ConfigLoader
             return duration;
         }
 
+        private TimeSpan? ScrubInterval(Located<string> value, string key)
+        {
+            string text = Required(value, key);
+            if (text.Trim() == "off") return null;
+            if (!ValueParsers.TryParseDuration(text, out var interval, out string? err))
+                throw Error(value.Start, key, $"{key}: {err}, or off");
+            if (interval == TimeSpan.Zero) return null;
+            if (interval < DbConfig.MinScrubInterval)
+                throw Error(value.Start, key, $"{key}: must be at least {DbConfig.MinScrubInterval.TotalSeconds:0}s, or off (got '{text}'): a scrub reads the whole file");
+            return interval;
+        }
+
         private TlsConfig? ReadTls(Located<TlsSection>? tls)
         {
             if (tls is null || tls.Kind == NodeKind.Null) return null;
@@ -362,6 +374,8 @@ public static class ConfigLoader
             }
             if (section.MaxLag is { } lag)
                 db = db with { MaxLag = PositiveDuration(lag, $"{where}.max-lag") };
+            if (section.ScrubInterval is { } scrub)
+                db = db with { ScrubInterval = ScrubInterval(scrub, $"{where}.scrub-interval") };
             return db;
         }
 

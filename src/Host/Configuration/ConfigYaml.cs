@@ -97,6 +97,8 @@ internal sealed class DbSection
     public Located<string>? RetainedLogBytes { get; set; }
 
     public Located<string>? MaxLag { get; set; }
+
+    public Located<string>? ScrubInterval { get; set; }
 }
 
 /// <summary><c>dbs[].upstream</c>.</summary>

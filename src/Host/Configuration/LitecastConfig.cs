@@ -68,6 +68,12 @@ public sealed record DbConfig
     /// <summary>Default for <see cref="MaxLag"/>: 10 seconds.</summary>
     public static readonly TimeSpan DefaultMaxLag = TimeSpan.FromSeconds(10);
 
+    /// <summary>Default for <see cref="ScrubInterval"/>: once a day, one read of the whole file.</summary>
+    public static readonly TimeSpan DefaultScrubInterval = TimeSpan.FromHours(24);
+
+    /// <summary>Shortest <see cref="ScrubInterval"/> accepted: a scrub reads the whole file.</summary>
+    public static readonly TimeSpan MinScrubInterval = TimeSpan.FromSeconds(1);
+
     /// <summary><c>path</c>: the database file, made absolute (relative paths are taken from the working directory, <c>~</c> is the home directory).</summary>
     public required string Path { get; init; }
 
@@ -85,6 +91,10 @@ public sealed record DbConfig
 
     /// <summary><c>max-lag</c>: a replica further behind than this reports unhealthy on <c>/healthz</c> (default 10s). Go-style duration: <c>500ms</c>, <c>5s</c>, <c>1m30s</c>.</summary>
     public TimeSpan MaxLag { get; init; } = DefaultMaxLag;
+
+    /// <summary><c>scrub-interval</c>: how often a replica hashes its whole file again and compares it with the pages it
+    /// applied, resyncing when they differ (default 24h); <c>off</c> or <c>0</c>: never. Null when off.</summary>
+    public TimeSpan? ScrubInterval { get; init; } = DefaultScrubInterval;
 
     /// <summary>Replica when <see cref="Upstream"/> is set, else primary.</summary>
     public DbRole Role => Upstream is null ? DbRole.Primary : DbRole.Replica;
