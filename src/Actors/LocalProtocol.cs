@@ -52,7 +52,12 @@ public sealed record DatabaseStatus(
     string? PrimarySqliteVersion,
     string? State = null,
     DateTimeOffset? StateSince = null,
-    ResyncProgressView? Resync = null);
+    ResyncProgressView? Resync = null,
+    ScrubView? LastScrub = null);
+
+/// <summary>A replica's last scrub (its whole file hashed again and compared with the pages applied): when it ended, the
+/// txid it checked, the pages it read, and whether the file was sound (false: it was resynced).</summary>
+public sealed record ScrubView(DateTimeOffset At, ulong Txid, uint Pages, bool Sound);
 
 /// <summary>A replica's resync in flight: pages (and their bytes) checked or fetched so far out of the database's, the
 /// bytes that travelled, the rate of pages done and the time left at that rate (null until it is known).</summary>

@@ -54,6 +54,7 @@ public class ReplicaScrubTests(ITestOutputHelper output)
         }
         Assert.Equal(0, replica.Log.Count(Damaged));
         Assert.Equal(resyncsAtStart, replica.Log.Count(ResyncStarted));
+        Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: true, Pages: > 0 });
         await cluster.WaitForReplicasAsync();
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
 
@@ -63,6 +64,7 @@ public class ReplicaScrubTests(ITestOutputHelper output)
         RawFileEdit.RewriteInPlace(cluster.ReplicaPath(1), Original, Rewritten);
         Assert.Equal(Rewritten, StreamHashMismatchTests.ReadNeedle(cluster.ReplicaPath(1)));
         await replica.Log.WaitForCountAsync(Damaged, 1, TimeSpan.FromSeconds(30), "a scrub to find the page changed behind SQLite's back");
+        Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: false }, "the status shows the damaged scrub");
         await replica.Log.WaitForCountAsync(ResyncStarted, resyncsAtStart + 1, TimeSpan.FromSeconds(30), "the replica to resync");
         PartitionTests.Write(app, 10);
         await cluster.WaitForReplicasAsync();
@@ -71,5 +73,8 @@ public class ReplicaScrubTests(ITestOutputHelper output)
         Assert.Null(after.Problem);
         Assert.Equal(Original, StreamHashMismatchTests.ReadNeedle(cluster.ReplicaPath(1)));
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+        // The resynced file is sound again at the next scrub.
+        await replica.Log.WaitForCountAsync(Verified, replica.Log.Count(Verified) + 1, TimeSpan.FromSeconds(30), "a scrub after the resync");
+        Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: true });
     }
 }

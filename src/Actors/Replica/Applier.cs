@@ -49,9 +49,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>The replica's file was deleted or replaced under the applier: it has no position any more.</summary>
     public sealed record FileLost(string Detail);
 
-    /// <summary>A scrub found pages in the replica's file other than the ones applied: something wrote the file behind
-    /// SQLite's back (a tool editing it in place, a restore over it, a bad disk). The replica must resync.</summary>
-    public sealed record FileDamaged(string Detail);
+    /// <summary>A scrub read the whole file. <paramref name="Damage"/> is set when it found pages other than the ones
+    /// applied: something wrote the file behind SQLite's back (a tool editing it in place, a restore over it, a bad
+    /// disk), and the replica must resync.</summary>
+    public sealed record Scrubbed(ScrubView Scrub, string? Damage);
 
     /// <summary>The end of a fetch of a range through <see cref="ISnapshotFetcher"/>: its bytes, or why it failed.</summary>
     private sealed record RangeFetched(Guid Session, uint FirstPage, byte[]? Data, string? Failure);
@@ -150,7 +151,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             StartCheckpoint();
         });
         Receive<Scrub>(_ => StartScrub());
-        Receive<ScrubDone>(Scrubbed);
+        Receive<ScrubDone>(ScrubFinished);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -264,7 +265,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             failure: e => new ScrubDone(txid, expected, file, dataVersion, null, watch.Elapsed, e.Message));
     }
 
-    private void Scrubbed(ScrubDone done)
+    private void ScrubFinished(ScrubDone done)
     {
         _scrubbing = false;
         if (done.Failure is not null)
@@ -273,10 +274,12 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             return;
         }
         var found = done.Found!;
-        if (found.Value == done.Expected)
+        var view = new ScrubView(DateTimeOffset.UtcNow, done.Txid, found.PageCount, Sound: found.Value == done.Expected);
+        if (view.Sound)
         {
             _log.Info("{Database}: scrub verified {Pages} pages at txid {Txid} in {Ms} ms", _settings.Name, found.PageCount, done.Txid,
                 (long)done.Took.TotalMilliseconds);
+            Context.Parent.Tell(new Scrubbed(view, null));
             return;
         }
         // Not this file any more, or written through SQLite by another connection meanwhile: the file-lost and
@@ -285,7 +288,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         var detail = $"{_settings.Path} hashes to {found} at txid {done.Txid}, but the pages applied give {done.Expected:x16}: " +
                      "the file was changed behind SQLite's back (a tool writing it in place, a restore over it, a bad disk)";
         _log.Error("{Database}: {Detail}; resyncing", _settings.Name, detail);
-        Context.Parent.Tell(new FileDamaged(detail));
+        Context.Parent.Tell(new Scrubbed(view, detail));
     }
 
     /// <summary>Closes the applier's and the checkpointer's connections, once a checkpoint under way has ended: before

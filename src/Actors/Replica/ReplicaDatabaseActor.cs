@@ -76,6 +76,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private IActorRef? _resyncAskedOf;
     private long _resyncLoggedAt;
     private string? _replicaProblem;
+    private ScrubView? _lastScrub;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
     // in the replica's generation (heartbeats and batches), the last moment the replica was known to be current (a
@@ -276,10 +277,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             _sequencer.ResetTo(0, pageCount: 0);
             Resync(lost.Detail);
         });
-        Receive<Applier.FileDamaged>(damaged =>
+        Receive<Applier.Scrubbed>(scrubbed =>
         {
-            _replicaProblem = damaged.Detail;
-            Resync(damaged.Detail);
+            _lastScrub = scrubbed.Scrub;
+            if (scrubbed.Damage is not { } damage) return;
+            _replicaProblem = damage;
+            Resync(damage);
         });
         Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
         Receive<ClusterEvent.ReachableMember>(r => _unreachable.Remove(r.Member.Address));
@@ -683,6 +686,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
-            state, _replicaStateSince, _resync is null ? null : _resyncProgress?.View());
+            state, _replicaStateSince, _resync is null ? null : _resyncProgress?.View(), _lastScrub);
     }
 }

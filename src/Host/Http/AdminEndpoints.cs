@@ -321,7 +321,7 @@ public static class AdminEndpoints
 
     private static DbStatusJson Unavailable(DbConfig db, string error) => new(
         db.Name, db.Path, AdminJson.RoleName(db.Role), AdminJson.Hex(0), 0, AdminJson.Hex(0), null, null,
-        false, $"status unavailable: {error}", null, [], null, null, null);
+        false, $"status unavailable: {error}", null, [], null, null, null, null);
 
     private static IResult Position(ulong txid, ulong generation) =>
         Results.Json(new PositionResponse(txid, AdminJson.Hex(generation)), AdminJsonContext.Default.PositionResponse);

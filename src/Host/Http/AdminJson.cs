@@ -26,6 +26,8 @@ public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs
 /// <param name="StateSince">Replica: when it entered that state.</param>
 /// <param name="Resync">Replica: the resync in flight (pages and bytes done of the total, bytes fetched, rate, time
 /// left); null when none is.</param>
+/// <param name="LastScrub">Replica: its last scrub (when, the txid checked, pages read, whether the file was sound);
+/// null before the first.</param>
 public sealed record DbStatusJson(
     string Name,
     string Path,
@@ -41,7 +43,8 @@ public sealed record DbStatusJson(
     IReadOnlyList<ReplicaJson> Replicas,
     string? State,
     DateTimeOffset? StateSince,
-    ResyncProgressView? Resync);
+    ResyncProgressView? Resync,
+    ScrubView? LastScrub);
 
 /// <summary>One replica as its primary sees it.</summary>
 /// <param name="State">following, catching-up, resyncing, stalled or disconnected (see ReplicaStates).</param>
@@ -106,5 +109,6 @@ public static class AdminJson
             : [],
         s.State,
         s.StateSince,
-        s.Resync);
+        s.Resync,
+        s.LastScrub);
 }

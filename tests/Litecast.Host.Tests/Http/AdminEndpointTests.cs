@@ -50,7 +50,7 @@ public sealed class AdminEndpointTests : FakeNodeServer
 
         var p = json.GetProperty("dbs")[0];
         Assert.Equal(
-            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas", "state", "stateSince", "resync"],
+            ["name", "path", "role", "generation", "txid", "checksum", "lagMs", "lagTxids", "healthy", "problem", "sqliteVersion", "replicas", "state", "stateSince", "resync", "lastScrub"],
             PropertyNames(p));
         Assert.Equal(JsonValueKind.Null, p.GetProperty("state").ValueKind);
         Assert.Equal(JsonValueKind.Null, p.GetProperty("resync").ValueKind);
@@ -107,6 +107,12 @@ public sealed class AdminEndpointTests : FakeNodeServer
         Assert.Equal(0, r.GetProperty("replicas").GetArrayLength());
         Assert.Equal("stalled", r.GetProperty("state").GetString());
         Assert.Equal(FakeNode.LastSeen, r.GetProperty("stateSince").GetDateTimeOffset());
+        var scrub = r.GetProperty("lastScrub");
+        Assert.Equal(["at", "txid", "pages", "sound"], scrub.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(FakeNode.LastSeen, scrub.GetProperty("at").GetDateTimeOffset());
+        Assert.Equal(80UL, scrub.GetProperty("txid").GetUInt64());
+        Assert.Equal(1234U, scrub.GetProperty("pages").GetUInt32());
+        Assert.True(scrub.GetProperty("sound").GetBoolean());
     }
 
     [Fact]

@@ -61,7 +61,7 @@ internal sealed class FakeNode : ILitecastNode
         Replica.Name, Replica.Path, "replica", Generation, 90, ReplicaHash, lagMs, lagTxids,
         [], healthy, healthy ? null : "lag 15s exceeds max-lag 10s",
         new DatabaseCounters(90, 368640, 1, 4, 4096, 7, 65536, 2),
-        "3.50.4", healthy ? ReplicaStates.Following : ReplicaStates.Stalled, LastSeen);
+        "3.50.4", healthy ? ReplicaStates.Following : ReplicaStates.Stalled, LastSeen, LastScrub: new ScrubView(LastSeen, 80, 1234, Sound: true));
 
     public DbConfig? FindDatabase(string nameOrPath) =>
         Databases.FirstOrDefault(d => d.Name == nameOrPath || d.Path == nameOrPath || DbConfig.DefaultName(d.Path) == nameOrPath);
