@@ -35,7 +35,8 @@ public sealed record DatabaseSettings
     /// follow the WAL's change notices at once); one tick of the actor system's scheduler (hocon/akka.conf).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Replicas: how often the whole file is hashed again and compared with the pages applied (null: never).</summary>
+    /// <summary>How often the whole file is hashed again (null: never): a replica compares it with the pages it applied,
+    /// the primary with the stream it published; either way a difference means a page changed behind SQLite's back.</summary>
     public TimeSpan? ScrubInterval { get; init; }
 
     /// <summary>How often the primary publishes a heartbeat.</summary>

@@ -55,8 +55,9 @@ public sealed record DatabaseStatus(
     ResyncProgressView? Resync = null,
     ScrubView? LastScrub = null);
 
-/// <summary>A replica's last scrub (its whole file hashed again and compared with the pages applied): when it ended, the
-/// txid it checked, the pages it read, and whether the file was sound (false: it was resynced).</summary>
+/// <summary>A node's last scrub of a database (the whole file hashed again and compared with the pages a replica applied
+/// or the stream a primary published): when it ended, the txid it checked, the pages it read, and whether the file was
+/// sound (false: a replica resyncs, a primary starts a new generation).</summary>
 public sealed record ScrubView(DateTimeOffset At, ulong Txid, uint Pages, bool Sound);
 
 /// <summary>A replica's resync in flight: pages (and their bytes) checked or fetched so far out of the database's, the

@@ -291,6 +291,6 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
             _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal)
                 .Select(r => r with { State = ReplicaStateOf(r, generation, txid), LagMs = LagNow(r, generation) }).ToList(), problem is null && state is { Ready: true },
-            problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version);
+            problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version, LastScrub: report.LastScrub);
     }
 }

@@ -137,7 +137,8 @@ internal sealed record ResumePoint(WalCursor Cursor, bool Consistent, FileIdenti
 }
 
 /// <summary>What the tailer reports for the status: its counters, the WAL's size, and the problem it is stuck on.</summary>
-internal sealed record TailerReport(long TransactionsPublished, long BytesPublished, long Checkpoints, long WalBytes, string? Problem)
+internal sealed record TailerReport(long TransactionsPublished, long BytesPublished, long Checkpoints, long WalBytes, string? Problem,
+    ScrubView? LastScrub = null)
 {
     public static readonly TailerReport None = new(0, 0, 0, 0, null);
 }

@@ -32,8 +32,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         public static readonly Wake Instance = new();
     }
 
-    /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync.</summary>
-    public sealed record TakeSnapshot(string File);
+    /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync; with no file, only hash it (a
+    /// scrub). Either way its hash is checked against the stream's.</summary>
+    public sealed record TakeSnapshot(string? File);
+
+    /// <summary>Every <see cref="DatabaseSettings.ScrubInterval"/>: hash the database where the tailer stands and compare
+    /// it with the stream's hash, as each resync's snapshot is.</summary>
+    private sealed record Scrub
+    {
+        public static readonly Scrub Instance = new();
+    }
 
     /// <summary>The snapshot is in <paramref name="File"/>: the database at (Generation, Txid), hashed page by page.</summary>
     public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info);
@@ -161,6 +169,12 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             StartNextSnapshot();
         });
         Receive<SnapshotCopied>(SnapshotCopyEnded);
+        // A scrub waits behind the resyncs' snapshots like one of them; nobody awaits its answer.
+        Receive<Scrub>(_ =>
+        {
+            _snapshotsWaiting.Enqueue((new TakeSnapshot(null), ActorRefs.Nobody));
+            StartNextSnapshot();
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -181,6 +195,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             Establish();
         }
         SetPollInterval(idle: false);
+        if (_settings.ScrubInterval is { } scrub) Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
         var self = Self;
         // At most one wake-up waits in the mailbox however many writes the application makes.
         _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), () =>
@@ -623,7 +638,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                     environment.Reached(TailerPoint.SnapshotCopying);
                     var info = snapshot.CopyTo(request.File);
                     // A tailer stopped meanwhile hears nothing: the file would be left behind.
-                    if (stopped.IsCancellationRequested) File.Delete(request.File);
+                    if (stopped.IsCancellationRequested && request.File is not null) File.Delete(request.File);
                     return new SnapshotCopied(request, requester, generation, txid, hash, info, null, clock.Elapsed);
                 }
                 catch (Exception e)
@@ -640,24 +655,19 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var request = copied.Request;
         if (copied.Info is not { } info)
         {
-            var reason = $"copying the snapshot at txid {copied.Txid} to {request.File} failed: {copied.Failure?.Message}";
+            var reason = request.File is null
+                ? $"the scrub at txid {copied.Txid} could not read {_settings.Path}: {copied.Failure?.Message}"
+                : $"copying the snapshot at txid {copied.Txid} to {request.File} failed: {copied.Failure?.Message}";
             _log.Warning("{Database}: {Problem}", _settings.Name, reason);
             copied.Requester.Tell(new Status.Failure(new IOException(reason, copied.Failure)));
         }
+        else if (request.File is null) ScrubEnded(copied, info);
         else
         {
             _log.Info("{Database}: snapshot at txid {Txid} copied and hashed in {Seconds:F2} s ({Pages} pages)",
                 _settings.Name, copied.Txid, copied.Took.TotalSeconds, info.PageCount);
-            if (info.Hash.Value != copied.StreamHash && copied.Generation == _state.Generation)
-            {
-                // The stream and the file disagree: the stream's hash is not the database's. Never resync from it silently.
-                var problem = $"the primary's file hash {info.Hash} differs from the stream's {copied.StreamHash:x16} at txid {copied.Txid}";
-                _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
-                SetProblem(problem);
-                _guard.Release();
-                Establish();
-                _snapshotsWaiting.Enqueue((request, copied.Requester));
-            }
+            // A resync contradicted by the file still needs its snapshot, now of the new generation.
+            if (FileContradictsStream(copied, info)) _snapshotsWaiting.Enqueue((request, copied.Requester));
             else if (copied.Generation != _state.Generation)
                 copied.Requester.Tell(new Status.Failure(new IOException(
                     $"generation {copied.Generation:x16} ended while its snapshot was copied; the current one is {_state.Generation:x16}")));
@@ -665,6 +675,35 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 copied.Requester.Tell(new SnapshotTaken(request.File, copied.Generation, copied.Txid, info));
         }
         StartNextSnapshot();
+    }
+
+    /// <summary>A scrub's hash of the file where the tailer stood, against the stream's: shown in the status, and a
+    /// new generation when they differ. A generation begun meanwhile took its hashes from the file: nothing to compare.</summary>
+    private void ScrubEnded(SnapshotCopied copied, SnapshotInfo info)
+    {
+        if (copied.Generation != _state.Generation) return;
+        var sound = !FileContradictsStream(copied, info);
+        if (sound)
+            _log.Info("{Database}: scrub verified {Pages} pages at txid {Txid} in {Ms} ms", _settings.Name, info.PageCount, copied.Txid,
+                (long)copied.Took.TotalMilliseconds);
+        _state.UpdateReport(r => r with { LastScrub = new ScrubView(DateTimeOffset.UtcNow, copied.Txid, info.PageCount, sound) });
+    }
+
+    /// <summary>
+    /// True when the file, hashed where the tailer stood, is not what the stream says for the same generation: a page
+    /// changed behind SQLite's back (a tool writing the file in place, a restore over it, a bad disk). The stream's
+    /// hash is then not the database's and nothing is served from it: a new generation starts from the file as it is,
+    /// and every replica resyncs to it.
+    /// </summary>
+    private bool FileContradictsStream(SnapshotCopied copied, SnapshotInfo info)
+    {
+        if (info.Hash.Value == copied.StreamHash || copied.Generation != _state.Generation) return false;
+        var problem = $"the primary's file hash {info.Hash} differs from the stream's {copied.StreamHash:x16} at txid {copied.Txid}";
+        _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
+        SetProblem(problem);
+        _guard.Release();
+        Establish();
+        return true;
     }
 
     /// <summary>

@@ -92,8 +92,9 @@ public sealed record DbConfig
     /// <summary><c>max-lag</c>: a replica further behind than this reports unhealthy on <c>/healthz</c> (default 10s). Go-style duration: <c>500ms</c>, <c>5s</c>, <c>1m30s</c>.</summary>
     public TimeSpan MaxLag { get; init; } = DefaultMaxLag;
 
-    /// <summary><c>scrub-interval</c>: how often a replica hashes its whole file again and compares it with the pages it
-    /// applied, resyncing when they differ (default 24h); <c>off</c> or <c>0</c>: never. Null when off.</summary>
+    /// <summary><c>scrub-interval</c>: how often the whole file is hashed again (default 24h) and compared, on a replica
+    /// with the pages it applied (a difference resyncs it), on the primary with the stream it published (a difference
+    /// starts a new generation); <c>off</c> or <c>0</c>: never. Null when off.</summary>
     public TimeSpan? ScrubInterval { get; init; } = DefaultScrubInterval;
 
     /// <summary>Replica when <see cref="Upstream"/> is set, else primary.</summary>

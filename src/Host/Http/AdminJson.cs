@@ -26,8 +26,8 @@ public sealed record StatusResponse(string Node, IReadOnlyList<DbStatusJson> Dbs
 /// <param name="StateSince">Replica: when it entered that state.</param>
 /// <param name="Resync">Replica: the resync in flight (pages and bytes done of the total, bytes fetched, rate, time
 /// left); null when none is.</param>
-/// <param name="LastScrub">Replica: its last scrub (when, the txid checked, pages read, whether the file was sound);
-/// null before the first.</param>
+/// <param name="LastScrub">The node's last scrub of the database (when, the txid checked, pages read, whether the file
+/// was sound); null before the first.</param>
 public sealed record DbStatusJson(
     string Name,
     string Path,

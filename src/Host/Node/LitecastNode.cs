@@ -327,7 +327,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         CheckpointThresholdPages = db.CheckpointThresholdPages,
         RetainedLogBytes = db.RetainedLogBytes,
         MaxLag = db.MaxLag,
-        ScrubInterval = db.Upstream is null ? null : db.ScrubInterval,
+        ScrubInterval = db.ScrubInterval,
     };
 
     /// <summary>Stops an incarnation's host: its ActorSystem runs coordinated shutdown (leaving the cluster if it is
