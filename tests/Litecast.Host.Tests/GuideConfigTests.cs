@@ -168,7 +168,7 @@ public sealed class GuideConfigTests : IDisposable
               - path: /data/b.db
                 retained-log-bytes: 1048576
                 max-lag: 500ms
-                scrub-interval: off
+                scrub-interval: Off
               - path: /data/c.db
                 retained-log-bytes: "64MB"
                 scrub-interval: 0

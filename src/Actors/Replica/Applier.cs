@@ -72,7 +72,11 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// <summary>The end of a scrub started at <paramref name="Txid"/>, when the applied pages hashed to
     /// <paramref name="Expected"/>: the file's own hash at that moment, or why it could not be taken.</summary>
     private sealed record ScrubDone(ulong Txid, ulong Expected, FileIdentity? File, long DataVersion, DatabaseHash? Found,
-        TimeSpan Took, string? Failure);
+        TimeSpan Took, Exception? Failure);
+
+    /// <summary>A scrub due while a batch in parts or a resync is under way is tried again this much later, not a whole
+    /// interval later.</summary>
+    private static readonly TimeSpan ScrubRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly DatabaseSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -83,6 +87,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private ReplicaPageWriter? _checkpointer;
     private Task? _checkpoint;
     private bool _scrubbing;
+    // Set when a local write was reported: the file then differs from the pages applied until a resync rehashes it, and
+    // a scrub would blame a tool or the disk for it.
+    private bool _localWriteUnresolved;
     private DatabaseHash? _hash;
     private ReplicaPosition? _position;
     private long _dataVersion;
@@ -240,55 +247,73 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// </summary>
     private void StartScrub()
     {
-        if (_scrubbing || _applier is null || _hash is null || _position is null || _open is not null || _session is not null) return;
-        if (DetectFileLost() || DetectLocalWrite()) return;
-        var connection = SqliteConnections.OpenReadOnly(_settings.Path);
+        if (_scrubbing || _applier is null || _hash is null || _position is null || _localWriteUnresolved) return;
+        if (_open is not null || _session is not null)
+        {
+            Timers.StartSingleTimer("scrub-retry", Scrub.Instance, ScrubRetryDelay);
+            return;
+        }
+        // A hash that is not the position's was taken from a file the position does not describe (a failed startup
+        // check): a resync is due, and comparing the file with itself proves nothing.
+        if (_hash.Value != _position.Hash || DetectFileLost() || DetectLocalWrite()) return;
+        var (txid, expected, file, dataVersion) = (_position.Txid, _hash.Value, _fileIdentity, _dataVersion);
+        ReplicaScrubRead read;
         try
         {
-            connection.Execute("BEGIN");
-            // The first read fixes the transaction's snapshot: the file as of the last commit.
-            connection.Scalar<long>("PRAGMA schema_version");
+            read = ReplicaScrubRead.Begin(_settings.Path);
         }
-        catch
+        catch (Exception e)
         {
-            connection.Dispose();
-            throw;
+            // Not a reason to fail the applier (a busy lock passes); damage is reported as such.
+            ScrubFinished(new ScrubDone(txid, expected, file, dataVersion, null, TimeSpan.Zero, e));
+            return;
         }
         _scrubbing = true;
-        var (txid, expected, file, dataVersion) = (_position.Txid, _hash.Value, _fileIdentity, _dataVersion);
         var watch = Stopwatch.StartNew();
         Task.Run(() =>
         {
-            using (connection) return DatabaseHash.Compute(connection);
+            using (read) return read.Hash();
         }).PipeTo(Self,
             success: found => new ScrubDone(txid, expected, file, dataVersion, found, watch.Elapsed, null),
-            failure: e => new ScrubDone(txid, expected, file, dataVersion, null, watch.Elapsed, e.Message));
+            failure: e => new ScrubDone(txid, expected, file, dataVersion, null, watch.Elapsed, e));
     }
 
     private void ScrubFinished(ScrubDone done)
     {
         _scrubbing = false;
-        if (done.Failure is not null)
-        {
-            _log.Warning("{Database}: the scrub of {Path} at txid {Txid} could not read the file: {Error}", _settings.Name, _settings.Path, done.Txid, done.Failure);
-            return;
-        }
-        var found = done.Found!;
-        var view = new ScrubView(DateTimeOffset.UtcNow, done.Txid, found.PageCount, Sound: found.Value == done.Expected);
-        if (view.Sound)
-        {
-            _log.Info("{Database}: scrub verified {Pages} pages at txid {Txid} in {Ms} ms", _settings.Name, found.PageCount, done.Txid,
-                (long)done.Took.TotalMilliseconds);
-            Context.Parent.Tell(new Scrubbed(view, null));
-            return;
-        }
         // Not this file any more, or written through SQLite by another connection meanwhile: the file-lost and
         // local-write checks report those, and a resync under way hashes the file afresh.
-        if (_applier is null || _session is not null || FileIdentity.Of(_settings.Path) != done.File || _applier.DataVersion() != done.DataVersion) return;
-        var detail = $"{_settings.Path} hashes to {found} at txid {done.Txid}, but the pages applied give {done.Expected:x16}: " +
+        var superseded = _applier is null || _session is not null || _localWriteUnresolved ||
+                         FileIdentity.Of(_settings.Path) != done.File || _applier.DataVersion() != done.DataVersion;
+        string damage;
+        uint pages;
+        if (done.Found is { } found)
+        {
+            if (found.Value == done.Expected)
+            {
+                _log.Info("{Database}: scrub verified {Pages} pages at txid {Txid} in {Ms} ms", _settings.Name, found.PageCount, done.Txid,
+                    (long)done.Took.TotalMilliseconds);
+                Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, done.Txid, found.PageCount, Sound: true), null));
+                return;
+            }
+            damage = $"{_settings.Path} hashes to {found} at txid {done.Txid}, but the pages applied give {done.Expected:x16}: " +
                      "the file was changed behind SQLite's back (a tool writing it in place, a restore over it, a bad disk)";
-        _log.Error("{Database}: {Detail}; resyncing", _settings.Name, detail);
-        Context.Parent.Tell(new Scrubbed(view, detail));
+            pages = found.PageCount;
+        }
+        else if (done.Failure is { } failure && ReplicaScrubRead.IsDamage(failure))
+        {
+            damage = $"the scrub could not read {_settings.Path} at txid {done.Txid}: {failure.Message}";
+            pages = 0;
+        }
+        else
+        {
+            _log.Warning("{Database}: the scrub of {Path} at txid {Txid} could not read the file: {Error}", _settings.Name, _settings.Path,
+                done.Txid, done.Failure?.Message);
+            return;
+        }
+        if (superseded) return;
+        _log.Error("{Database}: {Detail}; resyncing", _settings.Name, damage);
+        Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, done.Txid, pages, Sound: false), damage));
     }
 
     /// <summary>Closes the applier's and the checkpointer's connections, once a checkpoint under way has ended: before
@@ -337,6 +362,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         _dataVersion = version;
         var detail = $"{_settings.Path} was written by another connection; replicas are read-only (open them with mode=ro)";
         _log.Error("LOCAL WRITE on replica {Database}: {Detail}", _settings.Name, detail);
+        _localWriteUnresolved = true;
         Context.Parent.Tell(new LocalWriteDetected(detail));
         return true;
     }
@@ -429,6 +455,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     {
         using var connection = SqliteConnections.OpenReadOnly(_settings.Path);
         _hash = DatabaseHash.Compute(connection);
+        _localWriteUnresolved = false;
     }
 
     private void StartSession(Guid session)

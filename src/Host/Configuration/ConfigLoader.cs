@@ -276,12 +276,12 @@ public static class ConfigLoader
         private TimeSpan? ScrubInterval(Located<string> value, string key)
         {
             string text = Required(value, key);
-            if (text.Trim() == "off") return null;
+            if (text.Trim().Equals("off", StringComparison.OrdinalIgnoreCase)) return null;
             if (!ValueParsers.TryParseDuration(text, out var interval, out string? err))
-                throw Error(value.Start, key, $"{key}: {err}, or off");
+                throw Error(value.Start, key, $"{key}: {err}; use a duration such as 24h, or off");
             if (interval == TimeSpan.Zero) return null;
             if (interval < DbConfig.MinScrubInterval)
-                throw Error(value.Start, key, $"{key}: must be at least {DbConfig.MinScrubInterval.TotalSeconds:0}s, or off (got '{text}'): a scrub reads the whole file");
+                throw Error(value.Start, key, $"{key}: must be at least {DbConfig.MinScrubInterval.TotalMinutes:0}m, or off (got '{text}'): a scrub reads the whole file");
             return interval;
         }
 

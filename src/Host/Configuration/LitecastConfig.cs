@@ -71,8 +71,9 @@ public sealed record DbConfig
     /// <summary>Default for <see cref="ScrubInterval"/>: once a day, one read of the whole file.</summary>
     public static readonly TimeSpan DefaultScrubInterval = TimeSpan.FromHours(24);
 
-    /// <summary>Shortest <see cref="ScrubInterval"/> accepted: a scrub reads the whole file.</summary>
-    public static readonly TimeSpan MinScrubInterval = TimeSpan.FromSeconds(1);
+    /// <summary>Shortest <see cref="ScrubInterval"/> accepted: a scrub reads the whole file and, while it does, keeps the
+    /// WAL from restarting; back-to-back scrubs of a big file would let the WAL grow.</summary>
+    public static readonly TimeSpan MinScrubInterval = TimeSpan.FromMinutes(1);
 
     /// <summary><c>path</c>: the database file, made absolute (relative paths are taken from the working directory, <c>~</c> is the home directory).</summary>
     public required string Path { get; init; }

@@ -17,6 +17,8 @@ public sealed class AdminMetrics
     private readonly Gauge _lagTxids;
     private readonly Gauge _walBytes;
     private readonly Gauge _healthy;
+    private readonly Gauge _scrubSound;
+    private readonly Gauge _scrubTimestamp;
     private readonly Counter _transactions;
     private readonly Counter _bytes;
     private readonly Counter _resyncs;
@@ -39,6 +41,10 @@ public sealed class AdminMetrics
             "Replica: transactions behind the primary (NaN when unknown). Primary: the largest among its replicas.", Labels);
         _walBytes = f.CreateGauge("litecast_wal_bytes", "Current size of the database's WAL file in bytes.", Labels);
         _healthy = f.CreateGauge("litecast_healthy", "1 when the database is healthy, else 0.", Labels);
+        _scrubSound = f.CreateGauge("litecast_scrub_sound",
+            "The last scrub (the whole file hashed again): 1 when the file was sound, 0 when a page had changed behind SQLite's back (NaN before the first).", Labels);
+        _scrubTimestamp = f.CreateGauge("litecast_scrub_timestamp_seconds",
+            "When the last scrub ended, in Unix seconds (NaN before the first).", Labels);
         _transactions = f.CreateCounter("litecast_transactions_replicated_total",
             "Transactions replicated (primary: published; replica: applied).", Labels);
         _bytes = f.CreateCounter("litecast_bytes_replicated_total", "Bytes of page data replicated (published or applied).", Labels);
@@ -69,6 +75,8 @@ public sealed class AdminMetrics
             _lagTxids.WithLabels(db, role).Set(LagTxids(status));
             _walBytes.WithLabels(db, role).Set(status.Counters.WalBytes);
             _healthy.WithLabels(db, role).Set(status.Healthy ? 1 : 0);
+            _scrubSound.WithLabels(db, role).Set(status.LastScrub is { } scrub ? (scrub.Sound ? 1 : 0) : double.NaN);
+            _scrubTimestamp.WithLabels(db, role).Set(status.LastScrub?.At.ToUnixTimeMilliseconds() / 1000.0 ?? double.NaN);
 
             var c = status.Counters;
             SetCounter(_transactions, db, role, c.TransactionsReplicated);
@@ -128,7 +136,7 @@ public sealed class AdminMetrics
 
     private void Remove(string db, string role)
     {
-        foreach (var g in new[] { _txid, _lagSeconds, _lagTxids, _walBytes, _healthy })
+        foreach (var g in new[] { _txid, _lagSeconds, _lagTxids, _walBytes, _healthy, _scrubSound, _scrubTimestamp })
             g.RemoveLabelled(db, role);
         foreach (var c in new[] { _transactions, _bytes, _resyncs, _checkpoints, _localWrites, _resyncBytes, _stalls })
             c.RemoveLabelled(db, role);

@@ -374,6 +374,8 @@ public sealed class AdminEndpointTests : FakeNodeServer
         Assert.Equal(0, Value(text, "litecast_local_writes_total", "app", "primary"));
         Assert.Equal(123456, Value(text, "litecast_resync_bytes_total", "app", "primary"));
         Assert.Equal(1, Value(text, "litecast_healthy", "app", "primary"));
+        Assert.True(double.IsNaN(Value(text, "litecast_scrub_sound", "app", "primary"))); // no scrub yet
+        Assert.True(double.IsNaN(Value(text, "litecast_scrub_timestamp_seconds", "app", "primary")));
 
         Assert.Equal(90, Value(text, "litecast_txid", "other.db", "replica"));
         Assert.Equal(1.5, Value(text, "litecast_lag_seconds", "other.db", "replica"));
@@ -387,6 +389,8 @@ public sealed class AdminEndpointTests : FakeNodeServer
         Assert.Equal(2, Value(text, "litecast_stalls_total", "other.db", "replica"));
         Assert.Equal(65536, Value(text, "litecast_resync_bytes_total", "other.db", "replica"));
         Assert.Equal(1, Value(text, "litecast_healthy", "other.db", "replica"));
+        Assert.Equal(1, Value(text, "litecast_scrub_sound", "other.db", "replica"));
+        Assert.Equal(FakeNode.LastSeen.ToUnixTimeSeconds(), Value(text, "litecast_scrub_timestamp_seconds", "other.db", "replica"));
     }
 
     [Fact]
