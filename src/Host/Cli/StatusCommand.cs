@@ -158,8 +158,8 @@ public static class StatusClient
     /// <summary>Renders <paramref name="status"/> as a table.</summary>
     public static void Render(StatusResponse status, IAnsiConsole output) => output.Write(View(status));
 
-    /// <summary>The node, its databases (with each primary's replicas under it, and a bar per resync in flight) and
-    /// the SQLite version.</summary>
+    /// <summary>The node, its databases (with each primary's replicas under it, a bar per resync in flight and the last
+    /// scrub's verdict) and the SQLite version.</summary>
     public static IRenderable View(StatusResponse status)
     {
         var node = new Markup($"[bold]node[/] {Markup.Escape(status.Node)}");
@@ -180,6 +180,10 @@ public static class StatusClient
                 db.Healthy ? new Markup("[green]ok[/]") : new Markup($"[red]UNHEALTHY[/] {Markup.Escape(db.Problem ?? "")}"));
             if (db.Resync is { } resync)
                 table.AddRow(Cell("  resync"), new Markup(ResyncBar(resync)), Cell(""), Cell(""), Cell(""), Cell(""));
+            if (db.LastScrub is { } scrub)
+                table.AddRow(Cell("  scrub"), new Markup(scrub.Sound ? "[green]sound[/]" : "[red]DAMAGED[/]"), Cell(""),
+                    Cell(scrub.Txid.ToString(CultureInfo.InvariantCulture)), Cell(""),
+                    Cell($"{scrub.Pages.ToString(CultureInfo.InvariantCulture)} pages, {Ago(scrub.At)}"));
             foreach (var replica in db.Replicas ?? [])
             {
                 ulong? behind = replica.Txid >= db.Txid ? 0 : db.Txid - replica.Txid;

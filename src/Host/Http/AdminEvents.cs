@@ -10,8 +10,8 @@ namespace Litecast.Host.Http;
 /// <c>GET /events</c>'s source: while anyone listens, the node's state is looked at every 100 ms and what changed
 /// becomes events, each one JSON object with a <c>type</c>: <c>position</c> (a database's txid, state or lag moved;
 /// on a primary with its replicas'), <c>resync-started</c> / <c>resync-progress</c> / <c>resync-finished</c>,
-/// <c>node-joined</c> / <c>node-left</c> / <c>node-unreachable</c> / <c>node-reachable</c>, and <c>problem-raised</c> /
-/// <c>problem-cleared</c>. A new listener first gets a <c>snapshot</c>: <c>/status</c>'s document. A listener too
+/// <c>node-joined</c> / <c>node-left</c> / <c>node-unreachable</c> / <c>node-reachable</c>, <c>problem-raised</c> /
+/// <c>problem-cleared</c>, and <c>scrub</c> (a scrub of a database ended: its <c>lastScrub</c>). A new listener first gets a <c>snapshot</c>: <c>/status</c>'s document. A listener too
 /// slow to keep up loses its oldest events, never the node's time.
 /// </summary>
 public sealed class AdminEvents(ILitecastNode node)
@@ -128,6 +128,8 @@ public sealed class AdminEvents(ILitecastNode node)
                     yield return Event(replica.Resyncing ? "resync-started" : "resync-finished", ("db", db.Name), ("replica", replica.Node),
                         ("txid", replica.Txid));
             }
+            if (db.LastScrub is { } scrub && scrub != old?.LastScrub)
+                yield return Event("scrub", ("db", db.Name), ("at", scrub.At), ("txid", scrub.Txid), ("pages", scrub.Pages), ("sound", scrub.Sound));
             if (old?.Problem != db.Problem)
                 yield return db.Problem is null
                     ? Event("problem-cleared", ("db", db.Name), ("was", old!.Problem))

@@ -98,6 +98,15 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
             .Select(e => (string)e["type"]!).ToList();
         Assert.Equal(["node-left", "node-unreachable", "position", "resync-started", "resync-finished"], types);
         Assert.Empty(AdminEvents.Changes([a], [a], before, before));
+
+        // A scrub that ended: its verdict, once.
+        var scrubbed = new[] { FakeNode.PrimaryStatus() with { LastScrub = new ScrubView(FakeNode.LastSeen, 100, 7, Sound: false) } };
+        var scrub = Assert.Single(AdminEvents.Changes([a], [a], before, scrubbed));
+        Assert.Equal("scrub", (string)scrub["type"]!);
+        Assert.Equal((ulong)100, (ulong)scrub["txid"]!);
+        Assert.Equal((uint)7, (uint)scrub["pages"]!);
+        Assert.False((bool)scrub["sound"]!);
+        Assert.Empty(AdminEvents.Changes([a], [a], scrubbed, scrubbed));
     }
 
     [Fact]

@@ -47,6 +47,12 @@ public sealed class StatusCommandTests(ITestOutputHelper log)
         Assert.True(Array.IndexOf(lines, app) < Array.IndexOf(lines, r1));
         Assert.True(Array.IndexOf(lines, r2) < Array.IndexOf(lines, replica));
         Assert.Contains("3.50.4", text);
+        // The replica's last scrub, under it: sound, the txid it checked, the pages it read.
+        var scrub = Assert.Single(lines, l => l.Contains("scrub"));
+        Assert.Contains("sound", scrub);
+        Assert.Contains(" 80 ", scrub);
+        Assert.Contains("1234 pages", scrub);
+        Assert.True(Array.IndexOf(lines, replica) < Array.IndexOf(lines, scrub));
         await server.StopAsync();
     }
 
