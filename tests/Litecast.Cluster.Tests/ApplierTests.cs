@@ -26,6 +26,32 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         return applier;
     }
 
+    /// <summary>
+    /// The scrub, on the applier alone: it finds the file sound after batches, then counts a file SQLite can no longer
+    /// read as a database (its header overwritten in place, no commit through SQLite) as damage to resync.
+    /// </summary>
+    [Fact]
+    public void AScrubFindsTheFileSoundThenCountsAnUnreadableFileAsDamage()
+    {
+        using var files = new ApplierFiles(Rows);
+        var batch = files.Commit("UPDATE t SET v = 'changed ' || id WHERE id % 2 = 0");
+        var applier = ChildActorOf(Applier.Props(files.Settings with { ScrubInterval = TimeSpan.FromSeconds(1) }));
+        Assert.Equal(ApplierFiles.StartTxid, ExpectMsg<Applier.Ready>(Timeout).Position?.Txid);
+        applier.Tell(new Applier.Apply(batch));
+        Assert.Equal(batch.LastTxid, ExpectMsg<Applier.Applied>(Timeout).LastTxid);
+
+        var sound = FishForMessage<Applier.Scrubbed>(s => s.Scrub.Txid == batch.LastTxid, Timeout);
+        Assert.True(sound.Scrub.Sound);
+        Assert.Null(sound.Damage);
+        Assert.Equal((uint)Pages.Read(files.ReplicaPath).Count, sound.Scrub.Pages);
+
+        RawFileEdit.RewriteInPlace(files.ReplicaPath, "SQLite format 3", "XQLite format 3");
+        var damaged = FishForMessage<Applier.Scrubbed>(s => !s.Scrub.Sound, Timeout);
+        Assert.Contains("the scrub could not read", damaged.Damage);
+        Assert.Equal(batch.LastTxid, damaged.Scrub.Txid);
+        Stop(applier);
+    }
+
     private void Stop(IActorRef applier)
     {
         Watch(applier);
