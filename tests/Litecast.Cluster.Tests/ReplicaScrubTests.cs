@@ -1,4 +1,3 @@
-using Litecast.Storage;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -12,9 +11,6 @@ namespace Litecast.Cluster.Tests;
 /// </summary>
 public class ReplicaScrubTests(ITestOutputHelper output)
 {
-    private const string Original = "needle-aaaaaaaaaaaaaaaaaaaaaaaa";
-    private const string Rewritten = "needle-bbbbbbbbbbbbbbbbbbbbbbbb";
-    private const string Verified = "scrub verified";
     private const string Damaged = "behind SQLite's back";
     private const string ResyncStarted = "resyncing from the primary";
 
@@ -27,42 +23,23 @@ public class ReplicaScrubTests(ITestOutputHelper output)
             ExtraHocon = "akka.loglevel = INFO",
             Tune = s => s.IsPrimary ? s : s with { ScrubInterval = TimeSpan.FromSeconds(1) },
         };
-        using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE needle(v TEXT)");
-        app.Execute($"INSERT INTO needle(v) VALUES ('{Original}')");
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-        PartitionTests.Write(app, 100);
-        await cluster.StartPrimaryAsync();
-        var replica = await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
+        using var app = await Needle.StartClusterAsync(cluster);
+        var replica = cluster.Replica(1);
         var resyncsAtStart = replica.Log.Count(ResyncStarted);
 
         // 1. Sound file, batches arriving all along: three scrubs in a row verify it, none resyncs.
-        using (var stop = new CancellationTokenSource())
-        {
-            var writer = Task.Run(() =>
-            {
-                using var connection = cluster.OpenApplication();
-                var commits = 0;
-                while (!stop.IsCancellationRequested) commits += PartitionTests.Write(connection, 1);
-                return commits;
-            });
-            await replica.Log.WaitForCountAsync(Verified, replica.Log.Count(Verified) + 3, TimeSpan.FromSeconds(30),
-                "three scrubs while the application writes");
-            await stop.CancelAsync();
-            output.WriteLine($"{await writer} commits during the scrubs");
-        }
+        await Needle.WriteThroughThreeScrubsAsync(cluster, replica, output);
         Assert.Equal(0, replica.Log.Count(Damaged));
         Assert.Equal(resyncsAtStart, replica.Log.Count(ResyncStarted));
         Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: true, Pages: > 0 });
         await cluster.WaitForReplicasAsync();
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
 
-        // 2. The needle's page was installed in the replica's database file and no batch wrote it since: the rewrite is
-        // the only copy its readers see. The next scrub finds it and the replica resyncs that page from the primary.
+        // 2. The needle's page is in the replica's database file and no batch wrote it since: the rewrite is the only
+        // copy its readers see. The next scrub finds it and the replica resyncs that page from the primary.
         var before = await replica.StatusAsync("app.db");
-        RawFileEdit.RewriteInPlace(cluster.ReplicaPath(1), Original, Rewritten);
-        Assert.Equal(Rewritten, StreamHashMismatchTests.ReadNeedle(cluster.ReplicaPath(1)));
+        RawFileEdit.RewriteInPlace(cluster.ReplicaPath(1), Needle.Original, Needle.Rewritten);
+        Assert.Equal(Needle.Rewritten, Needle.Read(cluster.ReplicaPath(1)));
         await replica.Log.WaitForCountAsync(Damaged, 1, TimeSpan.FromSeconds(30), "a scrub to find the page changed behind SQLite's back");
         Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: false }, "the status shows the damaged scrub");
         await replica.Log.WaitForCountAsync(ResyncStarted, resyncsAtStart + 1, TimeSpan.FromSeconds(30), "the replica to resync");
@@ -71,10 +48,11 @@ public class ReplicaScrubTests(ITestOutputHelper output)
         var after = await replica.StatusAsync("app.db");
         Assert.Equal(before.Generation, after.Generation);
         Assert.Null(after.Problem);
-        Assert.Equal(Original, StreamHashMismatchTests.ReadNeedle(cluster.ReplicaPath(1)));
+        Assert.Equal(Needle.Original, Needle.Read(cluster.ReplicaPath(1)));
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
         // The resynced file is sound again at the next scrub.
-        await replica.Log.WaitForCountAsync(Verified, replica.Log.Count(Verified) + 1, TimeSpan.FromSeconds(30), "a scrub after the resync");
+        await replica.Log.WaitForCountAsync(Needle.ScrubVerified, replica.Log.Count(Needle.ScrubVerified) + 1, TimeSpan.FromSeconds(30),
+            "a scrub after the resync");
         Assert.True((await replica.StatusAsync("app.db")).LastScrub is { Sound: true });
     }
 }
