@@ -27,7 +27,7 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
     }
 
     /// <summary>
-    /// The scrub, on the applier alone: it finds the file sound after batches, then counts a file SQLite can no longer
+    /// The scrub, on the applier alone: the startup check counts as one; it finds the file sound after batches, then counts a file SQLite can no longer
     /// read as a database (its header overwritten in place, no commit through SQLite) as damage to resync.
     /// </summary>
     [Fact]
@@ -37,6 +37,9 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         var batch = files.Commit("UPDATE t SET v = 'changed ' || id WHERE id % 2 = 0");
         var applier = ChildActorOf(Applier.Props(files.Settings with { ScrubInterval = TimeSpan.FromSeconds(1) }));
         Assert.Equal(ApplierFiles.StartTxid, ExpectMsg<Applier.Ready>(Timeout).Position?.Txid);
+        // The startup check hashed the whole file against the saved position: it counts as the first scrub.
+        var startup = ExpectMsg<Applier.Scrubbed>(Timeout);
+        Assert.Equal((ApplierFiles.StartTxid, true), (startup.Scrub.Txid, startup.Scrub.Sound));
         applier.Tell(new Applier.Apply(batch));
         Assert.Equal(batch.LastTxid, ExpectMsg<Applier.Applied>(Timeout).LastTxid);
 

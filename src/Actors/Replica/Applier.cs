@@ -168,8 +168,14 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer("maintenance", Maintenance.Instance, TimeSpan.FromSeconds(1));
-        if (_settings.ScrubInterval is { } scrub) Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
-        Context.Parent.Tell(Verify());
+        var ready = Verify();
+        Context.Parent.Tell(ready);
+        if (_settings.ScrubInterval is not { } scrub) return;
+        Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
+        // The startup check hashed the whole file against the saved position: a scrub, and the last one for a replica
+        // restarted more often than its interval.
+        if (ready.Position is { } verified)
+            Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, verified.Txid, _hash!.PageCount, Sound: true), null));
     }
 
     protected override void PostStop()
