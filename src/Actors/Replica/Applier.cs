@@ -287,10 +287,6 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private void ScrubFinished(ScrubDone done)
     {
         _scrubbing = false;
-        // Not this file any more, or written through SQLite by another connection meanwhile: the file-lost and
-        // local-write checks report those, and a resync under way hashes the file afresh.
-        var superseded = _applier is null || _session is not null || _localWriteUnresolved ||
-                         FileIdentity.Of(_settings.Path) != done.File || _applier.DataVersion() != done.DataVersion;
         string damage;
         uint pages;
         if (done.Found is { } found)
@@ -317,7 +313,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
                 done.Txid, done.Failure?.Message);
             return;
         }
-        if (superseded) return;
+        // Not this file any more, or written through SQLite by another connection meanwhile: the file-lost and
+        // local-write checks report those, and a resync under way hashes the file afresh.
+        if (_applier is null || _session is not null || _localWriteUnresolved ||
+            FileIdentity.Of(_settings.Path) != done.File || _applier.DataVersion() != done.DataVersion) return;
         _log.Error("{Database}: {Detail}; resyncing", _settings.Name, damage);
         Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, done.Txid, pages, Sound: false), damage));
     }
