@@ -60,6 +60,12 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
             return;
         }
         if (!AtHardBound(frames)) return;
+        // Read to the end and backfill first, without the lock: under the lock there is then only what the application
+        // committed since, so its commits wait for a few frames' backfill instead of up to a poll interval's.
+        // A backfill that completes here does not end the lock's turn: a commit between it and the rotation keeps the
+        // WAL from restarting, and under a writer that commits back to back one always comes (BoundedWalTests).
+        readToGuard();
+        Passive();
         WriteLocked(() =>
         {
             readToGuard();
