@@ -2,6 +2,7 @@ using Akka.Actor;
 using Litecast.Actors.Replica;
 using Litecast.Storage;
 using Litecast.Messages;
+using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -52,6 +53,40 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         var damaged = FishForMessage<Applier.Scrubbed>(s => !s.Scrub.Sound, Timeout);
         Assert.Contains("the scrub could not read", damaged.Damage);
         Assert.Equal(batch.LastTxid, damaged.Scrub.Txid);
+        Stop(applier);
+    }
+
+    /// <summary>
+    /// A commit to the replica through SQLite by another connection is reported once as a local write, never as damage
+    /// behind SQLite's back: the file no longer hashes as the applied pages say, but the cause is known, and the scrubs
+    /// that come due while it is unresolved (nobody resynced it here) stay silent instead of blaming the disk.
+    /// </summary>
+    [Fact]
+    public void ALocalWriteIsReportedAsSuchAndScrubsDueWhileItIsUnresolvedReportNoDamage()
+    {
+        using var files = new ApplierFiles(Rows);
+        var scrubInterval = TimeSpan.FromSeconds(1);
+        var applier = ChildActorOf(Applier.Props(files.Settings with { ScrubInterval = scrubInterval }));
+        ExpectMsg<Applier.Ready>(Timeout);
+        Assert.True(ExpectMsg<Applier.Scrubbed>(Timeout).Scrub.Sound);
+
+        using (var local = new SqliteConnection($"Data Source={files.ReplicaPath};Pooling=False"))
+        {
+            local.Open();
+            local.Execute("UPDATE t SET v = 'local' WHERE id = 1");
+        }
+
+        // The next check (a scrub or the periodic one) notices the commit first and reports it as what it is; then three
+        // more scrubs come due. Only a scrub that read its snapshot before the commit may still end, and sound.
+        var reports = ReceiveWhile(scrubInterval * 4, m => m, msgs: int.MaxValue);
+        var localWrite = Assert.Single(reports.OfType<Applier.LocalWriteDetected>());
+        Assert.Contains("was written by another connection", localWrite.Detail);
+        var scrubs = reports.OfType<Applier.Scrubbed>().ToList();
+        Assert.All(scrubs, s => Assert.True(s.Scrub.Sound, $"reported as damage: {s.Damage}"));
+        Assert.True(scrubs.Count <= 1, $"{scrubs.Count} scrubs ran while the local write was unresolved");
+        Assert.Equal(reports.Count, scrubs.Count + 1);
+        using var read = SqliteConnections.OpenReadOnly(files.ReplicaPath);
+        Assert.Equal("local", read.Scalar<string>("SELECT v FROM t WHERE id = 1"));
         Stop(applier);
     }
 
