@@ -115,7 +115,7 @@ public sealed class DatabaseHash
     /// Hashes every page of a database through SQLite (<c>sqlite_dbpage</c> of <paramref name="schema"/>), as seen by
     /// the connection's current (or a new implicit) read transaction.
     /// </summary>
-    public static DatabaseHash Compute(SqliteConnection connection, string schema = "main")
+    public static DatabaseHash Compute(SqliteConnection connection, string schema = "main", CancellationToken cancellation = default)
     {
         var pageSize = connection.Scalar<int>($"PRAGMA \"{schema}\".page_size");
         var hash = new DatabaseHash(pageSize);
@@ -127,6 +127,7 @@ public sealed class DatabaseHash
         {
             while (reader.Read())
             {
+                cancellation.ThrowIfCancellationRequested();
                 var pageNumber = (uint)reader.GetInt64(0);
                 var buffer = reader.GetFieldValue<byte[]>(1);
                 if (buffer.Length != pageSize) throw new InvalidDataException($"page {pageNumber} of {connection.DataSource} is {buffer.Length} bytes, expected {pageSize}");

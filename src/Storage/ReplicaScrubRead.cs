@@ -36,8 +36,9 @@ public sealed class ReplicaScrubRead : IDisposable
         }
     }
 
-    /// <summary>Every page of the snapshot, hashed (any thread, once).</summary>
-    public DatabaseHash Hash() => DatabaseHash.Compute(_connection);
+    /// <summary>Every page of the snapshot, hashed (any thread, once); <paramref name="cancellation"/> stops it between
+    /// two pages with an <see cref="OperationCanceledException"/>.</summary>
+    public DatabaseHash Hash(CancellationToken cancellation) => DatabaseHash.Compute(_connection, cancellation: cancellation);
 
     /// <summary>True when <paramref name="e"/> says the file itself cannot be read as a database (an I/O error, a
     /// corrupt page, not a database): damage a resync repairs, not a passing condition such as a busy lock.</summary>

@@ -22,9 +22,26 @@ public class ReplicaScrubReadTests
         var (logFrames, checkpointed) = h.CheckpointReplica(truncate: false);
         Assert.NotEqual(atBegin, h.ReplicaHash.Value);
 
-        Assert.Equal(atBegin, scrub.Hash().Value);
+        Assert.Equal(atBegin, scrub.Hash(CancellationToken.None).Value);
         // The scrub's read mark held the checkpoint back: the frames committed after its begin stay in the WAL.
         Assert.True(checkpointed < logFrames, $"{checkpointed} of {logFrames} frames checkpointed past the scrub's read");
+    }
+
+    /// <summary>A stopped applier cancels its scrub: the hash stops between pages, and once the read is disposed the
+    /// replica's checkpoint backfills everything again.</summary>
+    [Fact]
+    public void ACancelledHashStopsAndItsDisposedReadNoLongerHoldsTheCheckpointBack()
+    {
+        using var h = new ReplicationHarness(replicaCheckpointOnCommit: true);
+        h.Commit("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        h.Commit("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO t SELECT i, randomblob(1500) FROM n");
+        var scrub = ReplicaScrubRead.Begin(h.ReplicaPath);
+        h.Commit("UPDATE t SET v = randomblob(1600) WHERE id % 3 = 0");
+
+        Assert.ThrowsAny<OperationCanceledException>(() => scrub.Hash(new CancellationToken(canceled: true)));
+        scrub.Dispose();
+        var (logFrames, checkpointed) = h.CheckpointReplica(truncate: false);
+        Assert.Equal(logFrames, checkpointed);
     }
 
     [Fact]

@@ -70,9 +70,11 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     }
 
     /// <summary>The end of a scrub started at <paramref name="Txid"/>, when the applied pages hashed to
-    /// <paramref name="Expected"/>: the file's own hash at that moment, or why it could not be taken.</summary>
-    private sealed record ScrubDone(ulong Txid, ulong Expected, FileIdentity? File, long DataVersion, DatabaseHash? Found,
-        TimeSpan Took, Exception? Failure);
+    /// <paramref name="Expected"/>: the file's own hash at that moment, or why it could not be taken.
+    /// <paramref name="Scrub"/> is the scrub's cancellation, which tells this incarnation's scrub from one a previous
+    /// incarnation started (a restarted actor keeps its address, so the end of a cancelled scrub still arrives).</summary>
+    private sealed record ScrubDone(CancellationTokenSource? Scrub, ulong Txid, ulong Expected, FileIdentity? File, long DataVersion,
+        DatabaseHash? Found, TimeSpan Took, Exception? Failure);
 
     /// <summary>A scrub due while a batch in parts or a resync is under way is tried again this much later, not a whole
     /// interval later.</summary>
@@ -86,7 +88,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     private ReplicaPageWriter? _applier;
     private ReplicaPageWriter? _checkpointer;
     private Task? _checkpoint;
-    private bool _scrubbing;
+    // The scrub under way, if any; cancelled when the actor stops, so a stopped applier leaves no read of its file going.
+    private CancellationTokenSource? _scrub;
     // Set when a local write was reported: the file then differs from the pages applied until a resync rehashes it, and
     // a scrub would blame a tool or the disk for it.
     private bool _localWriteUnresolved;
@@ -158,7 +161,13 @@ internal sealed class Applier : ReceiveActor, IWithTimers
             StartCheckpoint();
         });
         Receive<Scrub>(_ => StartScrub());
-        Receive<ScrubDone>(ScrubFinished);
+        Receive<ScrubDone>(done =>
+        {
+            if (done.Scrub != _scrub) return;
+            _scrub!.Dispose();
+            _scrub = null;
+            ScrubFinished(done);
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -180,6 +189,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        _scrub?.Cancel();
         CloseApplier();
         _positionFile.Dispose();
         CloseStaging();
@@ -253,7 +263,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// </summary>
     private void StartScrub()
     {
-        if (_scrubbing || _applier is null || _hash is null || _position is null || _localWriteUnresolved) return;
+        if (_scrub is not null || _applier is null || _hash is null || _position is null || _localWriteUnresolved) return;
         if (_open is not null || _session is not null)
         {
             Timers.StartSingleTimer("scrub-retry", Scrub.Instance, ScrubRetryDelay);
@@ -271,22 +281,22 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         catch (Exception e)
         {
             // Not a reason to fail the applier (a busy lock passes); damage is reported as such.
-            ScrubFinished(new ScrubDone(txid, expected, file, dataVersion, null, TimeSpan.Zero, e));
+            ScrubFinished(new ScrubDone(null, txid, expected, file, dataVersion, null, TimeSpan.Zero, e));
             return;
         }
-        _scrubbing = true;
+        var scrub = _scrub = new CancellationTokenSource();
+        var cancellation = scrub.Token;
         var watch = Stopwatch.StartNew();
         Task.Run(() =>
         {
-            using (read) return read.Hash();
+            using (read) return read.Hash(cancellation);
         }).PipeTo(Self,
-            success: found => new ScrubDone(txid, expected, file, dataVersion, found, watch.Elapsed, null),
-            failure: e => new ScrubDone(txid, expected, file, dataVersion, null, watch.Elapsed, e));
+            success: found => new ScrubDone(scrub, txid, expected, file, dataVersion, found, watch.Elapsed, null),
+            failure: e => new ScrubDone(scrub, txid, expected, file, dataVersion, null, watch.Elapsed, e));
     }
 
     private void ScrubFinished(ScrubDone done)
     {
-        _scrubbing = false;
         string damage;
         uint pages;
         if (done.Found is { } found)
