@@ -36,9 +36,9 @@ public sealed class WalCheckpointerTests : IDisposable
     }
 
     [Fact]
-    public void PastTheHardBoundEverythingReadIsBackfilledAndTheWalRestartsInPlace()
+    public void PastTheThresholdEverythingReadIsBackfilledAndTheWalRestartsInPlace()
     {
-        CommitRows(WalCheckpointer.HardBoundFactor * ThresholdPages);
+        CommitRows(ThresholdPages);
         var length = _harness.Reader.FileLength();
         var restarts = _harness.Restarts;
 
@@ -85,7 +85,7 @@ public sealed class WalCheckpointerTests : IDisposable
 
     [Fact]
     public void ACommitTheReaderHasNotReadIsNeverCheckpointedAway() =>
-        // The PASSIVE checkpoint stops at the guard, and below the hard bound nothing more is tried.
+        // Every PASSIVE checkpoint stops at the guard, the one under the write lock too.
         AssertAnUnreadCommitSurvives(() => _checkpointer.Run(_harness.Reader.Cursor, _harness.PageSize, () => { }));
 
     /// <summary>The application commits after the reader's position and before <paramref name="checkpoint"/> runs

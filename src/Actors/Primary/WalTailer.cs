@@ -108,8 +108,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// A resync's snapshot is copied on a thread of its own while the tailer goes on publishing: the copy of 1.1 GiB
     /// took 1.6-2.5 s, and inline it held back every other replica's batches that long. One copy at a time; requests
     /// that arrive meanwhile wait here. The pinned snapshot keeps checkpoints from passing its view, so none is tried
-    /// until the copy ends (inline, none ran either): a reset at the hard bound would take the application's write
-    /// lock and fail.
+    /// until the copy ends (inline, none ran either): a reset would take the application's write lock and fail.
     /// </summary>
     private readonly Queue<(TakeSnapshot Request, IActorRef Requester)> _snapshotsWaiting = new();
     private bool _copying;
@@ -141,11 +140,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (!_state.Ready || !_guard.IsHeld) return;
             if (_bigWriteInProgress) RotateAndDrain();
             else DrainAndPublish(null);
-            // The hard bound must not wait for the poll timer: under a busy writer on a loaded machine its tick came
-            // hundreds of milliseconds late and the WAL outgrew the bound (BoundedWalTests). At the bound a checkpoint
+            // The bound must not wait for the poll timer: under a busy writer on a loaded machine its tick came
+            // hundreds of milliseconds late and the WAL outgrew the bound (BoundedWalTests). Past the threshold a checkpoint
             // may wait up to WriteLockWait for the application's write lock, so it is tried at most once per such wait:
             // the tailer spends at most half its time waiting there and keeps publishing in between.
-            if (_reader.Header is { } header && _checkpointer.PastHardBound(_reader.Cursor, header.PageSize)
+            if (_reader.Header is { } header && _checkpointer.PastThreshold(_reader.Cursor, header.PageSize)
                 && Stopwatch.GetElapsedTime(_checkpointedAt) >= WalCheckpointer.WriteLockWait)
                 Checkpoint();
         });
