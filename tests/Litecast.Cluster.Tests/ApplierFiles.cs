@@ -81,6 +81,15 @@ internal sealed class ApplierFiles : IDisposable
             .ToList();
     }
 
+    /// <summary>Commits <paramref name="sql"/> to the replica through SQLite on a connection of its own, as an
+    /// application that opened the replica read-write would: a local write.</summary>
+    public void WriteReplicaLocally(string sql)
+    {
+        using var local = new SqliteConnection($"Data Source={ReplicaPath};Pooling=False");
+        local.Open();
+        local.Execute(sql);
+    }
+
     public static long Count(string path, string table = "t")
     {
         using var connection = SqliteConnections.OpenReadOnly(path);

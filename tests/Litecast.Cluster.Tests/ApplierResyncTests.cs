@@ -290,11 +290,7 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         var result = RunSession(applier, primary, demand =>
         {
             if (afterLocalWrite is not null) return;
-            using (var local = new SqliteConnection($"Data Source={files.ReplicaPath};Pooling=False"))
-            {
-                local.Open();
-                local.Execute("UPDATE t SET v = 'local' WHERE id = 1");
-            }
+            files.WriteReplicaLocally("UPDATE t SET v = 'local' WHERE id = 1");
             afterLocalWrite = Pages.Read(files.ReplicaPath);
         });
 

@@ -2,7 +2,6 @@ using Akka.Actor;
 using Litecast.Actors.Replica;
 using Litecast.Storage;
 using Litecast.Messages;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace Litecast.Cluster.Tests;
@@ -70,11 +69,7 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         ExpectMsg<Applier.Ready>(Timeout);
         Assert.True(ExpectMsg<Applier.Scrubbed>(Timeout).Scrub.Sound);
 
-        using (var local = new SqliteConnection($"Data Source={files.ReplicaPath};Pooling=False"))
-        {
-            local.Open();
-            local.Execute("UPDATE t SET v = 'local' WHERE id = 1");
-        }
+        files.WriteReplicaLocally("UPDATE t SET v = 'local' WHERE id = 1");
 
         // The next check (a scrub or the periodic one) notices the commit first and reports it as what it is; then three
         // more scrubs come due. Only a scrub that read its snapshot before the commit may still end, and sound.
