@@ -100,14 +100,15 @@ public sealed record RequestResync(string Reason);
 public sealed record ResyncStarted(bool Accepted, string Detail);
 
 /// <summary>Primary only: the snapshot file of resync session <paramref name="Session"/>, for the admin endpoint that
-/// serves its ranges to the replica over HTTP. <paramref name="Bytes"/> is how much the request reads (null: all of
-/// it), counted as resync bytes sent. Answered with <see cref="ResyncSnapshotFile"/>, or
-/// <see cref="DatabaseRequestRefused"/> when no such session is in flight.</summary>
-public sealed record FindResyncSnapshot(Guid Session, long? Bytes);
+/// serves its ranges to the replica over HTTP. The request reads bytes <paramref name="From"/>..<paramref name="To"/>
+/// (inclusive, as HTTP's Range header; null: the whole file), counted as resync bytes sent. Answered with
+/// <see cref="ResyncSnapshotFile"/>, or <see cref="DatabaseRequestRefused"/> when no such session is in flight.</summary>
+public sealed record FindResyncSnapshot(Guid Session, long? From, long? To);
 
 /// <summary>The answer to <see cref="FindResyncSnapshot"/>: page N of the snapshot is at offset (N-1) * page size of
-/// <paramref name="Path"/>, <paramref name="Length"/> bytes in all.</summary>
-public sealed record ResyncSnapshotFile(string Path, long Length);
+/// <paramref name="Path"/>, which may still be being copied: serve the bytes asked for once <paramref name="Copied"/>
+/// completes (it fails when the snapshot cannot be served).</summary>
+public sealed record ResyncSnapshotFile(string Path, Task Copied);
 
 /// <summary>The answer to a request a database actor cannot serve (wrong role, not ready).</summary>
 /// <param name="Transient">True when the same request can succeed if asked again shortly (the primary's tailer is

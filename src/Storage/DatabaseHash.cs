@@ -56,6 +56,14 @@ public sealed class DatabaseHash
         return result;
     }
 
+    /// <summary>An independent copy: the per-page hashes, the page count and the total.</summary>
+    public DatabaseHash Clone()
+    {
+        var copy = new DatabaseHash(PageSize) { PageCount = PageCount, Value = Value };
+        copy._pages = _pages[..(int)PageCount];
+        return copy;
+    }
+
     /// <summary>Records the new image of a page; the database grows to include it if needed.</summary>
     public void SetPage(uint pageNumber, ReadOnlySpan<byte> data)
     {

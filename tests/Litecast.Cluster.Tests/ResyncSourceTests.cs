@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Litecast.Actors;
 using Litecast.Actors.Primary;
 using Litecast.Messages;
 using Litecast.Storage;
@@ -8,7 +9,8 @@ namespace Litecast.Cluster.Tests;
 
 /// <summary>
 /// The primary's side of a resync alone, over a snapshot file of known pages: the window of offers ahead of demands,
-/// the pages sent for a demand (read back from the file), and the order demands must keep.
+/// the pages sent for a demand (read back from the file), the order demands must keep, and the snapshot's copy that
+/// pages wait for.
 /// </summary>
 public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
 {
@@ -37,11 +39,17 @@ public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
                 hash.SetPage(p, page);
                 stream.Write(page);
             }
-        _snapshot = new WalTailer.SnapshotTaken(file, 9, 42, new SnapshotInfo(PageSize, PageCount, hash));
+        var copied = new SnapshotCopyProgress((long)PageCount * PageSize);
+        copied.Copied(copied.Length);
+        _snapshot = new WalTailer.SnapshotTaken(file, 9, 42, new SnapshotInfo(PageSize, PageCount, hash), copied);
     }
 
-    private IActorRef Start(Guid session, int rangesInFlight) =>
-        ChildActorOf(ResyncSource.Props(session, TestActor, _snapshot, 256 * 1024, rangesInFlight));
+    /// <summary>A source over the test's snapshot file; with <paramref name="copy"/>, as if the file were still being
+    /// copied that far (the file itself is whole, so a page sent too early would still read back right).</summary>
+    private IActorRef Start(Guid session, int rangesInFlight, SnapshotCopyProgress? copy = null) =>
+        ChildActorOf(ResyncSource.Props(session, TestActor, copy is null ? _snapshot : _snapshot with { Copy = copy }, 256 * 1024, rangesInFlight));
+
+    private SnapshotCopyProgress NothingCopied() => new((long)PageCount * PageSize);
 
     private T Expect<T>() => (T)FishForMessage(m => m is T, Timeout);
 
@@ -96,6 +104,73 @@ public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         source.Tell(new ResyncDemand(session, 1, []));
         Assert.Equal(1u + RangePages, Expect<ResyncOffer>().FirstPage);
+    }
+
+    [Fact]
+    public void OffersRangesBeforeTheCopyReachesThemAndSendsADemandsPagesOnceTheCopyHasPassedThem()
+    {
+        var session = Guid.NewGuid();
+        var copy = NothingCopied();
+        var source = Start(session, rangesInFlight: 2, copy);
+        var offers = new[] { Expect<ResyncOffer>(), Expect<ResyncOffer>() };
+        Assert.Equal([1u, 1 + RangePages], offers.Select(o => o.FirstPage));
+        Assert.Equal(_snapshot.Info.Hash.PageHashes(1, RangePages), offers[0].PageHashes);
+
+        source.Tell(new ResyncDemand(session, 1, [2, RangePages]));
+        source.Tell(new ResyncDemand(session, 1 + RangePages, [1 + RangePages]));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        copy.Copied((RangePages - 1L) * PageSize);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        copy.Copied((long)RangePages * PageSize);
+        var pages = Expect<ResyncPages>();
+        Assert.Equal(1u, pages.FirstPage);
+        Assert.Equal([2u, RangePages], pages.Pages.Select(p => p.PageNumber));
+        foreach (var page in pages.Pages) Assert.Equal(_pages[(int)page.PageNumber - 1], page.Data);
+        Assert.Equal(1u + 2 * RangePages, Expect<ResyncOffer>().FirstPage);
+        // The second range's demand waited behind the first and waits on for its own page.
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        copy.Copied(copy.Length);
+        var second = Expect<ResyncPages>();
+        Assert.Equal(1u + RangePages, second.FirstPage);
+        Assert.Equal(_pages[RangePages], Assert.Single(second.Pages).Data);
+    }
+
+    [Fact]
+    public void TheAdminEndpointIsToldToWaitUntilTheCopyHasPassedTheBytesItServes()
+    {
+        var session = Guid.NewGuid();
+        var copy = NothingCopied();
+        var source = Start(session, rangesInFlight: 1, copy);
+        Expect<ResyncOffer>();
+
+        source.Tell(new FindResyncSnapshot(session, PageSize, 2L * PageSize - 1));
+        var file = Expect<ResyncSnapshotFile>();
+        Assert.Equal(_snapshot.File, file.Path);
+        copy.Copied(PageSize);
+        Assert.False(file.Copied.IsCompleted, "page 2 was not copied yet");
+        copy.Copied(2L * PageSize);
+        Assert.True(file.Copied.Wait(Timeout), "page 2 was copied");
+    }
+
+    [Fact]
+    public void ACopyThatFailsEndsTheSessionWithItsReason()
+    {
+        var session = Guid.NewGuid();
+        var copy = NothingCopied();
+        var source = Start(session, rangesInFlight: 1, copy);
+        Expect<ResyncOffer>();
+        source.Tell(new FindResyncSnapshot(session, 0, PageSize - 1));
+        var waiting = Expect<ResyncSnapshotFile>().Copied;
+        Watch(source);
+
+        copy.Fail(new IOException("No space left on device"));
+
+        Assert.Contains("No space left on device", Expect<ResyncFailed>().Reason);
+        ExpectTerminated(source, Timeout);
+        Assert.False(File.Exists(_snapshot.File));
+        Assert.IsType<IOException>(Assert.Throws<AggregateException>(() => waiting.Wait(Timeout)).InnerException);
     }
 
     protected override void AfterAll()

@@ -8,8 +8,9 @@ namespace Litecast.Cluster.Tests;
 
 /// <summary>
 /// A resync's snapshot is copied on a thread of its own: while one replica's copy is under way (1.6-2.5 s for 1.1 GiB
-/// when it ran on the tailer), the tailer keeps publishing to every other replica and answering /sync. Here the copy is
-/// held at its start until the test lets it go.
+/// when it ran on the tailer), the tailer keeps publishing to every other replica and answering /sync, and the replica
+/// being resynced is offered its ranges while the copy runs. Here the copy is held at its start until the test lets it
+/// go, or fails.
 /// </summary>
 public class SnapshotCopyTests(ITestOutputHelper output)
 {
@@ -28,16 +29,22 @@ public class SnapshotCopyTests(ITestOutputHelper output)
 
         copies.Hold();
         var resyncsBefore = (await cluster.Replica(2).StatusAsync("app.db")).Counters.Resyncs;
-        await cluster.Replica(2).Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
+        // A local write, so that the resync needs pages from the snapshot (a replica whose pages all match the offered
+        // hashes is done without them).
+        using (var rogue = SqliteConnections.OpenExisting(cluster.ReplicaPath(2)))
+            rogue.Execute("UPDATE t SET v = zeroblob(100) WHERE id = 1");
         Assert.True(copies.CopyStarted.Wait(TimeSpan.FromSeconds(30)), "the resync's snapshot copy never started");
 
         PartitionTests.Write(app, 50);
         var synced = await cluster.SyncAsync(TimeSpan.FromSeconds(10));
         await cluster.Replica(1).Kit.AwaitConditionAsync(async () => (await cluster.Replica(1).StatusAsync("app.db")).Txid >= synced.Txid,
             TimeSpan.FromSeconds(30), TestCluster.Poll, "replica 1 to follow while replica 2's snapshot copy is held");
-        Assert.True(copies.Holding, "the copy was let go before replica 1 caught up");
-        Assert.Equal(ReplicaStates.Resyncing, (await cluster.Replica(2).StatusAsync("app.db")).State);
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+        // The offers do not wait for the copy: replica 2 knows the snapshot's size while the copy has not begun.
+        await cluster.Replica(2).Kit.AwaitConditionAsync(async () => (await cluster.Replica(2).StatusAsync("app.db")).Resync is { PagesTotal: > 0 },
+            TimeSpan.FromSeconds(30), TestCluster.Poll, "replica 2 to be offered the snapshot's ranges");
+        Assert.True(copies.Holding, "the copy was let go before the checks above");
+        Assert.Equal(ReplicaStates.Resyncing, (await cluster.Replica(2).StatusAsync("app.db")).State);
 
         copies.Release();
         await cluster.Replica(2).Kit.AwaitConditionAsync(async () =>
@@ -51,8 +58,37 @@ public class SnapshotCopyTests(ITestOutputHelper output)
         Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(2));
     }
 
-    /// <summary>Holds every snapshot copy at its start while <see cref="Holding"/>; otherwise the production
-    /// environment.</summary>
+    [Fact]
+    public async Task AResyncWhoseSnapshotCopyFailsIsAskedForAgainAndEndsIdenticalToThePrimary()
+    {
+        var copies = new HeldSnapshotCopies();
+        await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = copies } };
+        using var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        PartitionTests.Write(app, 100);
+        await cluster.StartPrimaryAsync();
+        await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+
+        copies.FailNext();
+        var resyncsBefore = (await cluster.Replica(1).StatusAsync("app.db")).Counters.Resyncs;
+        await cluster.Replica(1).Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
+        await cluster.Primary.Log.WaitForCountAsync(HeldSnapshotCopies.Failure, 1, TimeSpan.FromSeconds(30),
+            "the primary to log the failed snapshot copy");
+        PartitionTests.Write(app, 20);
+
+        await cluster.Replica(1).Kit.AwaitConditionAsync(async () =>
+        {
+            var status = await cluster.Replica(1).StatusAsync("app.db");
+            return status.Counters.Resyncs > resyncsBefore && status.State != ReplicaStates.Resyncing;
+        }, TimeSpan.FromSeconds(60), TestCluster.Poll, "replica 1's resync to complete after the failed copy");
+        await cluster.WaitForReplicasAsync();
+        PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
+        Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+    }
+
+    /// <summary>Holds every snapshot copy at its start while <see cref="Holding"/>, or fails the next one; otherwise the
+    /// production environment.</summary>
     private sealed class HeldSnapshotCopies : ITailerEnvironment
     {
         private readonly ManualResetEventSlim _go = new(true);
@@ -66,11 +102,20 @@ public class SnapshotCopyTests(ITestOutputHelper output)
 
         public void Release() => _go.Set();
 
+        /// <summary>What the failed copy throws, and so what the primary logs.</summary>
+        public const string Failure = "test: the snapshot copy failed";
+
+        private int _failNext;
+
+        public void FailNext() => Volatile.Write(ref _failNext, 1);
+
         public IDisposable? WatchWal(string walPath, Action changed) => TailerEnvironment.Default.WatchWal(walPath, changed);
 
         public void Reached(TailerPoint point)
         {
-            if (point != TailerPoint.SnapshotCopying || !Holding) return;
+            if (point != TailerPoint.SnapshotCopying) return;
+            if (Interlocked.Exchange(ref _failNext, 0) == 1) throw new IOException(Failure);
+            if (!Holding) return;
             CopyStarted.Set();
             if (!_go.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("the test never let the snapshot copy go");
         }

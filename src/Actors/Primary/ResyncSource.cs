@@ -11,9 +11,11 @@ namespace Litecast.Actors.Primary;
 /// demands are the flow control: at most <see cref="ResyncRequest.RangesInFlight"/> ranges are in flight. With one, the
 /// link idled while each range's last pages, the demand and the next offer crossed it (about 110 MB/s on loopback);
 /// a few overlap those gaps. Many more do not help: 64 MiB in flight was slower than 4 (the remote endpoint's queue
-/// and the garbage collector absorb the burst). Deletes the snapshot file when done, failed or abandoned.
+/// and the garbage collector absorb the burst). Ranges are offered while the snapshot is still being copied (the hashes
+/// are the stream's); pages are read from the file only once the copy has passed them, so a demand for pages ahead of
+/// it waits (stashed) for the copy. Deletes the snapshot file when done, failed or abandoned.
 /// </summary>
-internal sealed class ResyncSource : ReceiveActor
+internal sealed class ResyncSource : ReceiveActor, IWithUnboundedStash
 {
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
 
@@ -38,13 +40,47 @@ internal sealed class ResyncSource : ReceiveActor
         var pageSize = snapshot.Info.PageSize;
         _pagesPerMessage = Math.Max(1, maxPartBytes / pageSize);
         _rangePages = Math.Max(_pagesPerMessage, 4 * 1024 * 1024 / pageSize);
+        Serving();
+    }
+
+    /// <summary>The copy has passed the pages of the demand that waited for it.</summary>
+    private sealed record CopyReached
+    {
+        public static readonly CopyReached Instance = new();
+    }
+
+    /// <summary>The snapshot cannot be served: its copy failed, or the file contradicted the stream.</summary>
+    private sealed record CopyFailed(Exception Failure);
+
+    public IStash Stash { get; set; } = null!;
+
+    private void Serving()
+    {
         Receive<ResyncDemand>(d => d.SessionId == _session, Demand);
+        Receive<CopyReached>(_ => { });
+        CommonHandlers();
+    }
+
+    /// <summary>A demand for pages the copy has not reached yet was stashed; later demands wait behind it.</summary>
+    private void WaitingForCopy()
+    {
+        Receive<ResyncDemand>(d => d.SessionId == _session, _ => Stash.Stash());
+        Receive<CopyReached>(_ =>
+        {
+            Become(Serving);
+            Stash.UnstashAll();
+        });
+        CommonHandlers();
+    }
+
+    private void CommonHandlers()
+    {
         Receive<FindResyncSnapshot>(find =>
         {
-            var length = (long)PageCount * _snapshot.Info.PageSize;
-            Context.Parent.Tell(new Sent(find.Bytes ?? length));
-            Sender.Tell(new ResyncSnapshotFile(_snapshot.File, length));
+            Context.Parent.Tell(new Sent(find.To - find.From + 1 ?? _snapshot.Copy.Length));
+            Sender.Tell(new ResyncSnapshotFile(_snapshot.File, _snapshot.Copy.WhenCopied(find.To + 1 ?? _snapshot.Copy.Length)));
         });
+        Receive<CopyFailed>(failed => Fail($"the snapshot cannot be served: {failed.Failure.Message}"));
         Receive<ReceiveTimeout>(_ =>
         {
             _log.Warning("Resync {Session} abandoned: the replica sent no demand for {Timeout}", _session, IdleTimeout);
@@ -66,6 +102,8 @@ internal sealed class ResyncSource : ReceiveActor
     {
         _file = new FileStream(_snapshot.File, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.RandomAccess);
         Context.SetReceiveTimeout(IdleTimeout);
+        // A copy that fails ends the session at once, not only when a demand or a fetch runs into it.
+        _snapshot.Copy.WhenCopied(_snapshot.Copy.Length).PipeTo(Self, success: () => CopyReached.Instance, failure: e => new CopyFailed(e));
         while (_offered.Count < _rangesInFlight && Offer()) { }
     }
 
@@ -103,6 +141,13 @@ internal sealed class ResyncSource : ReceiveActor
         var rangeEnd = RangeEnd(rangeStart);
         var last = rangeEnd == PageCount;
         var pageSize = _snapshot.Info.PageSize;
+        if (demand.PageNumbers.Length > 0 && _snapshot.Copy.WhenCopied((long)demand.PageNumbers.Max() * pageSize) is { IsCompletedSuccessfully: false } copied)
+        {
+            Stash.Stash();
+            Become(WaitingForCopy);
+            copied.PipeTo(Self, success: () => CopyReached.Instance, failure: e => new CopyFailed(e));
+            return;
+        }
         var batch = new List<PageImage>(_pagesPerMessage);
         foreach (var pageNumber in demand.PageNumbers)
         {

@@ -43,12 +43,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         public static readonly Scrub Instance = new();
     }
 
-    /// <summary>The snapshot is in <paramref name="File"/>: the database at (Generation, Txid), hashed page by page.</summary>
-    public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info);
+    /// <summary>The snapshot is pinned and being copied to <paramref name="File"/>: the database at (Generation, Txid),
+    /// with the stream's hash of every page in <paramref name="Info"/>. The file's bytes may be served as far as
+    /// <paramref name="Copy"/> has got; it fails when the copy fails or the file turns out not to be what the stream
+    /// says.</summary>
+    public sealed record SnapshotTaken(string File, ulong Generation, ulong Txid, SnapshotInfo Info, SnapshotCopyProgress Copy);
 
-    /// <summary>A snapshot's copy ended on its own thread: the file and its hash, or why not.</summary>
-    private sealed record SnapshotCopied(TakeSnapshot Request, IActorRef Requester, ulong Generation, ulong Txid, ulong StreamHash,
-        SnapshotInfo? Info, Exception? Failure, TimeSpan Took);
+    /// <summary>A snapshot's copy ended on its own thread: the file and its hash, or why not. <paramref name="Progress"/>
+    /// is the resync's (null for a scrub).</summary>
+    private sealed record SnapshotCopied(TakeSnapshot Request, ulong Generation, ulong Txid, ulong StreamHash,
+        SnapshotCopyProgress? Progress, SnapshotInfo? Info, Exception? Failure, TimeSpan Took);
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
 
@@ -601,10 +605,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         while (!_copying && _snapshotsWaiting.TryDequeue(out var next)) Snapshot(next.Request, next.Requester);
     }
 
-    /// <summary>Pins a snapshot where the tailer stands (here, briefly) and copies it on a thread of its own.</summary>
+    /// <summary>Pins a snapshot where the tailer stands (here, briefly) and copies it on a thread of its own. A resync's
+    /// requester is answered at once, with the stream's page hashes: the pinned snapshot is exactly where the stream
+    /// stands, and the copy's own hash is checked against the stream's when it ends.</summary>
     private void Snapshot(TakeSnapshot request, IActorRef requester)
     {
         PrimarySnapshot? snapshot;
+        SnapshotCopyProgress? progress = null;
+        ulong generation, txid, hash;
         try
         {
             snapshot = PinWhereRead(out var failure);
@@ -615,6 +623,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 requester.Tell(new Status.Failure(new IOException(failure)));
                 return;
             }
+            // Where the pin stands: pinning read up to the guard's view.
+            (generation, txid, hash, _, _) = _state.Position();
+            if (request.File is { } file)
+            {
+                var pages = _state.Hash.Clone();
+                progress = new SnapshotCopyProgress((long)pages.PageCount * pages.PageSize);
+                // The file exists before anyone is told of it: the resync source opens it while the copy writes it.
+                File.Create(file).Dispose();
+                requester.Tell(new SnapshotTaken(file, generation, txid, new SnapshotInfo(pages.PageSize, pages.PageCount, pages), progress));
+            }
         }
         catch (Exception e)
         {
@@ -623,7 +641,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             requester.Tell(new Status.Failure(e));
             throw;
         }
-        var (generation, txid, hash, _, _) = _state.Position();
         var environment = _settings.TailerEnvironment;
         var stopped = _stopped.Token;
         _copying = true;
@@ -635,17 +652,21 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 try
                 {
                     environment.Reached(TailerPoint.SnapshotCopying);
-                    var info = snapshot.CopyTo(request.File);
-                    // A tailer stopped meanwhile hears nothing: the file would be left behind.
-                    if (stopped.IsCancellationRequested && request.File is not null) File.Delete(request.File);
-                    return new SnapshotCopied(request, requester, generation, txid, hash, info, null, clock.Elapsed);
+                    var info = snapshot.CopyTo(request.File, progress is null ? null : progress.Copied);
+                    if (stopped.IsCancellationRequested)
+                    {
+                        // A tailer stopped meanwhile hears nothing: the file would be left behind, its readers waiting.
+                        if (request.File is not null) File.Delete(request.File);
+                        progress?.Fail(new IOException($"the tailer of {request.File} stopped while its snapshot was copied"));
+                    }
+                    return new SnapshotCopied(request, generation, txid, hash, progress, info, null, clock.Elapsed);
                 }
                 catch (Exception e)
                 {
-                    return new SnapshotCopied(request, requester, generation, txid, hash, null, e, clock.Elapsed);
+                    return new SnapshotCopied(request, generation, txid, hash, progress, null, e, clock.Elapsed);
                 }
             }
-        }).PipeTo(Self, failure: e => new SnapshotCopied(request, requester, generation, txid, hash, null, e, TimeSpan.Zero));
+        }).PipeTo(Self, failure: e => new SnapshotCopied(request, generation, txid, hash, progress, null, e, TimeSpan.Zero));
     }
 
     private void SnapshotCopyEnded(SnapshotCopied copied)
@@ -658,20 +679,21 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
                 ? $"the scrub at txid {copied.Txid} could not read {_settings.Path}: {copied.Failure?.Message}"
                 : $"copying the snapshot at txid {copied.Txid} to {request.File} failed: {copied.Failure?.Message}";
             _log.Warning("{Database}: {Problem}", _settings.Name, reason);
-            copied.Requester.Tell(new Status.Failure(new IOException(reason, copied.Failure)));
+            copied.Progress?.Fail(new IOException(reason, copied.Failure));
         }
         else if (request.File is null) ScrubEnded(copied, info);
         else
         {
             _log.Info("{Database}: snapshot at txid {Txid} copied and hashed in {Seconds:F2} s ({Pages} pages)",
                 _settings.Name, copied.Txid, copied.Took.TotalSeconds, info.PageCount);
-            // A resync contradicted by the file still needs its snapshot, now of the new generation.
-            if (FileContradictsStream(copied, info)) _snapshotsWaiting.Enqueue((request, copied.Requester));
+            // Pages of a file that contradicts the stream do not check on the replica (each fetched page against the
+            // stream's hash, the whole file before it is used); failing the session makes it ask again, of the new
+            // generation.
+            if (FileContradictsStream(copied, info))
+                copied.Progress?.Fail(new IOException($"the primary's file at txid {copied.Txid} is not what its stream says; a new generation started"));
             else if (copied.Generation != _state.Generation)
-                copied.Requester.Tell(new Status.Failure(new IOException(
-                    $"generation {copied.Generation:x16} ended while its snapshot was copied; the current one is {_state.Generation:x16}")));
-            else
-                copied.Requester.Tell(new SnapshotTaken(request.File, copied.Generation, copied.Txid, info));
+                copied.Progress?.Fail(new IOException(
+                    $"generation {copied.Generation:x16} ended while its snapshot was copied; the current one is {_state.Generation:x16}"));
         }
         StartNextSnapshot();
     }

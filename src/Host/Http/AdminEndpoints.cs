@@ -22,6 +22,10 @@ public static class AdminEndpoints
     /// <summary>How long one database's status may take before <c>/status</c> reports it as unavailable.</summary>
     public static readonly TimeSpan StatusTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a resync range may wait for the snapshot's copy to reach it (the copy runs at disk speed; the
+    /// resync source gives up on a replica silent for as long).</summary>
+    private static readonly TimeSpan SnapshotCopyWait = TimeSpan.FromSeconds(60);
+
     /// <summary>Registers the JSON options the endpoints use (camelCase, source-generated types). Call on the builder's services.</summary>
     public static IServiceCollection AddLitecastAdmin(this IServiceCollection services) =>
         services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
@@ -144,19 +148,23 @@ public static class AdminEndpoints
             AdminJsonContext.Default.ClusterResponse));
 
         // A replica fetches the snapshot of its resync session range by range (Range: bytes=...), sent from the file
-        // by the kernel; the offers, their hashes and the demands stay on the cluster.
+        // by the kernel once the snapshot's copy has passed the range; the offers, their hashes and the demands stay on
+        // the cluster.
         app.MapGet("/resync/{session:guid}", async (Guid session, HttpContext context, CancellationToken cancel) =>
         {
             var ranges = context.Request.GetTypedHeaders().Range?.Ranges;
-            long? bytes = ranges is { Count: 1 } && ranges.First() is { From: { } from, To: { } to } && to >= from ? to - from + 1 : null;
+            var (from, to) = ranges is { Count: 1 } && ranges.First() is { From: { } first, To: { } last } && last >= first
+                ? (first, last) : ((long?)null, (long?)null);
             ResyncSnapshotFile? snapshot;
             try
             {
-                snapshot = await node.ResyncSnapshotAsync(session, bytes, cancel);
+                snapshot = await node.ResyncSnapshotAsync(session, from, to, cancel);
+                if (snapshot is not null) await snapshot.Copied.WaitAsync(SnapshotCopyWait, cancel);
             }
-            catch (NodeRequestException e)
+            catch (Exception e) when (e is NodeRequestException or IOException or TimeoutException)
             {
-                return Error(StatusCodes.Status503ServiceUnavailable, e.Message);
+                var reason = e is TimeoutException ? $"the snapshot's copy did not reach the bytes asked for in {SnapshotCopyWait.TotalSeconds:F0} s" : e.Message;
+                return Error(StatusCodes.Status503ServiceUnavailable, reason);
             }
             return snapshot is null
                 ? Error(StatusCodes.Status404NotFound, $"no resync session {session} is in flight on this node")

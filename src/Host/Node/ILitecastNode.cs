@@ -42,8 +42,9 @@ public interface ILitecastNode
     Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);
 
     /// <summary>The snapshot file of a resync session a primary database here serves, or null when none has that
-    /// session; reading <paramref name="bytes"/> of it (null: all) counts as resync bytes sent.</summary>
-    Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation) =>
+    /// session; reading bytes <paramref name="from"/>..<paramref name="to"/> of it (inclusive; null: all) counts as
+    /// resync bytes sent.</summary>
+    Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? from, long? to, CancellationToken cancellation) =>
         Task.FromResult<ResyncSnapshotFile?>(null);
 }
 

@@ -192,10 +192,10 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             var other => throw new NodeRequestException($"unexpected answer {other.GetType().Name}"),
         };
 
-    public async Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation)
+    public async Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? from, long? to, CancellationToken cancellation)
     {
         foreach (var db in _config.PrimaryDbs)
-            if (await AskAsync(db, new FindResyncSnapshot(session, bytes), SnapshotLookupTimeout, cancellation) is ResyncSnapshotFile file)
+            if (await AskAsync(db, new FindResyncSnapshot(session, from, to), SnapshotLookupTimeout, cancellation) is ResyncSnapshotFile file)
                 return file;
         return null;
     }

@@ -104,14 +104,17 @@ internal sealed class FakeNode : ILitecastNode
     /// <summary>Resync snapshot files by session, as a primary's resync sources would answer.</summary>
     public ConcurrentDictionary<Guid, string> ResyncSnapshots { get; } = new();
 
+    /// <summary>What the snapshot files' copies answer: done unless a test says otherwise.</summary>
+    public Task ResyncSnapshotCopied { get; set; } = Task.CompletedTask;
+
     /// <summary>The byte counts the endpoint reported for each snapshot request (-1: the whole file).</summary>
     public ConcurrentQueue<long> ResyncSnapshotBytes { get; } = new();
 
-    public Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? bytes, CancellationToken cancellation)
+    public Task<ResyncSnapshotFile?> ResyncSnapshotAsync(Guid session, long? from, long? to, CancellationToken cancellation)
     {
         Requests.Enqueue($"resync-snapshot {session:N}");
         if (!ResyncSnapshots.TryGetValue(session, out var path)) return Task.FromResult<ResyncSnapshotFile?>(null);
-        ResyncSnapshotBytes.Enqueue(bytes ?? -1);
-        return Task.FromResult<ResyncSnapshotFile?>(new ResyncSnapshotFile(path, new FileInfo(path).Length));
+        ResyncSnapshotBytes.Enqueue(to - from + 1 ?? -1);
+        return Task.FromResult<ResyncSnapshotFile?>(new ResyncSnapshotFile(path, ResyncSnapshotCopied));
     }
 }

@@ -8,7 +8,8 @@ namespace Litecast.Host.Tests.Http;
 /// <summary>
 /// <c>GET /resync/{session}</c>, the primary's side of a resync's page transfer, and <see cref="HttpSnapshotFetcher"/>,
 /// the replica's, over a real Kestrel server: the bytes asked for and no others, a clear error for a session that is
-/// not in flight, and the token always required when one is configured (the snapshot is the whole database).
+/// not in flight, a range served only once the snapshot's copy has reached it, and the token always required when one
+/// is configured (the snapshot is the whole database).
 /// </summary>
 public sealed class ResyncSnapshotEndpointTests : IDisposable
 {
@@ -47,6 +48,26 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
         Assert.Equal(_snapshot.AsSpan(4096, 3 * 4096).ToArray(), data);
         Assert.Equal([3 * 4096L], _node.ResyncSnapshotBytes);
         Assert.Equal(_snapshot, await http.GetByteArrayAsync(new Uri(server.BaseUrl, $"resync/{_session}")));
+    }
+
+    [Fact]
+    public async Task ARangeIsServedOnceTheCopyHasReachedItAndAFailedCopyIsA503ThatSaysWhy()
+    {
+        await using var server = await StartAsync(token: null);
+        using var http = AdminHttpClient.Create(null, null, TimeSpan.FromSeconds(30));
+        var fetcher = new HttpSnapshotFetcher(http, server.BaseUrl);
+        var copied = new TaskCompletionSource();
+        _node.ResyncSnapshotCopied = copied.Task;
+
+        var fetch = fetcher.FetchAsync(_session, 0, 4096, CancellationToken.None);
+        Assert.NotSame(fetch, await Task.WhenAny(fetch, Task.Delay(300)));
+        copied.SetResult();
+        Assert.Equal(_snapshot.AsSpan(0, 4096).ToArray(), await fetch);
+
+        _node.ResyncSnapshotCopied = Task.FromException(new IOException("copying the snapshot failed: No space left on device"));
+        var e = await Assert.ThrowsAsync<IOException>(() => fetcher.FetchAsync(_session, 0, 4096, CancellationToken.None));
+        Assert.Contains("503", e.Message);
+        Assert.Contains("No space left on device", e.Message);
     }
 
     [Fact]
