@@ -581,6 +581,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         for (var i = 0; i < hashes.Length; i++) _newFile?.SetPageHash(range.FirstPage + (uint)i, hashes[i]);
         RandomAccess.Write(_staging!.SafeFileHandle, fetched.Data, (long)(range.FirstPage - 1) * pageSize);
+        FileWriteback.Start(_staging.SafeFileHandle, (long)(range.FirstPage - 1) * pageSize, fetched.Data!.Length);
         range.Missing = 0;
         range.Demand = [];
         _bytesFetched += fetched.Data!.Length;
@@ -641,6 +642,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     {
         if (run.Count == 0) return;
         RandomAccess.Write(_staging!.SafeFileHandle, run, (long)(first - 1) * pageSize);
+        FileWriteback.Start(_staging.SafeFileHandle, (long)(first - 1) * pageSize, (long)run.Count * pageSize);
         run.Clear();
     }
 
