@@ -112,6 +112,19 @@ public class PartitionTests(ITestOutputHelper output)
         for (var r = 1; r <= 2; r++) AssertSameRows(app, cluster.ReplicaPath(r));
     }
 
+    /// <summary>The application's table t with 100 rows, on a started primary with replicas 1..<paramref name="replicas"/>
+    /// caught up; the application's connection.</summary>
+    internal static async Task<SqliteConnection> StartWithRowsAsync(TestCluster cluster, int replicas = 1)
+    {
+        var app = cluster.OpenApplication();
+        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        Write(app, 100);
+        await cluster.StartPrimaryAsync();
+        for (var r = 1; r <= replicas; r++) await cluster.StartReplicaAsync(r);
+        await cluster.WaitForReplicasAsync();
+        return app;
+    }
+
     /// <summary>Commits <paramref name="count"/> single-row transactions; returns the count.</summary>
     internal static int Write(SqliteConnection connection, int count)
     {

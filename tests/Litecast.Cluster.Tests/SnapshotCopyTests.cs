@@ -19,13 +19,7 @@ public class SnapshotCopyTests(ITestOutputHelper output)
     {
         var copies = new HeldSnapshotCopies();
         await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = copies } };
-        using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-        PartitionTests.Write(app, 100);
-        await cluster.StartPrimaryAsync();
-        await cluster.StartReplicaAsync(1);
-        await cluster.StartReplicaAsync(2);
-        await cluster.WaitForReplicasAsync();
+        using var app = await PartitionTests.StartWithRowsAsync(cluster, replicas: 2);
 
         copies.Hold();
         var resyncsBefore = (await cluster.Replica(2).StatusAsync("app.db")).Counters.Resyncs;
@@ -63,12 +57,7 @@ public class SnapshotCopyTests(ITestOutputHelper output)
     {
         var copies = new HeldSnapshotCopies();
         await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = copies } };
-        using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-        PartitionTests.Write(app, 100);
-        await cluster.StartPrimaryAsync();
-        await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
+        using var app = await PartitionTests.StartWithRowsAsync(cluster);
 
         copies.FailNext();
         var resyncsBefore = (await cluster.Replica(1).StatusAsync("app.db")).Counters.Resyncs;

@@ -18,12 +18,7 @@ public class SnapshotUnderLoadTests(ITestOutputHelper output)
     public async Task ResyncSnapshotsArePinnedWhileTheApplicationCommitsBackToBack()
     {
         await using var cluster = new TestCluster(output);
-        using var app = cluster.OpenApplication();
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-        PartitionTests.Write(app, 100);
-        await cluster.StartPrimaryAsync();
-        await cluster.StartReplicaAsync(1);
-        await cluster.WaitForReplicasAsync();
+        using var app = await PartitionTests.StartWithRowsAsync(cluster);
         var tailer = await cluster.Primary.System.ActorSelection(cluster.Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer")
             .ResolveOne(TimeSpan.FromSeconds(5));
 
