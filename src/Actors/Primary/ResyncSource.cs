@@ -43,14 +43,15 @@ internal sealed class ResyncSource : ReceiveActor, IWithUnboundedStash
         Serving();
     }
 
-    /// <summary>The copy has passed the pages of the demand that waited for it.</summary>
-    private sealed record CopyReached
+    /// <summary>The copy has passed the pages of the demand that waited for it. A session that ended before its copy
+    /// (a delta resync that needed no pages) still hears of the copy's end: not a dead letter worth a warning.</summary>
+    private sealed record CopyReached : IDeadLetterSuppression
     {
         public static readonly CopyReached Instance = new();
     }
 
     /// <summary>The snapshot cannot be served: its copy failed, or the file contradicted the stream.</summary>
-    private sealed record CopyFailed(Exception Failure);
+    private sealed record CopyFailed(Exception Failure) : IDeadLetterSuppression;
 
     public IStash Stash { get; set; } = null!;
 

@@ -32,7 +32,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long one range of a resync's snapshot (4 MiB) may take to arrive from the primary.</summary>
+    /// <summary>How long one range of a resync's snapshot (4 MiB) may take to arrive from the primary, its wait for the
+    /// primary's copy of the snapshot to reach it included (the primary waits as long).</summary>
     private static readonly TimeSpan SnapshotRangeTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>How long the admin endpoint waits for a primary database to say where a resync's snapshot is.</summary>
