@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime;
 using Akka.Actor;
 using Litecast.Actors;
 using Litecast.Actors.Primary;
@@ -74,6 +76,46 @@ public class SnapshotCopyTests(ITestOutputHelper output)
         await cluster.WaitForReplicasAsync();
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
         Pages.AssertIdentical(cluster.PrimaryPath, cluster.ReplicaPath(1));
+    }
+
+    /// <summary>
+    /// A snapshot that fails after it was pinned (here its file cannot be created) leaves no read transaction open
+    /// behind it: the application's own TRUNCATE checkpoint still completes, which a pinned read of the old WAL would
+    /// block for as long as it stayed open. A connection left open is closed by its finalizer at some garbage
+    /// collection, which in this busy test process comes within seconds: the check runs in a region without one.
+    /// </summary>
+    [Fact]
+    public async Task ASnapshotWhoseFileCannotBeCreatedLeavesNoReadPinned()
+    {
+        await using var cluster = new TestCluster(output);
+        using var app = await PartitionTests.StartWithRowsAsync(cluster);
+        var tailer = await cluster.Primary.System.ActorSelection(cluster.Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer")
+            .ResolveOne(TimeSpan.FromSeconds(5));
+        var unwritable = Path.Combine(cluster.Directory, "no-such-directory", "snapshot.pages");
+
+        using var checkpointer = cluster.OpenApplication();
+        checkpointer.Execute("PRAGMA busy_timeout = 100");
+
+        Assert.True(GC.TryStartNoGCRegion(200_000_000), "could not suspend garbage collection");
+        try
+        {
+            var failure = await Assert.ThrowsAnyAsync<IOException>(() => tailer.Ask<object>(new WalTailer.TakeSnapshot(unwritable), TimeSpan.FromSeconds(10)));
+            Assert.Contains("no-such-directory", failure.Message);
+            PartitionTests.Write(app, 50);
+            var truncated = false;
+            for (var watch = Stopwatch.StartNew(); !truncated && watch.Elapsed < TimeSpan.FromSeconds(3); Thread.Sleep(10))
+                truncated = checkpointer.Scalar<long>("PRAGMA wal_checkpoint(TRUNCATE)") == 0;
+            Assert.True(truncated, "the application's TRUNCATE checkpoint stayed busy after the failed snapshot");
+            Assert.Equal(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode); // no collection closed a leaked connection meanwhile
+        }
+        finally
+        {
+            if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+        }
+        Assert.Equal(0, new FileInfo(WalFormat.WalPath(cluster.PrimaryPath)).Length);
+        PartitionTests.Write(app, 10);
+        await cluster.WaitForReplicasAsync();
+        PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }
 
     /// <summary>Holds every snapshot copy at its start while <see cref="Holding"/>, or fails the next one; otherwise the

@@ -610,7 +610,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// stands, and the copy's own hash is checked against the stream's when it ends.</summary>
     private void Snapshot(TakeSnapshot request, IActorRef requester)
     {
-        PrimarySnapshot? snapshot;
+        PrimarySnapshot? snapshot = null;
         SnapshotCopyProgress? progress = null;
         ulong generation, txid, hash;
         try
@@ -636,6 +636,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
+            // A pinned read left open would hold every checkpoint back and the WAL would grow without bound.
+            snapshot?.Dispose();
             // The requester hears of the failure now (and retries) instead of waiting out its timeout; the supervisor
             // restarts this tailer from the shared state.
             requester.Tell(new Status.Failure(e));
