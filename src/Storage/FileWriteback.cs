@@ -20,6 +20,7 @@ public static partial class FileWriteback
         _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
     }
 
-    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    // No SetLastError: the result is ignored (see above), so errno is not worth marshalling.
+    [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
 }

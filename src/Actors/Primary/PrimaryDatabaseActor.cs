@@ -257,7 +257,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// How long a snapshot may take: the copy of the whole database at a conservative 50 MB/s, plus 30 s. A request
+    /// How long a snapshot may take to be pinned: the tailer answers once it is, but copies one snapshot at a time, so a
+    /// request may wait behind another's copy of the whole database (at a conservative 50 MB/s), plus 30 s. A request
     /// lost in a tailer restart (a backoff supervisor drops messages while its child is down) fails after this, and the
     /// replica hears of it and asks again.
     /// </summary>
