@@ -138,7 +138,7 @@ public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public void TheAdminEndpointIsToldToWaitUntilTheCopyHasPassedTheBytesItServes()
+    public async Task TheAdminEndpointIsToldToWaitUntilTheCopyHasPassedTheBytesItServes()
     {
         var session = Guid.NewGuid();
         var copy = NothingCopied();
@@ -151,11 +151,11 @@ public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
         copy.Copied(PageSize);
         Assert.False(file.Copied.IsCompleted, "page 2 was not copied yet");
         copy.Copied(2L * PageSize);
-        Assert.True(file.Copied.Wait(Timeout), "page 2 was copied");
+        await file.Copied.WaitAsync(Timeout);
     }
 
     [Fact]
-    public void ACopyThatFailsEndsTheSessionWithItsReason()
+    public async Task ACopyThatFailsEndsTheSessionWithItsReason()
     {
         var session = Guid.NewGuid();
         var copy = NothingCopied();
@@ -170,7 +170,7 @@ public class ResyncSourceTests : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("No space left on device", Expect<ResyncFailed>().Reason);
         ExpectTerminated(source, Timeout);
         Assert.False(File.Exists(_snapshot.File));
-        Assert.IsType<IOException>(Assert.Throws<AggregateException>(() => waiting.Wait(Timeout)).InnerException);
+        await Assert.ThrowsAsync<IOException>(() => waiting.WaitAsync(Timeout));
     }
 
     protected override void AfterAll()

@@ -89,8 +89,7 @@ public class SnapshotCopyTests(ITestOutputHelper output)
     {
         await using var cluster = new TestCluster(output);
         using var app = await PartitionTests.StartWithRowsAsync(cluster);
-        var tailer = await cluster.Primary.System.ActorSelection(cluster.Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer")
-            .ResolveOne(TimeSpan.FromSeconds(5));
+        var tailer = await cluster.PrimaryTailerAsync();
         var unwritable = Path.Combine(cluster.Directory, "no-such-directory", "snapshot.pages");
 
         using var checkpointer = cluster.OpenApplication();

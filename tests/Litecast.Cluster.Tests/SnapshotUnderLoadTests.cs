@@ -19,8 +19,7 @@ public class SnapshotUnderLoadTests(ITestOutputHelper output)
     {
         await using var cluster = new TestCluster(output);
         using var app = await PartitionTests.StartWithRowsAsync(cluster);
-        var tailer = await cluster.Primary.System.ActorSelection(cluster.Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer")
-            .ResolveOne(TimeSpan.FromSeconds(5));
+        var tailer = await cluster.PrimaryTailerAsync();
 
         using var stop = new CancellationTokenSource();
         var writer = Task.Factory.StartNew(() =>
@@ -52,8 +51,7 @@ public class SnapshotUnderLoadTests(ITestOutputHelper output)
         output.WriteLine($"{await writer} commits while the replica resynced");
         await cluster.WaitForReplicasAsync();
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
-        var after = await cluster.Primary.System.ActorSelection(cluster.Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer")
-            .ResolveOne(TimeSpan.FromSeconds(5));
+        var after = await cluster.PrimaryTailerAsync();
         Assert.Equal(tailer.Path.Uid, after.Path.Uid);
         var primary = await cluster.Primary.StatusAsync("app.db");
         Assert.True(primary.Healthy, primary.Problem);

@@ -234,6 +234,10 @@ public sealed class TestCluster : IAsyncDisposable
         return target!;
     }
 
+    /// <summary>The primary's tailer of app.db, as it is now (a restarted tailer has another uid).</summary>
+    public Task<IActorRef> PrimaryTailerAsync() =>
+        Primary.System.ActorSelection(Primary.Databases["app.db"].Path / "tailer-supervisor" / "tailer").ResolveOne(TimeSpan.FromSeconds(5));
+
     /// <summary>Waits until every replica reports the primary's current txid and generation; on a timeout the failure
     /// says where the replica stands and why, so a failure in a loaded CI run can be understood from its log.</summary>
     public async Task WaitForReplicasAsync(TimeSpan? timeout = null)
