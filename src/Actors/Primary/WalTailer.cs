@@ -236,13 +236,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// frame with the saved checksum, the same database file), else starts a new one. Either way the database is
     /// hashed at a snapshot pinned exactly where the reader stopped, without taking the write lock.
     /// </summary>
-    private void Establish()
+    /// <param name="contradiction">Why the file contradicts the stream, when it does: a new generation starts even where
+    /// the WAL proves continuity, since the saved position's hash came from the stream the file contradicts (continuing
+    /// it would keep the generation of a stream that is not the database's).</param>
+    private void Establish(string? contradiction = null)
     {
         _state.Resume = _state.Resume with { Consistent = false };
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
-            if (TryEstablish(saved)) return;
+            if (TryEstablish(saved, contradiction)) return;
             if (attempt == MaxPinAttempts)
                 throw new IOException($"{_settings.Path}: could not pin a snapshot where the WAL reader stopped in {MaxPinAttempts} attempts (the WAL kept restarting)");
         }
@@ -250,14 +253,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     /// <summary>One attempt of <see cref="Establish"/> (<see cref="GenerationSetup"/>); false when the snapshot could
     /// not be pinned where the reader stopped (the WAL restarted meanwhile), and nothing was changed.</summary>
-    private bool TryEstablish(PrimaryPosition? saved)
+    private bool TryEstablish(PrimaryPosition? saved, string? contradiction)
     {
         _reader.Dispose();
         _reader = new WalReader(WalFormat.WalPath(_settings.Path));
         GenerationStart? start;
         try
         {
-            start = GenerationSetup.TryStart(_settings.Path, _reader, _guard, saved);
+            start = GenerationSetup.TryStart(_settings.Path, _reader, _guard, contradiction is null ? saved : null);
         }
         catch (WalStalledException e)
         {
@@ -289,7 +292,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             _state.Resume = ResumeAt(_reader.Cursor);
             ReserveTxids(txid);
             _log.Info("{Database}: new generation {Generation:x16} at txid {Txid} ({Reason}); {Pages} pages, hash {Hash}",
-                _settings.Name, generation, txid, start.Discontinuity, start.Snapshot.PageCount, hash);
+                _settings.Name, generation, txid, contradiction ?? start.Discontinuity, start.Snapshot.PageCount, hash);
         }
         _state.Resume = _state.Resume with { Consistent = true };
         Persist(durable: true);
@@ -725,7 +728,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         _log.Error("{Database}: {Problem}; starting a new generation", _settings.Name, problem);
         SetProblem(problem);
         _guard.Release();
-        Establish();
+        Establish(problem);
         return true;
     }
 
