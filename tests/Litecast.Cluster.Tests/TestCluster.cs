@@ -207,8 +207,20 @@ public sealed class TestCluster : IAsyncDisposable
             .Build();
         await host.StartAsync();
         var system = host.Services.GetRequiredService<ActorSystem>();
-        var nodeDatabases = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NodeDatabases>().WaitAsync(TimeSpan.FromSeconds(30));
-        var started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, TimeSpan.FromSeconds(10));
+        NodeDatabases.Started started;
+        try
+        {
+            var nodeDatabases = await host.Services.GetRequiredService<ActorRegistry>().NodeDatabasesAsync(TimeSpan.FromSeconds(30), CancellationToken.None)
+                ?? throw new TimeoutException($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} did not start its databases within 30 s");
+            started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, TimeSpan.FromSeconds(10));
+        }
+        catch
+        {
+            // A node left running would go on logging into the tests after this one.
+            await system.Terminate().WaitAsync(TimeSpan.FromSeconds(20));
+            host.Dispose();
+            throw;
+        }
         var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
         var node = new TestNode
         {

@@ -295,16 +295,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             await host.StartAsync(cancellation);
             var system = host.Services.GetRequiredService<ActorSystem>();
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            IActorRef nodeDatabases;
-            try
-            {
-                // Registered once the node is Up (NodeHosting).
-                nodeDatabases = await registry.GetAsync<NodeDatabases>(cancellation).WaitAsync(JoinTimeout, cancellation);
-            }
-            catch (TimeoutException)
-            {
-                throw new IOException($"could not join the cluster through {string.Join(", ", seeds)} within {JoinTimeout.TotalSeconds} s");
-            }
+            // Registered once the node is Up (NodeHosting).
+            var nodeDatabases = await registry.NodeDatabasesAsync(JoinTimeout, cancellation)
+                ?? throw new IOException($"could not join the cluster through {string.Join(", ", seeds)} within {JoinTimeout.TotalSeconds} s");
             var started = await nodeDatabases.Ask<NodeDatabases.Started>(NodeDatabases.GetDatabases.Instance, AskTimeout, cancellation);
             var nodeId = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
             _log($"node {nodeId} joined the cluster{(seeds.Count > 0 ? " through " + string.Join(", ", seeds) : "")} with {started.ByName.Count} database(s)");
