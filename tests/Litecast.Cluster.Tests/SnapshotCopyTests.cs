@@ -117,6 +117,38 @@ public class SnapshotCopyTests(ITestOutputHelper output)
         PartitionTests.AssertSameRows(app, cluster.ReplicaPath(1));
     }
 
+    /// <summary>
+    /// The tailer copies one snapshot at a time; a request queued behind a copy until its requester stopped waiting
+    /// (the primary's Ask timed out) is refused, and its file is never created. Taken after all, that file was left
+    /// behind until the next start, a whole copy of the database, and the tailer spent the copy on nobody.
+    /// </summary>
+    [Fact]
+    public async Task ASnapshotRequestStillQueuedWhenItsRequesterGaveUpIsRefusedAndCreatesNoFile()
+    {
+        var copies = new HeldSnapshotCopies();
+        await using var cluster = new TestCluster(output) { Tune = settings => settings with { TailerEnvironment = copies } };
+        using var app = await PartitionTests.StartWithRowsAsync(cluster);
+        var tailer = await cluster.PrimaryTailerAsync();
+        var first = Path.Combine(cluster.Directory, "first.pages");
+        var queued = Path.Combine(cluster.Directory, "queued.pages");
+
+        copies.Hold();
+        var taken = await tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(first), TimeSpan.FromSeconds(10));
+        Assert.True(copies.CopyStarted.Wait(TimeSpan.FromSeconds(30)), "the first snapshot's copy never started");
+        var answerBy = DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(200);
+        var refused = tailer.Ask<object>(new WalTailer.TakeSnapshot(queued, answerBy), TimeSpan.FromSeconds(30));
+        // The first copy is held until its requester's time has passed.
+        await Task.Delay(answerBy - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(50));
+        Assert.False(refused.IsCompleted, "the queued request was answered while the first copy was held");
+        copies.Release();
+
+        var failure = await Assert.ThrowsAsync<TimeoutException>(() => refused);
+        Assert.Contains("queued.pages", failure.Message);
+        await taken.Copy.WhenCopied(taken.Copy.Length);
+        Assert.False(File.Exists(queued), "the refused snapshot's file was created");
+        Assert.Equal(taken.Copy.Length, new FileInfo(first).Length);
+    }
+
     /// <summary>Holds every snapshot copy at its start while <see cref="Holding"/>, or fails the next one; otherwise the
     /// production environment.</summary>
     private sealed class HeldSnapshotCopies : ITailerEnvironment

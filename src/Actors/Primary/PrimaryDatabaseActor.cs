@@ -240,7 +240,10 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var replica = request.ReplyTo;
         var session = request.SessionId;
         _log.Info("{Database}: resync {Session} requested by {Replica}", _settings.Name, session, request.ReplicaNode);
-        _tailer.Ask<object>(new WalTailer.TakeSnapshot(file), SnapshotTimeout())
+        // The tailer refuses the request if it is still queued when the Ask is about to give up: taken after it, the
+        // snapshot's file would be left behind (deleted only at the next start) while the tailer copied the whole database.
+        var timeout = SnapshotTimeout();
+        _tailer.Ask<object>(new WalTailer.TakeSnapshot(file, DateTimeOffset.UtcNow + timeout - SnapshotAnswerMargin), timeout)
             .PipeTo(Self, success: answer => answer switch
                 {
                     WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken, request.RangesInFlight),
@@ -267,6 +270,10 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var bytes = new FileInfo(_settings.Path) is { Exists: true } file ? file.Length : 0;
         return TimeSpan.FromSeconds(30 + bytes / 50e6);
     }
+
+    /// <summary>How long before the Ask gives up the tailer stops taking a queued snapshot: pinning one takes
+    /// milliseconds.</summary>
+    private static readonly TimeSpan SnapshotAnswerMargin = TimeSpan.FromSeconds(5);
 
     private sealed record ResyncSourceReady(Guid Session, IActorRef Replica, WalTailer.SnapshotTaken Snapshot, int RangesInFlight);
 

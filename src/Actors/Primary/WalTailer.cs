@@ -33,8 +33,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     }
 
     /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync; with no file, only hash it (a
-    /// scrub). Either way its hash is checked against the stream's.</summary>
-    public sealed record TakeSnapshot(string? File);
+    /// scrub). Either way its hash is checked against the stream's. A request still waiting behind another snapshot's
+    /// copy at <paramref name="AnswerBy"/> is refused and creates no file: its requester stopped waiting for it.</summary>
+    public sealed record TakeSnapshot(string? File, DateTimeOffset? AnswerBy = null);
 
     /// <summary>Every <see cref="DatabaseSettings.ScrubInterval"/>: hash the database where the tailer stands and compare
     /// it with the stream's hash, as each resync's snapshot is.</summary>
@@ -605,7 +606,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>Takes the snapshots asked for, one after the other: a request whose pin fails is answered at once.</summary>
     private void StartNextSnapshot()
     {
-        while (!_copying && _snapshotsWaiting.TryDequeue(out var next)) Snapshot(next.Request, next.Requester);
+        while (!_copying && _snapshotsWaiting.TryDequeue(out var next))
+        {
+            if (next.Request.AnswerBy is { } answerBy && DateTimeOffset.UtcNow > answerBy)
+                next.Requester.Tell(new Status.Failure(new TimeoutException(
+                    $"the snapshot into {next.Request.File} waited behind another snapshot's copy past {answerBy:HH:mm:ss.fff}, when its requester stopped waiting")));
+            else Snapshot(next.Request, next.Requester);
+        }
     }
 
     /// <summary>Pins a snapshot where the tailer stands (here, briefly) and copies it on a thread of its own. A resync's
