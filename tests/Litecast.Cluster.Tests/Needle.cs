@@ -43,16 +43,24 @@ internal static class Needle
     public static async Task WriteThroughThreeScrubsAsync(TestCluster cluster, TestNode node, ITestOutputHelper output)
     {
         using var stop = new CancellationTokenSource();
-        var writer = Task.Run(() =>
-        {
-            using var connection = cluster.OpenApplication();
-            var commits = 0;
-            while (!stop.IsCancellationRequested) commits += PartitionTests.Write(connection, 1);
-            return commits;
-        });
+        var writer = WriteUntilStopped(cluster, TimeSpan.Zero, stop.Token);
         await node.Log.WaitForCountAsync(ScrubVerified, node.Log.Count(ScrubVerified) + 3, TimeSpan.FromSeconds(30),
             $"three scrubs on {node.NodeId} while the application writes");
         await stop.CancelAsync();
         output.WriteLine($"{await writer} commits during the scrubs");
     }
+
+    /// <summary>The application commits one row into t at a time, <paramref name="pause"/> apart, until
+    /// <paramref name="stop"/>; the task gives the number of commits.</summary>
+    public static Task<int> WriteUntilStopped(TestCluster cluster, TimeSpan pause, CancellationToken stop) => Task.Run(async () =>
+    {
+        using var connection = cluster.OpenApplication();
+        var commits = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            commits += PartitionTests.Write(connection, 1);
+            if (pause > TimeSpan.Zero) await Task.Delay(pause);
+        }
+        return commits;
+    });
 }

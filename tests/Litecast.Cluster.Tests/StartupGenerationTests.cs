@@ -49,7 +49,7 @@ public class StartupGenerationTests(ITestOutputHelper output)
         using var __ = app;
         await cluster.StopNodeAsync(cluster.Primary);
 
-        var saved = StateFile(cluster.PrimaryPath, "primary.json");
+        var saved = cluster.PrimaryPositionPath;
         Assert.NotNull(PositionFile.Read<PrimaryPosition>(saved));   // a graceful stop saved it: the damage is the only reason to ignore it
         var bytes = File.ReadAllBytes(saved);
         File.WriteAllBytes(saved, damage switch
@@ -150,7 +150,7 @@ public class StartupGenerationTests(ITestOutputHelper output)
 
         app.Dispose();
         foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryPath + suffix);
-        if (positionDeletedToo) File.Delete(StateFile(cluster.PrimaryPath, "primary.json"));
+        if (positionDeletedToo) File.Delete(cluster.PrimaryPositionPath);
         Assert.True(File.Exists(StateFile(cluster.PrimaryPath, "txid-ceiling.json")));
         using var recreated = cluster.OpenApplication();
         recreated.Execute("CREATE TABLE other(x TEXT)");

@@ -75,20 +75,12 @@ public class StreamHashMismatchTests(ITestOutputHelper output)
         using var app = await Needle.StartClusterAsync(cluster);
         var replica = cluster.Replica(1);
         var before = await replica.StatusAsync("app.db");
-        var saved = Path.Combine(PositionFile.StateDirectory(cluster.PrimaryPath), "primary.json");
+        var saved = cluster.PrimaryPositionPath;
         var savedAtStart = PositionFile.Read<PrimaryPosition>(saved)!.Txid;
 
         using var stop = new CancellationTokenSource();
-        var writer = Task.Run(async () =>
-        {
-            using var connection = cluster.OpenApplication();
-            // Slow enough that no checkpoint restarts the WAL before the snapshot (a commit writes two pages).
-            while (!stop.IsCancellationRequested)
-            {
-                PartitionTests.Write(connection, 1);
-                await Task.Delay(20);
-            }
-        });
+        // Slow enough that no checkpoint restarts the WAL before the snapshot (a commit writes two pages).
+        var writer = Needle.WriteUntilStopped(cluster, TimeSpan.FromMilliseconds(20), stop.Token);
         // A position saved inside the WAL the application is writing.
         await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)!.Txid > savedAtStart),
             TimeSpan.FromSeconds(30), TestCluster.Poll, "the primary to save a position in the WAL being written");

@@ -33,7 +33,7 @@ public class TailerMidPublishCrashTests(ITestOutputHelper output)
         var replicasBefore = await Task.WhenAll(cluster.Replicas.Select(r => r.StatusAsync("app.db")));
         // The position is saved lazily (at most once a second): wait until it is saved where the replicas are, so the
         // restarted tailer resumes from exactly there and republishes only the crashed transaction.
-        var saved = Path.Combine(PositionFile.StateDirectory(cluster.PrimaryPath), "primary.json");
+        var saved = cluster.PrimaryPositionPath;
         await cluster.Primary.Kit.AwaitConditionAsync(() => Task.FromResult(PositionFile.Read<PrimaryPosition>(saved)?.Txid == before.Txid),
             TimeSpan.FromSeconds(30), TestCluster.Poll, "the primary to save its position");
 

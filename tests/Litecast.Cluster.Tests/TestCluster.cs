@@ -74,6 +74,9 @@ public sealed class TestCluster : IAsyncDisposable
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(PrimaryPath)!);
     }
 
+    /// <summary>Where the primary's tailer saves its position (<c>primary.json</c> in the state directory).</summary>
+    public string PrimaryPositionPath => Path.Combine(PositionFile.StateDirectory(PrimaryPath), "primary.json");
+
     public string ReplicaPath(int index) => Path.Combine(Directory, $"replica{index}", "app.db");
 
     /// <summary>

@@ -23,8 +23,8 @@ public static class Ports
     /// <remarks>
     /// Not a port the kernel picked for a listener on port 0: that comes from the ephemeral range, from which the
     /// kernel also picks the local port of every outgoing connection, and in CI a replica's proxy port was taken by
-    /// one between the test picking it and the node binding it. The kernel may also give the same free port to two
-    /// listeners opened and closed in a row: a node's HTTP and cluster ports once came out equal.
+    /// one between the test picking it and the node binding it. A port is handed out once per process, even after the
+    /// search wraps around: a node's HTTP and cluster ports once came out equal.
     /// </remarks>
     public static int Free()
     {
