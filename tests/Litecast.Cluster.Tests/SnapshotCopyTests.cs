@@ -135,10 +135,11 @@ public class SnapshotCopyTests(ITestOutputHelper output)
         copies.Hold();
         var taken = await tailer.Ask<WalTailer.SnapshotTaken>(new WalTailer.TakeSnapshot(first), TimeSpan.FromSeconds(10));
         Assert.True(copies.CopyStarted.Wait(TimeSpan.FromSeconds(30)), "the first snapshot's copy never started");
-        var answerBy = DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(200);
-        var refused = tailer.Ask<object>(new WalTailer.TakeSnapshot(queued, answerBy), TimeSpan.FromSeconds(30));
-        // The first copy is held until its requester's time has passed.
-        await Task.Delay(answerBy - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(50));
+        var answerWithin = TimeSpan.FromMilliseconds(200);
+        var asked = Stopwatch.StartNew();
+        var refused = tailer.Ask<object>(new WalTailer.TakeSnapshot(queued, answerWithin), TimeSpan.FromSeconds(30));
+        // The first copy is held until the queued request has waited longer than its requester would.
+        await Task.Delay(answerWithin - asked.Elapsed + TimeSpan.FromMilliseconds(50));
         Assert.False(refused.IsCompleted, "the queued request was answered while the first copy was held");
         copies.Release();
 

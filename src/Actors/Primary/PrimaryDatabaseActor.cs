@@ -243,7 +243,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         // The tailer refuses the request if it is still queued when the Ask is about to give up: taken after it, the
         // snapshot's file would be left behind (deleted only at the next start) while the tailer copied the whole database.
         var timeout = SnapshotTimeout();
-        _tailer.Ask<object>(new WalTailer.TakeSnapshot(file, DateTimeOffset.UtcNow + timeout - SnapshotAnswerMargin), timeout)
+        _tailer.Ask<object>(new WalTailer.TakeSnapshot(file, timeout - SnapshotAnswerMargin), timeout)
             .PipeTo(Self, success: answer => answer switch
                 {
                     WalTailer.SnapshotTaken taken => new ResyncSourceReady(session, replica, taken, request.RangesInFlight),

@@ -33,9 +33,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     }
 
     /// <summary>Take a consistent snapshot into <paramref name="File"/> for a resync; with no file, only hash it (a
-    /// scrub). Either way its hash is checked against the stream's. A request still waiting behind another snapshot's
-    /// copy at <paramref name="AnswerBy"/> is refused and creates no file: its requester stopped waiting for it.</summary>
-    public sealed record TakeSnapshot(string? File, DateTimeOffset? AnswerBy = null);
+    /// scrub). Either way its hash is checked against the stream's. A request that waited behind another snapshot's copy
+    /// for longer than <paramref name="AnswerWithin"/> is refused and creates no file: its requester stopped waiting for
+    /// it. The wait is measured on the monotonic clock from the request's arrival, so a wall-clock step changes nothing.</summary>
+    public sealed record TakeSnapshot(string? File, TimeSpan? AnswerWithin = null);
 
     /// <summary>Every <see cref="DatabaseSettings.ScrubInterval"/>: hash the database where the tailer stands and compare
     /// it with the stream's hash, as each resync's snapshot is.</summary>
@@ -115,7 +116,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// that arrive meanwhile wait here. The pinned snapshot keeps checkpoints from passing its view, so none is tried
     /// until the copy ends (inline, none ran either): a reset would take the application's write lock and fail.
     /// </summary>
-    private readonly Queue<(TakeSnapshot Request, IActorRef Requester)> _snapshotsWaiting = new();
+    private readonly Queue<(TakeSnapshot Request, IActorRef Requester, long ArrivedAt)> _snapshotsWaiting = new();
     private bool _copying;
     private readonly CancellationTokenSource _stopped = new();
 
@@ -169,14 +170,14 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         });
         Receive<TakeSnapshot>(request =>
         {
-            _snapshotsWaiting.Enqueue((request, Sender));
+            _snapshotsWaiting.Enqueue((request, Sender, Stopwatch.GetTimestamp()));
             StartNextSnapshot();
         });
         Receive<SnapshotCopied>(SnapshotCopyEnded);
         // A scrub waits behind the resyncs' snapshots like one of them; nobody awaits its answer.
         Receive<Scrub>(_ =>
         {
-            _snapshotsWaiting.Enqueue((new TakeSnapshot(null), ActorRefs.Nobody));
+            _snapshotsWaiting.Enqueue((new TakeSnapshot(null), ActorRefs.Nobody, Stopwatch.GetTimestamp()));
             StartNextSnapshot();
         });
     }
@@ -608,9 +609,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     {
         while (!_copying && _snapshotsWaiting.TryDequeue(out var next))
         {
-            if (next.Request.AnswerBy is { } answerBy && DateTimeOffset.UtcNow > answerBy)
+            var waited = Stopwatch.GetElapsedTime(next.ArrivedAt);
+            if (next.Request.AnswerWithin is { } within && waited > within)
                 next.Requester.Tell(new Status.Failure(new TimeoutException(
-                    $"the snapshot into {next.Request.File} waited behind another snapshot's copy past {answerBy:HH:mm:ss.fff}, when its requester stopped waiting")));
+                    $"the snapshot into {next.Request.File} waited {waited.TotalSeconds:F1} s behind another snapshot's copy, longer than its requester waits ({within.TotalSeconds:F1} s)")));
             else Snapshot(next.Request, next.Requester);
         }
     }
