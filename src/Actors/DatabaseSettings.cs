@@ -58,6 +58,11 @@ public sealed record DatabaseSettings
     /// <summary>What the primary's tailer needs from outside its files (WAL change notices; tests add faults).</summary>
     public Primary.ITailerEnvironment TailerEnvironment { get; init; } = Primary.TailerEnvironment.Default;
 
+    /// <summary>The clocks the primary reads for its replicas: the wall clock only for when each was last seen, as
+    /// /status shows it; the monotonic timestamp for every decision (silent, stalled, forgotten, lag), which a step of
+    /// the wall clock must not change. Tests step the wall clock.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>The topic this database's batches and heartbeats travel on.</summary>
     public string Topic => Litecast.Messages.Topics.ForDatabase(Upstream?.PrimaryNode ?? NodeId, Upstream?.PrimaryPath ?? Path);
 

@@ -16,9 +16,8 @@ public sealed record GetDatabaseStatus
 /// <param name="Resyncing">True while it resyncs.</param>
 /// <param name="LastSeen">When its last report arrived (primary's clock).</param>
 /// <param name="State">following, catching-up, resyncing or stalled (no report for a while, or behind without progress).</param>
-/// <param name="ProgressAt">When its reported txid last changed (primary's clock).</param>
 public sealed record ReplicaView(string Node, ulong Generation, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen,
-    string State = ReplicaStates.Following, DateTimeOffset ProgressAt = default);
+    string State = ReplicaStates.Following);
 
 /// <summary>The states a replica reports in /status (replica side and, per replica, primary side).</summary>
 public static class ReplicaStates

@@ -35,7 +35,11 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     private WalGuard? _guard;
     private IActorRef? _tailer;
     private string? _waitingFor;
-    private readonly Dictionary<string, ReplicaView> _replicas = new();
+    private readonly Dictionary<string, HeardReplica> _replicas = new();
+
+    /// <summary>A replica as its last report described it, with when that report came and when its txid last changed,
+    /// both monotonic timestamps of <see cref="DatabaseSettings.Clock"/>.</summary>
+    private sealed record HeardReplica(ReplicaView View, long HeardAt, long ProgressAt);
 
     public PrimaryDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
@@ -189,23 +193,24 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             lag = Math.Max(0, Math.Max(applyLag.TotalMilliseconds, waiting.TotalMilliseconds));
         }
         var previous = _replicas.GetValueOrDefault(report.ReplicaNode);
-        if (lag is null && previous is not null && previous.Txid == report.Txid) lag = previous.LagMs;
-        var now = DateTimeOffset.UtcNow;
-        var progressAt = previous is not null && previous.Txid == report.Txid && previous.Generation == report.Generation ? previous.ProgressAt : now;
-        _replicas[report.ReplicaNode] = new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, now,
-            ReplicaStates.Following, progressAt);
+        var unchanged = previous is not null && previous.View.Txid == report.Txid && previous.View.Generation == report.Generation;
+        if (lag is null && previous is not null && previous.View.Txid == report.Txid) lag = previous.View.LagMs;
+        var heardAt = _settings.Clock.GetTimestamp();
+        _replicas[report.ReplicaNode] = new HeardReplica(
+            new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, _settings.Clock.GetUtcNow()),
+            heardAt, unchanged ? previous!.ProgressAt : heardAt);
     }
 
     /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or
     /// behind and advancing.</summary>
-    private string ReplicaStateOf(ReplicaView replica, ulong generation, ulong txid)
+    private string ReplicaStateOf(HeardReplica replica, ulong generation, ulong txid)
     {
-        var now = DateTimeOffset.UtcNow;
-        if (now - replica.LastSeen > ReplicaSilentAfter) return ReplicaStates.Disconnected;
-        if (replica.Resyncing) return ReplicaStates.Resyncing;
-        if (replica.Generation == generation && replica.Txid >= txid) return ReplicaStates.Following;
-        if (now - replica.ProgressAt > ReplicaSilentAfter) return ReplicaStates.Stalled;
-        return replica.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
+        var view = replica.View;
+        if (_settings.Clock.GetElapsedTime(replica.HeardAt) > ReplicaSilentAfter) return ReplicaStates.Disconnected;
+        if (view.Resyncing) return ReplicaStates.Resyncing;
+        if (view.Generation == generation && view.Txid >= txid) return ReplicaStates.Following;
+        if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter) return ReplicaStates.Stalled;
+        return view.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
 
     /// <summary>
@@ -214,12 +219,13 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     /// them has been waiting, so a frozen or cut-off replica's lag grows instead of holding its last value. (Between the
     /// reports of a replica that is heard, the primary cannot tell what it applied meanwhile.)
     /// </summary>
-    private double? LagNow(ReplicaView replica, ulong generation)
+    private double? LagNow(HeardReplica replica, ulong generation)
     {
-        if (DateTimeOffset.UtcNow - replica.LastSeen < SilentLagAfter || replica.Generation != generation
-            || _state?.FirstPublishedAfter(replica.Txid) is not { } next)
-            return replica.LagMs;
-        return Math.Max(replica.LagMs ?? 0, Stopwatch.GetElapsedTime(next).TotalMilliseconds);
+        var view = replica.View;
+        if (_settings.Clock.GetElapsedTime(replica.HeardAt) < SilentLagAfter || view.Generation != generation
+            || _state?.FirstPublishedAfter(view.Txid) is not { } next)
+            return view.LagMs;
+        return Math.Max(view.LagMs ?? 0, Stopwatch.GetElapsedTime(next).TotalMilliseconds);
     }
 
     /// <summary>Twice the longest a replica that is heard waits between reports (it reports on each heartbeat).</summary>
@@ -288,8 +294,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
 
     private DatabaseStatus PrimaryStatus()
     {
-        foreach (var stale in _replicas.Values.Where(r => DateTimeOffset.UtcNow - r.LastSeen > ReplicaForgottenAfter).ToList())
-            _replicas.Remove(stale.Node);
+        foreach (var stale in _replicas.Values.Where(r => _settings.Clock.GetElapsedTime(r.HeardAt) > ReplicaForgottenAfter).ToList())
+            _replicas.Remove(stale.View.Node);
         var state = _state;
         var (generation, txid, hash, _, _) = state?.Position() ?? default;
         var report = state?.Report ?? TailerReport.None;
@@ -297,8 +303,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var counters = new DatabaseCounters(report.TransactionsPublished, report.BytesPublished, _resyncs, report.Checkpoints,
             report.WalBytes, 0, _resyncBytesSent);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
-            _replicas.Values.OrderBy(r => r.Node, StringComparer.Ordinal)
-                .Select(r => r with { State = ReplicaStateOf(r, generation, txid), LagMs = LagNow(r, generation) }).ToList(), problem is null && state is { Ready: true },
+            _replicas.Values.OrderBy(r => r.View.Node, StringComparer.Ordinal)
+                .Select(r => r.View with { State = ReplicaStateOf(r, generation, txid), LagMs = LagNow(r, generation) }).ToList(), problem is null && state is { Ready: true },
             problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version, LastScrub: report.LastScrub);
     }
 }
