@@ -225,7 +225,7 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
             next++;
             return WalSalt(walPath) != firstSalt;
         }, Timeout, TimeSpan.FromMilliseconds(200));
-        output.WriteLine($"the WAL restarted after {next} batches");
+        Output.WriteLine($"the WAL restarted after {next} batches");
         foreach (var batch in batches.Skip(next)) applier.Tell(new Applier.Apply(batch));
         FishForMessage<Applier.Applied>(a => a.LastTxid == ApplierFiles.StartTxid + (ulong)batches.Count, Timeout);
         Stop(applier);

@@ -95,7 +95,8 @@ public class ResyncRetryTests(ITestOutputHelper output)
         await cluster.HealAsync(replica);
         Assert.Equal(ReplicaStates.Resyncing, (await replica.StatusAsync("app.db")).State);
         // A demand for a range that was never offered: the source fails the session (ResyncSource.Fail).
-        source!.Tell(new ResyncDemand(Guid.ParseExact(source.Path.Name["resync-".Length..], "N"), uint.MaxValue, []));
+        var failing = source!;
+        failing.Tell(new ResyncDemand(Guid.ParseExact(failing.Path.Name["resync-".Length..], "N"), uint.MaxValue, []));
         await replica.Log.WaitForCountAsync("the primary failed the resync", 1, TimeSpan.FromSeconds(30), "the replica to hear of the failure");
         var failedStatus = await replica.StatusAsync("app.db");
         Assert.False(failedStatus.Healthy);

@@ -19,6 +19,7 @@ public sealed class WalChangeNotifierTests : IDisposable
         using var xChanged = new SemaphoreSlim(0);
         using var yChanged = new SemaphoreSlim(0);
         var xWatch = WalChangeNotifier.Subscribe(x, () => { Interlocked.Increment(ref xCalls); xChanged.Release(); });
+        Assert.NotNull(xWatch);
         using var yWatch = WalChangeNotifier.Subscribe(y, () => yChanged.Release());
 
         File.WriteAllBytes(y, [1]); // created, then written
