@@ -93,8 +93,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
     private long _stalls;
-    // Members the cluster's failure detector calls unreachable (or that left), and since when.
-    private readonly Dictionary<Address, long> _unreachable = new();
+    // Members removed from the cluster: this node's failure detector stops watching them, so they read as available.
+    private readonly HashSet<Address> _removed = new();
+    private long? _primaryUnreachableSince;
 
     public ReplicaDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
@@ -284,9 +285,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             _replicaProblem = damage;
             Resync(damage);
         });
-        Receive<ClusterEvent.UnreachableMember>(u => _unreachable.TryAdd(u.Member.Address, Stopwatch.GetTimestamp()));
-        Receive<ClusterEvent.ReachableMember>(r => _unreachable.Remove(r.Member.Address));
-        Receive<ClusterEvent.MemberRemoved>(r => _unreachable.TryAdd(r.Member.Address, Stopwatch.GetTimestamp()));
+        Receive<ClusterEvent.MemberRemoved>(r => _removed.Add(r.Member.Address));
+        // A primary restarted under the same address is a new member: once it is up, its address is watched again.
+        Receive<ClusterEvent.MemberUp>(u => _removed.Remove(u.Member.Address));
         Receive<ReplicaTick>(_ => Ticked());
         Receive<ReportDue>(_ => ReportPosition());
         Receive<WaitForTxid>(w =>
@@ -322,10 +323,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _mediator.Tell(new Subscribe(_settings.Topic, Self));
         _applier = Context.ActorOf(Applier.Props(_settings), "applier");
         Timers.StartPeriodicTimer("replica-tick", ReplicaTick.Instance, TimeSpan.FromSeconds(1));
-        // A replica paused (SIGSTOP, a frozen VM) sees the primary unreachable when it resumes, while heartbeats queued
-        // before the pause still arrive: the failure detector, not those heartbeats, says whether the primary is heard.
         Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp));
     }
 
     /// <summary>How the problem starts when the applier failed (cleared by the next applied batch).</summary>
@@ -403,13 +402,28 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         : _position.Txid >= _primaryTxid && _resumedAt is null ? TimeSpan.Zero
         : Stopwatch.GetElapsedTime(_currentAt);
 
-    /// <summary>Since when the cluster calls the primary unreachable; null while it is reachable (or not known yet).</summary>
-    private long? PrimaryUnreachableSince => _primary is not null && _unreachable.TryGetValue(_primary.Path.Address, out var since) ? since : null;
+    /// <summary>
+    /// Since when this node cannot reach the primary: its own failure detector calls the primary unavailable, or the
+    /// primary was removed from the cluster. Null while it is reachable (or not known yet); the first time it is found
+    /// unreachable is kept. A replica paused (SIGSTOP, a frozen VM) finds the primary unavailable when it resumes, while
+    /// heartbeats queued before the pause still arrive: the failure detector, not those heartbeats, says whether the
+    /// primary is heard. The cluster's UnreachableMember event is not used: it carries any member's observation, so a
+    /// link cut between the primary and another replica made this one, which still heard every heartbeat, report
+    /// disconnected and fail /healthz.
+    /// </summary>
+    private long? PrimaryUnreachableSince()
+    {
+        var unreachable = _primary?.Path.Address is { } address
+            && (_removed.Contains(address) || !Cluster.Get(Context.System).FailureDetector.IsAvailable(address));
+        if (!unreachable) _primaryUnreachableSince = null;
+        else _primaryUnreachableSince ??= Stopwatch.GetTimestamp();
+        return _primaryUnreachableSince;
+    }
 
     private string CurrentState()
     {
         if (_resync is not null) return ReplicaStates.Resyncing;
-        if (PrimaryUnreachableSince is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag
+        if (PrimaryUnreachableSince() is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag
             || _resumedAt is not null)
             return ReplicaStates.Disconnected;
         if (_position is null) return ReplicaStates.CatchingUp;
@@ -671,7 +685,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var behind = BehindFor();
         var state = RefreshState();
         string? problem = _replicaProblem;
-        if (PrimaryUnreachableSince is { } unreachable)
+        if (PrimaryUnreachableSince() is { } unreachable)
             problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
         if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
         else if (_resumedAt is { } resumed)
