@@ -96,6 +96,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     // Members removed from the cluster: this node's failure detector stops watching them, so they read as available.
     private readonly HashSet<Address> _removed = new();
     private long? _primaryUnreachableSince;
+    // Nodes other than the primary that sent this replica the primary's messages, by kind (each logged once).
+    private readonly HashSet<(Address Node, Type Message)> _impostors = new();
 
     public ReplicaDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
@@ -342,6 +344,27 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     });
 
     protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+
+    /// <summary>
+    /// Only the primary speaks for the database. The topic is named after the primary, but any cluster member can
+    /// publish to any topic or send to this actor: a heartbeat from another member made its sender the replica's
+    /// primary (catch-up and resync requests, and so the whole database, then came from it), and a batch from it
+    /// announced txids the primary never published, so the replica counted itself behind. Such messages from any node but the primary's are
+    /// dropped, each kind logged once per node. Messages from this node's own actors are not wire traffic.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is Heartbeat or PageBatch or CatchUpUnavailable or ResyncOffer or ResyncPages or ResyncFailed
+            && Sender.Path.Address is { HasGlobalScope: true } from
+            && from.ToString() != _settings.Upstream!.PrimaryNode)
+        {
+            if (_impostors.Add((from, message.GetType())))
+                _log.Warning("{Database}: dropped a {Message} from {Node}, which is not the primary ({Primary}); further ones from it are dropped silently",
+                    _settings.Name, message.GetType().Name, from, _settings.Upstream.PrimaryNode);
+            return true;
+        }
+        return base.AroundReceive(receive, message);
+    }
 
     /// <summary>
     /// Answers waiters in the primary's current generation as known from its heartbeat only: before the first
