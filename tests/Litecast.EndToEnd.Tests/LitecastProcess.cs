@@ -78,6 +78,9 @@ public sealed class LitecastProcess : IDisposable
     {
         if (!_process.HasExited) Signal("TERM");
         if (!_process.WaitForExit(timeout)) throw new TimeoutException("litecast did not stop after SIGTERM");
+        // The timed wait returns at the exit, before the output handlers have read the pipes to their end; the untimed
+        // one waits for them, so Output holds the last lines (the SIGTERM test missed "stopped" in one CI run).
+        _process.WaitForExit();
         return _process.ExitCode;
     }
 
