@@ -349,8 +349,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// Only the primary speaks for the database. The topic is named after the primary, but any cluster member can
     /// publish to any topic or send to this actor: a heartbeat from another member made its sender the replica's
     /// primary (catch-up and resync requests, and so the whole database, then came from it), and a batch from it
-    /// announced txids the primary never published, so the replica counted itself behind. Such messages from any node but the primary's are
-    /// dropped, each kind logged once per node. Messages from this node's own actors are not wire traffic.
+    /// announced txids the primary never published, so the replica counted itself behind. Such messages from any node
+    /// but the primary's are dropped, each kind logged once per node. Messages from this node's own actors are not
+    /// wire traffic.
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
