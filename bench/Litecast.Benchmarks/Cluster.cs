@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
+using Litecast.Tests.Shared;
 
 /// <summary>A real `litecast replicate` process (litecast.dll from this benchmark's output), its output lines stamped
 /// with the benchmark's clock.</summary>
@@ -126,8 +126,8 @@ internal sealed class BenchCluster : IDisposable
     public readonly HttpClient Http;
     private readonly string? _token;
     private readonly string _scheme;
-    private readonly int _primaryHttp = FreePort();
-    private readonly int _primaryCluster = FreePort();
+    private readonly int _primaryHttp = Ports.Free();
+    private readonly int _primaryCluster = Ports.Free();
     private readonly int[] _replicaHttp;
     public Node? Primary;
     public readonly Node?[] Replicas;
@@ -135,7 +135,7 @@ internal sealed class BenchCluster : IDisposable
     public BenchCluster(string root, bool tls = false, int replicas = 2)
     {
         Root = root;
-        _replicaHttp = Enumerable.Range(0, replicas).Select(_ => FreePort()).ToArray();
+        _replicaHttp = Enumerable.Range(0, replicas).Select(_ => Ports.Free()).ToArray();
         Replicas = new Node?[replicas];
         var nodes = new[] { "primary" }.Concat(Enumerable.Range(1, replicas).Select(i => $"replica{i}")).ToArray();
         foreach (var dir in nodes) Directory.CreateDirectory(Path.Combine(Root, dir));
@@ -267,12 +267,5 @@ internal sealed class BenchCluster : IDisposable
     {
         foreach (var node in Replicas.Append(Primary)) node?.Dispose();
         Http.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

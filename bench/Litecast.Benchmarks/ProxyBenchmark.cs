@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Litecast.Storage;
+using Litecast.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -40,8 +41,8 @@ internal sealed class ProxyBenchmark(bool smoke, int runs, TextWriter output)
             for (var run = 0; run < runs; run++)
             {
                 using var cluster = new BenchCluster(Path.Combine(root, $"run{run}"));
-                var proxyPorts = new[] { FreePort(), FreePort(), FreePort() };
-                var appPorts = new[] { FreePort(), FreePort(), FreePort() };
+                var proxyPorts = new[] { Ports.Free(), Ports.Free(), Ports.Free() };
+                var appPorts = new[] { Ports.Free(), Ports.Free(), Ports.Free() };
                 var dbs = new[] { cluster.PrimaryDb, cluster.ReplicaDb(0), cluster.ReplicaDb(1) };
                 string[] names = ["primary", "replica1", "replica2"];
                 for (var node = 0; node < 3; node++)
@@ -192,12 +193,5 @@ internal sealed class ProxyBenchmark(bool smoke, int runs, TextWriter output)
         });
         app.StartAsync().Wait();
         return app;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -3,7 +3,8 @@ using System.Net.Sockets;
 
 namespace Litecast.Tests.Shared;
 
-/// <summary>Shared by the cluster and end-to-end tests and the chaos harness (linked into each): ports for test nodes.</summary>
+/// <summary>Shared by the cluster and end-to-end tests, the chaos harness and the benchmarks (linked into each): ports
+/// for their nodes.</summary>
 public static class Ports
 {
     private const int Lowest = 10000;
