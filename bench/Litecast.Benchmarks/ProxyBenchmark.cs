@@ -15,7 +15,8 @@ using Microsoft.Extensions.Logging;
 /// primary). Measured one request at a time, after a warm-up: a read served by a replica's application directly and
 /// through its proxy (the proxy's own overhead); a write through the primary's proxy and through a replica's (forwarded);
 /// and a write through one replica followed by a read of its row through another carrying the txid (read-your-writes),
-/// with the proxy's own record of how long those reads waited.
+/// with the proxy's own record of how long those reads waited; last, a write through the primary's proxy with
+/// <c>write-ack: 1</c> (the primary restarted with it).
 /// </summary>
 internal sealed class ProxyBenchmark(bool smoke, int runs, TextWriter output)
 {
@@ -92,6 +93,14 @@ internal sealed class ProxyBenchmark(bool smoke, int runs, TextWriter output)
                     var meanWait = countAfter > countBefore ? (sumAfter - sumBefore) / (countAfter - countBefore) * 1000 : 0;
                     waits.Add(meanWait);
                     output.WriteLine($"run {run + 1}: {countAfter - countBefore} of {Warmup + Requests} reads waited (the others' txid had arrived), mean wait {meanWait:F3} ms");
+
+                    // Write acknowledgement: the primary restarted with write-ack 1 (its proxy section is the file's last).
+                    cluster.Primary!.Stop();
+                    File.AppendAllText(Path.Combine(cluster.Root, "primary", "litecast.yml"), "  write-ack: 1\n");
+                    cluster.StartPrimary();
+                    cluster.WaitCaughtUp(TimeSpan.FromSeconds(60));
+                    WaitAnswers(http, $"{Proxy(0)}/rows/1");
+                    Add("write through the primary's proxy, write-ack: 1 (held until a replica applied it)", Time(http, () => Post(http, $"{Proxy(0)}/rows")), run);
                 }
                 finally
                 {

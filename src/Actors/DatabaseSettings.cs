@@ -42,6 +42,11 @@ public sealed record DatabaseSettings
     /// <summary>How often the primary publishes a heartbeat.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Replica: after applied batches the position is reported to the primary at most this often (and on each
+    /// heartbeat), unless the primary asked for a txid (<c>ReplicaReportWanted</c>): a report per batch would double
+    /// the cluster messages of a busy stream.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Largest page payload of one cluster message; bigger transactions travel in parts. 64 KiB keeps every
     /// buffer a part goes through (the serialized message, Akka.Remote's copies of it) under .NET's large-object
     /// threshold of 85,000 bytes: parts of 256 KiB were each copied into fresh large-object arrays, which the kernel

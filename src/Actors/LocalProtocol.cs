@@ -92,6 +92,15 @@ public sealed record WaitForTxid(ulong Txid, TimeSpan Timeout, ulong? Generation
 /// <summary>The local copy has reached (at least) the awaited txid.</summary>
 public sealed record TxidReached(ulong Generation, ulong Txid);
 
+/// <summary>Primary only: answers <see cref="ReplicasReached"/> once <paramref name="Replicas"/> replicas have reported
+/// <paramref name="Txid"/> (or later) applied in the primary's current generation, asking them to report as soon as
+/// they have it; gives up silently after <paramref name="Timeout"/> (the asker times out on its side). A replica
+/// answers <see cref="DatabaseRequestRefused"/>.</summary>
+public sealed record WaitForReplicas(ulong Txid, int Replicas, TimeSpan Timeout);
+
+/// <summary>Enough replicas have applied the awaited txid of <paramref name="Generation"/>.</summary>
+public sealed record ReplicasReached(ulong Generation, ulong Txid);
+
 /// <summary>Replica only: resync from the primary now (operator request).</summary>
 public sealed record RequestResync(string Reason);
 

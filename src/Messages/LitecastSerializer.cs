@@ -37,6 +37,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
     internal const string ResyncDemandManifest = "RSD";
     internal const string ResyncPagesManifest = "RSP";
     internal const string ResyncFailedManifest = "RSF";
+    internal const string ReplicaReportWantedManifest = "RRW";
 
     /// <summary>Creates the serializer; Akka calls this with the actor system it serves.</summary>
     public LitecastSerializer(ExtendedActorSystem system) : base(system)
@@ -59,6 +60,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         ResyncDemand => ResyncDemandManifest,
         ResyncPages => ResyncPagesManifest,
         ResyncFailed => ResyncFailedManifest,
+        ReplicaReportWanted => ReplicaReportWantedManifest,
         _ => throw new SerializationException($"{nameof(LitecastSerializer)} cannot serialize {o?.GetType().FullName ?? "null"}"),
     };
 
@@ -88,6 +90,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         ResyncDemand m => Write(m),
         ResyncPages m => Write(m),
         ResyncFailed m => Write(m),
+        ReplicaReportWanted m => Write(m),
         _ => throw new SerializationException($"{nameof(LitecastSerializer)} cannot serialize {obj?.GetType().FullName ?? "null"}"),
     };
 
@@ -108,6 +111,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
             case ResyncDemandManifest: return ReadResyncDemand(ref reader);
             case ResyncPagesManifest: return ReadResyncPages(ref reader);
             case ResyncFailedManifest: return ReadResyncFailed(ref reader);
+            case ReplicaReportWantedManifest: return ReadReplicaReportWanted(ref reader);
             default: throw new SerializationException($"{nameof(LitecastSerializer)}: unknown manifest '{manifest}'");
         }
     }
@@ -282,6 +286,16 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         return Finish(buffer, w);
     }
 
+    private static byte[] Write(ReplicaReportWanted m)
+    {
+        long size = 1 + WireWriter.SizeOfString(m.Database) + 8;
+        byte[] buffer = Allocate(size, ReplicaReportWantedManifest);
+        var w = Start(buffer);
+        w.WriteString(m.Database);
+        w.WriteUInt64(m.Txid);
+        return Finish(buffer, w);
+    }
+
     // ---- reading -------------------------------------------------------------------------------------------------
 
     private static void ReadVersion(ref WireReader r)
@@ -439,5 +453,13 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         Guid sessionId = r.ReadGuid("SessionId");
         string reason = r.ReadString("Reason");
         return new ResyncFailed(sessionId, reason);
+    }
+
+    private static ReplicaReportWanted ReadReplicaReportWanted(ref WireReader r)
+    {
+        ReadVersion(ref r);
+        string database = r.ReadString("Database");
+        ulong txid = r.ReadUInt64("Txid");
+        return new ReplicaReportWanted(database, txid);
     }
 }

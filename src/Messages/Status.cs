@@ -26,3 +26,15 @@ public sealed record ReplicaPositionReport(
     bool Resyncing,
     IActorRef Replica,
     TimeSpan? SinceApplied = null);
+
+/// <summary>
+/// Sent by the primary to a replica while something waits for replicas to apply a txid (the proxy's
+/// <c>write-ack</c>): the replica reports its position after each apply until it holds <paramref name="Txid"/>,
+/// instead of at most every 100 ms.
+/// </summary>
+/// <param name="Database">Database name.</param>
+/// <param name="Txid">The txid waited for (txids grow across generations; the primary counts only reports of its
+/// current one).</param>
+public sealed record ReplicaReportWanted(
+    string Database,
+    ulong Txid);

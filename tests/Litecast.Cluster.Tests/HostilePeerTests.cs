@@ -235,6 +235,7 @@ public class HostilePeerTests(ITestOutputHelper output)
             (new ResyncDemand(session, 1, [1, 2]), 1 + 16 + 4),
             (new ResyncPages(session, 1, batch.Pages, true), 1 + 16 + 4),
             (new ResyncFailed(session, "no"), 1 + 16),
+            (new ReplicaReportWanted("app.db", at.Txid + 1), 1),
         };
         var random = new Random(13);
         var inputs = new List<HostileInput>();

@@ -19,12 +19,12 @@ public sealed class BindingTests
             .OrderBy(t => t.Name);
 
     [Fact]
-    public void The_contract_is_exactly_the_ten_messages()
+    public void The_contract_is_exactly_the_eleven_messages()
     {
         Assert.Equal(
             new[]
             {
-                "CatchUpRequest", "CatchUpUnavailable", "Heartbeat", "PageBatch", "ReplicaPositionReport", "ResyncDemand",
+                "CatchUpRequest", "CatchUpUnavailable", "Heartbeat", "PageBatch", "ReplicaPositionReport", "ReplicaReportWanted", "ResyncDemand",
                 "ResyncFailed", "ResyncOffer", "ResyncPages", "ResyncRequest",
             },
             MessageTypes().Select(t => t.Name).ToArray());
@@ -58,6 +58,7 @@ public sealed class BindingTests
             [typeof(ResyncDemand)] = "RSD",
             [typeof(ResyncPages)] = "RSP",
             [typeof(ResyncFailed)] = "RSF",
+            [typeof(ReplicaReportWanted)] = "RRW",
         };
         foreach (object message in _fixture.Samples.All())
         {

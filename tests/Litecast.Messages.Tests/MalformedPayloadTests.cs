@@ -229,7 +229,7 @@ public sealed class MalformedPayloadTests
     [Fact]
     public void Garbage_bytes_are_rejected()
     {
-        string[] manifests = { "PB", "HB", "CUQ", "CUU", "RPR", "RSQ", "RSO", "RSD", "RSP", "RSF" };
+        string[] manifests = { "PB", "HB", "CUQ", "CUU", "RPR", "RSQ", "RSO", "RSD", "RSP", "RSF", "RRW" };
         var random = new Random(20240611);
         foreach (string manifest in manifests)
         {
@@ -251,7 +251,7 @@ public sealed class MalformedPayloadTests
     [Fact]
     public void Random_payloads_behind_a_valid_version_fail_cleanly()
     {
-        string[] manifests = { "PB", "HB", "CUQ", "CUU", "RPR", "RSQ", "RSO", "RSD", "RSP", "RSF" };
+        string[] manifests = { "PB", "HB", "CUQ", "CUU", "RPR", "RSQ", "RSO", "RSD", "RSP", "RSF", "RRW" };
         var random = new Random(42);
         foreach (string manifest in manifests)
         {

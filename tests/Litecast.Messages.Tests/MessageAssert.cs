@@ -122,6 +122,14 @@ public static class MessageAssert
                 Assert.Equal(e, a);
                 break;
             }
+            case ReplicaReportWanted e:
+            {
+                var a = (ReplicaReportWanted)actual;
+                Assert.Equal(e.Database, a.Database);
+                Assert.Equal(e.Txid, a.Txid);
+                Assert.Equal(e, a);
+                break;
+            }
             default:
                 throw new InvalidOperationException($"no comparer for {expected.GetType()}");
         }

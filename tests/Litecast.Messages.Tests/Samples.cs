@@ -65,6 +65,9 @@ public sealed class Samples
 
         yield return new ResyncFailed(Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), "snapshot lost: " + Unicode);
         yield return new ResyncFailed(Guid.Empty, "");
+
+        yield return new ReplicaReportWanted("app.db " + Unicode, 1234);
+        yield return new ReplicaReportWanted("", ulong.MaxValue);
     }
 
     /// <summary>One small instance of each type: every field present, cheap enough to corrupt byte by byte.</summary>
@@ -81,5 +84,6 @@ public sealed class Samples
         yield return new ResyncDemand(session, 1, new uint[] { 1, 3 });
         yield return new ResyncPages(session, 1, new[] { new PageImage(1, Page(16, 1)), new PageImage(3, Page(16, 3)) }, true);
         yield return new ResyncFailed(session, "timeout");
+        yield return new ReplicaReportWanted("db", 7);
     }
 }

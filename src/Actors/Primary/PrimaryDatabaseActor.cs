@@ -38,8 +38,11 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, HeardReplica> _replicas = new();
 
     /// <summary>A replica as its last report described it, with when that report came and when its txid last changed,
-    /// both monotonic timestamps of <see cref="DatabaseSettings.Clock"/>.</summary>
-    private sealed record HeardReplica(ReplicaView View, long HeardAt, long ProgressAt);
+    /// both monotonic timestamps of <see cref="DatabaseSettings.Clock"/>, and its database actor.</summary>
+    private sealed record HeardReplica(ReplicaView View, long HeardAt, long ProgressAt, IActorRef Replica);
+
+    /// <summary>Asks waiting for replicas to apply a txid (<see cref="WaitForReplicas"/>), with their monotonic deadlines.</summary>
+    private readonly List<(WaitForReplicas Request, IActorRef ReplyTo, long Deadline)> _replicaWaiters = [];
 
     public PrimaryDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
@@ -73,6 +76,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             _waiters.Add(w, Sender);
             AnswerWaiters();
         });
+        Receive<WaitForReplicas>(WaitForReplicas);
         Receive<RequestResync>(_ => Sender.Tell(new ResyncStarted(false, $"{_settings.Name} is the primary here; resync is a replica operation")));
         Receive<GetDatabaseStatus>(_ => Sender.Tell(PrimaryStatus()));
     }
@@ -107,6 +111,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     {
         if (_tailer is null && !TryStartTailer()) return;
         AnswerWaiters();
+        AnswerReplicaWaiters();
         if (_state is not { Ready: true } state) return;
         var (generation, txid, hash, pageSize, pageCount) = state.Position();
         _mediator.Tell(new Publish(_settings.Topic, new Heartbeat(_settings.Name, _settings.NodeId, generation, txid, hash,
@@ -198,7 +203,52 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var heardAt = _settings.Clock.GetTimestamp();
         _replicas[report.ReplicaNode] = new HeardReplica(
             new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, _settings.Clock.GetUtcNow()),
-            heardAt, unchanged ? previous!.ProgressAt : heardAt);
+            heardAt, unchanged ? previous!.ProgressAt : heardAt, report.Replica);
+        AnswerReplicaWaiters();
+    }
+
+    /// <summary>
+    /// Write acknowledgement: answered at once when enough replicas have already reported the txid; otherwise each
+    /// replica known to be short of it is asked to report as soon as it has it, since a replica reports at most every
+    /// 100 ms on its own and an acknowledged write would wait that long.
+    /// </summary>
+    private void WaitForReplicas(WaitForReplicas request)
+    {
+        if (_state is not { Ready: true } state)
+        {
+            Sender.Tell(new DatabaseRequestRefused(_waitingFor ?? "the primary is starting", Transient: true));
+            return;
+        }
+        if (ReplicasAt(state.Generation, request.Txid) >= request.Replicas)
+        {
+            Sender.Tell(new ReplicasReached(state.Generation, request.Txid));
+            return;
+        }
+        _replicaWaiters.Add((request, Sender, Stopwatch.GetTimestamp() + (long)(request.Timeout.TotalSeconds * Stopwatch.Frequency)));
+        var wanted = new ReplicaReportWanted(_settings.Name, request.Txid);
+        foreach (var replica in _replicas.Values.Where(r => r.View.Generation != state.Generation || r.View.Txid < request.Txid))
+            replica.Replica.Tell(wanted);
+    }
+
+    /// <summary>How many replicas have reported <paramref name="txid"/> or later of <paramref name="generation"/>.</summary>
+    private int ReplicasAt(ulong generation, ulong txid) =>
+        _replicas.Values.Count(r => r.View.Generation == generation && r.View.Txid >= txid);
+
+    /// <summary>Answers every waiter that enough replicas have reached in the current generation, and forgets those
+    /// whose asker has given up.</summary>
+    private void AnswerReplicaWaiters()
+    {
+        if (_replicaWaiters.Count == 0 || _state is not { Ready: true } state) return;
+        var now = Stopwatch.GetTimestamp();
+        _replicaWaiters.RemoveAll(w =>
+        {
+            if (ReplicasAt(state.Generation, w.Request.Txid) >= w.Request.Replicas)
+            {
+                w.ReplyTo.Tell(new ReplicasReached(state.Generation, w.Request.Txid));
+                return true;
+            }
+            return now > w.Deadline;
+        });
     }
 
     /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or

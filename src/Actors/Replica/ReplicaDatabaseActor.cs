@@ -37,10 +37,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         public static readonly ReportDue Instance = new();
     }
 
-    /// <summary>After applied batches the position is reported at most this often: a report per batch would double the
-    /// cluster messages of a busy stream, and the primary only shows it in its status.</summary>
-    private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
-
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
     /// <summary>A resync with no offer or pages from the primary for this long is given up and asked again (a
     /// snapshot lost in a tailer restart, a primary that went away); a long resync that progresses is never cut.</summary>
@@ -62,6 +58,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private Heartbeat? _lastHeartbeat;
     private long _lastHeartbeatAt;
     private long _reportedAt;
+    /// <summary>The highest txid the primary asked to hear of as soon as it is applied (write-ack), while this replica
+    /// is short of it: until then every apply is reported at once, so every txid asked for below it is too.</summary>
+    private ulong? _reportWanted;
     private long? _appliedAt;
 
     // Sequencing: the txid up to which batches were handed to the applier (or applied), and batches held back.
@@ -292,6 +291,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberUp>(u => _removed.Remove(u.Member.Address));
         Receive<ReplicaTick>(_ => Ticked());
         Receive<ReportDue>(_ => ReportPosition());
+        Receive<ReplicaReportWanted>(wanted =>
+        {
+            if (_reportWanted is null || _reportWanted < wanted.Txid) _reportWanted = wanted.Txid;
+            if (_position is not null && _position.Txid >= wanted.Txid) ReportWanted();
+        });
         Receive<WaitForTxid>(w =>
         {
             _waiters.Add(w, Sender);
@@ -355,7 +359,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        if (message is Heartbeat or PageBatch or CatchUpUnavailable or ResyncOffer or ResyncPages or ResyncFailed
+        if (message is Heartbeat or PageBatch or CatchUpUnavailable or ResyncOffer or ResyncPages or ResyncFailed or ReplicaReportWanted
             && Sender.Path.Address is { HasGlobalScope: true } from
             && from.ToString() != _settings.Upstream!.PrimaryNode)
         {
@@ -590,8 +594,17 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _bytesReplicated += applied.Bytes;
         if (_replicaProblem?.StartsWith("local write", StringComparison.Ordinal) == true || _replicaProblem?.StartsWith(ApplyFailedPrefix, StringComparison.Ordinal) == true)
             _replicaProblem = null;
-        ReportPositionSoon();
+        if (_reportWanted is not null) ReportWanted();
+        else ReportPositionSoon();
         AnswerWaiters();
+    }
+
+    /// <summary>Reports now, for the primary waiting on <see cref="_reportWanted"/>; done with it once the position is
+    /// past it (txids grow across generations, so a position of a later generation past it ends the wait too).</summary>
+    private void ReportWanted()
+    {
+        if (_position is not null && _position.Txid >= _reportWanted) _reportWanted = null;
+        ReportPosition();
     }
 
     private void LocalWriteDetected(Applier.LocalWriteDetected write)
@@ -686,8 +699,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private void ReportPositionSoon()
     {
         var since = Stopwatch.GetElapsedTime(_reportedAt);
-        if (since >= ReportInterval) ReportPosition();
-        else if (!Timers.IsTimerActive("report")) Timers.StartSingleTimer("report", ReportDue.Instance, ReportInterval - since);
+        if (since >= _settings.ReportInterval) ReportPosition();
+        else if (!Timers.IsTimerActive("report")) Timers.StartSingleTimer("report", ReportDue.Instance, _settings.ReportInterval - since);
     }
 
     private void ReportPosition()

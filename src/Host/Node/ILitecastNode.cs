@@ -38,6 +38,11 @@ public interface ILitecastNode
     /// null when <paramref name="timeout"/> passes first.</summary>
     Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation);
 
+    /// <summary>Primary only: waits until <paramref name="replicas"/> replicas have applied <paramref name="txid"/> in the
+    /// primary's current generation (each replica asked to report it as soon as it has it); false when
+    /// <paramref name="timeout"/> passes first.</summary>
+    Task<bool> WaitForReplicasAsync(DbConfig db, ulong txid, int replicas, TimeSpan timeout, CancellationToken cancellation);
+
     /// <summary>Replica only: starts a resync. Throws <see cref="NodeRequestException"/> on a primary.</summary>
     Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation);
 

@@ -182,6 +182,39 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for replicas to apply <paramref name="txid"/>, for at most <paramref name="timeout"/>. A primary still
+    /// starting, or between incarnations, is asked again until the time is up.
+    /// </summary>
+    public async Task<bool> WaitForReplicasAsync(DbConfig db, ulong txid, int replicas, TimeSpan timeout, CancellationToken cancellation)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero) return false;
+            if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
+            {
+                await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
+                continue;
+            }
+            var ask = actor.Ask<object>(new WaitForReplicas(txid, replicas, remaining), remaining, cancellation);
+            if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
+            object answer;
+            try
+            {
+                answer = await ask;
+            }
+            catch (AskTimeoutException)
+            {
+                return false;
+            }
+            if (answer is ReplicasReached) return true;
+            if (answer is not DatabaseRequestRefused { Transient: true }) return false;
+            await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
+        }
+    }
+
     /// <summary>How often a wait looks for the node's next incarnation while there is none.</summary>
     private static readonly TimeSpan IncarnationPoll = TimeSpan.FromMilliseconds(100);
 

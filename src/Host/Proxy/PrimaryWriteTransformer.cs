@@ -36,7 +36,7 @@ public sealed class PrimaryWriteTransformer(ILitecastNode node, ProxyConfig conf
         if (config.WriteAck == 0) return proxied;
 
         var clock = Stopwatch.StartNew();
-        var acknowledged = await WriteAcknowledgement.WaitAsync(node, config.Db, txid, config.WriteAck, config.WaitTimeout, cancellationToken);
+        var acknowledged = await node.WaitForReplicasAsync(config.Db, txid, config.WriteAck, config.WaitTimeout, cancellationToken);
         metrics.Waited("write_ack", clock.Elapsed);
         if (acknowledged) return proxied;
         return await RefuseAsync(httpContext, txid,

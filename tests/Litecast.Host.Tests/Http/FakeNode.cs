@@ -93,6 +93,16 @@ internal sealed class FakeNode : ILitecastNode
         return null;
     }
 
+    /// <summary>True at once when enough replicas of <see cref="Statuses"/> have the txid, else false after the timeout.</summary>
+    public async Task<bool> WaitForReplicasAsync(DbConfig db, ulong txid, int replicas, TimeSpan timeout, CancellationToken cancellation)
+    {
+        Requests.Enqueue($"wait-for-replicas {db.Name} {txid} {replicas}");
+        var status = Statuses[db.Name];
+        if (status.Replicas.Count(r => r.Generation == status.Generation && r.Txid >= txid) >= replicas) return true;
+        await Task.Delay(timeout, cancellation);
+        return false;
+    }
+
     public Task<ResyncStarted> ResyncAsync(DbConfig db, CancellationToken cancellation)
     {
         Requests.Enqueue($"resync {db.Name}");
