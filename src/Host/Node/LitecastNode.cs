@@ -156,9 +156,33 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// incarnations: a wait asked while the node is joining, or of an incarnation that is downed and replaced, goes on
     /// with the next one (whose database actor starts from the position saved with the file).
     /// </summary>
-    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation)
+    public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation) =>
+        await AskUntilAsync(db, remaining => new WaitForTxid(txid, remaining, generation), Deadline(timeout), cancellation) as TxidReached;
+
+    /// <summary>
+    /// Waits for replicas to apply <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
+    /// incarnations; a primary still starting is asked again until the time is up.
+    /// </summary>
+    public async Task<bool> WaitForReplicasAsync(DbConfig db, ulong txid, int replicas, TimeSpan timeout, CancellationToken cancellation)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var deadline = Deadline(timeout);
+        while (true)
+        {
+            var answer = await AskUntilAsync(db, remaining => new WaitForReplicas(txid, replicas, remaining), deadline, cancellation);
+            if (answer is not DatabaseRequestRefused { Transient: true }) return answer is ReplicasReached;
+            await Task.Delay(IncarnationPoll, cancellation);
+        }
+    }
+
+    private static long Deadline(TimeSpan timeout) => Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>
+    /// Asks the database actor of whichever incarnation is running for an answer by <paramref name="deadline"/> (a
+    /// Stopwatch timestamp), the request made for the time left; an incarnation that ends meanwhile is replaced by the
+    /// next. Null when the deadline passes first.
+    /// </summary>
+    private async Task<object?> AskUntilAsync(DbConfig db, Func<TimeSpan, object> request, long deadline, CancellationToken cancellation)
+    {
         while (true)
         {
             var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
@@ -168,50 +192,17 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
                 continue;
             }
-            var ask = actor.Ask<object>(new WaitForTxid(txid, remaining, generation), remaining, cancellation);
+            var ask = actor.Ask<object>(request(remaining), remaining, cancellation);
             // An ask of a terminated system never completes before its timeout: watch the system too.
             if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
             try
             {
-                return await ask as TxidReached;
+                return await ask;
             }
             catch (AskTimeoutException)
             {
                 return null;
             }
-        }
-    }
-
-    /// <summary>
-    /// Waits for replicas to apply <paramref name="txid"/>, for at most <paramref name="timeout"/>. A primary still
-    /// starting, or between incarnations, is asked again until the time is up.
-    /// </summary>
-    public async Task<bool> WaitForReplicasAsync(DbConfig db, ulong txid, int replicas, TimeSpan timeout, CancellationToken cancellation)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (remaining <= TimeSpan.Zero) return false;
-            if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
-            {
-                await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
-                continue;
-            }
-            var ask = actor.Ask<object>(new WaitForReplicas(txid, replicas, remaining), remaining, cancellation);
-            if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
-            object answer;
-            try
-            {
-                answer = await ask;
-            }
-            catch (AskTimeoutException)
-            {
-                return false;
-            }
-            if (answer is ReplicasReached) return true;
-            if (answer is not DatabaseRequestRefused { Transient: true }) return false;
-            await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
         }
     }
 
