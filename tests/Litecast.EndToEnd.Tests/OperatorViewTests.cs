@@ -78,6 +78,29 @@ public class OperatorViewTests(ITestOutputHelper output)
         Assert.Equal((10021).ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
     }
 
+    /// <summary>A small resync is over within milliseconds, between two of the replica's state ticks: the CLI never saw
+    /// the replica resyncing nor its state change, and followed it until killed (found by a black-box review).</summary>
+    [Fact]
+    public async Task TheResyncCommandEndsWhenASmallResyncIsOver()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            db.execute("INSERT INTO t(v) VALUES ('small')")
+            """, replicas: 1, Converge);
+        for (var round = 0; round < 3; round++)
+        {
+            using var resync = LitecastProcess.Start(cluster.Root, null, "resync", "db", "-url", cluster.ReplicaUrl(0));
+            var clock = Stopwatch.StartNew();
+            while (!resync.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(100);
+            output.WriteLine(resync.Output);
+            Assert.True(resync.HasExited, $"litecast resync did not finish in 30 s:\n{resync.Output}");
+            Assert.Equal(0, resync.ExitCode);
+            Assert.Contains("done: db at txid", resync.Output);
+        }
+        Assert.Equal("small", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT v FROM t"));
+    }
+
     [Fact]
     public async Task StatusWatchKeepsRedrawing()
     {

@@ -186,16 +186,21 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     /// A replica's position. Its lag, on this node's clock: the time from publishing its last applied txid to the
     /// replica applying it (the report says how long ago that was), or, when a later batch was already published and
     /// not applied when the replica reported, how long that batch has been waiting, if longer. So a replica that keeps
-    /// up shows its real apply lag, however seldom it reports, and a replica that stopped shows a lag that grows.
+    /// up shows its real apply lag, however seldom it reports, and a replica that stopped shows a lag that grows. A
+    /// replica that does not know when it applied its txid (it installed a resync's copy, or restarted), or whose txid was
+    /// published before this primary started, is as far behind as the first batch it lacks has waited: nothing, when it
+    /// holds every published txid.
     /// </summary>
     private void ReplicaReported(ReplicaPositionReport report)
     {
         double? lag = null;
-        if (_state?.PublishedAt(report.Txid) is { } published && report.Generation == _state.Generation)
+        if (_state is { } state && report.Generation == state.Generation)
         {
-            var applyLag = Stopwatch.GetElapsedTime(published) - (report.SinceApplied ?? TimeSpan.Zero);
-            var waiting = _state.FirstPublishedAfter(report.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.Zero;
-            lag = Math.Max(0, Math.Max(applyLag.TotalMilliseconds, waiting.TotalMilliseconds));
+            var waiting = state.FirstPublishedAfter(report.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.Zero;
+            if (report.SinceApplied is { } sinceApplied && state.PublishedAt(report.Txid) is { } published)
+                lag = Math.Max(0, Math.Max((Stopwatch.GetElapsedTime(published) - sinceApplied).TotalMilliseconds, waiting.TotalMilliseconds));
+            else if (report.Txid >= state.Txid || waiting > TimeSpan.Zero)
+                lag = waiting.TotalMilliseconds;
         }
         var previous = _replicas.GetValueOrDefault(report.ReplicaNode);
         var unchanged = previous is not null && previous.View.Txid == report.Txid && previous.View.Generation == report.Generation;
@@ -259,7 +264,10 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (_settings.Clock.GetElapsedTime(replica.HeardAt) > ReplicaSilentAfter) return ReplicaStates.Disconnected;
         if (view.Resyncing) return ReplicaStates.Resyncing;
         if (view.Generation == generation && view.Txid >= txid) return ReplicaStates.Following;
-        if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter) return ReplicaStates.Stalled;
+        // Stalled: behind for as long as without progress. A replica idle for minutes is not stalled the moment a
+        // commit is published; the first batch it lacks must have waited too.
+        var behindFor = view.Generation == generation && _state?.FirstPublishedAfter(view.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.MaxValue;
+        if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter && behindFor > ReplicaSilentAfter) return ReplicaStates.Stalled;
         return view.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
 

@@ -454,6 +454,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (PrimaryUnreachableSince() is not null || _lastHeartbeat is null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > _settings.MaxLag
             || _resumedAt is not null)
             return ReplicaStates.Disconnected;
+        // A resync asked for and not yet under way (waiting for the file check, or for the primary to be known).
+        if (_resyncReason is not null) return ReplicaStates.Resyncing;
         if (_position is null) return ReplicaStates.CatchingUp;
         if (_position.Txid >= _primaryTxid) return ReplicaStates.Following;
         return Stopwatch.GetElapsedTime(_progressAt) > StallAfter && Stopwatch.GetElapsedTime(_currentAt) > StallAfter
@@ -623,6 +625,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _catchUpDeferred = false;
         Become(Resyncing);
         StartSession();
+        RefreshState();
         // Said once per reason: every batch of a new generation arriving before its heartbeat asks again.
         if (_resync is null && !known)
             _log.Info("{Database}: resync needed ({Reason}); waiting for the primary's heartbeat", _settings.Name, reason);
@@ -658,7 +661,10 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _log.Info("{Database}: resync complete at generation {Generation:x16} txid {Txid} ({Pages} pages written)",
             _settings.Name, done.Generation, done.Txid, done.PagesWritten);
         _position = new ReplicaPosition(done.Generation, done.Txid, done.Hash, 0, 0);
-        _appliedAt = Stopwatch.GetTimestamp();
+        // A copy is not an apply of the batch that published its txid: the primary measures such a replica by the
+        // batches it lacks, not by how long after that publish the copy arrived (a new replica would show as late as
+        // the last commit was old).
+        _appliedAt = null;
         _primaryTxid = Math.Max(done.Txid, _lastHeartbeat?.Generation == done.Generation ? _lastHeartbeat.Txid : 0);
         // The snapshot was taken after the resync was asked for: the data is at least that recent.
         if (_resync is { } resync) _currentAt = Math.Max(_currentAt, resync.Since);
@@ -669,6 +675,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         // A completed resync resolves whatever led to it: a local write, a lost file, an earlier failed attempt.
         _replicaProblem = null;
         Become(Streaming);
+        // The state's change is taken now, not at the next tick: a small resync is over within milliseconds, and
+        // `litecast resync` tells it is done by the state's time.
+        RefreshState();
         ReportPosition();
         AnswerWaiters();
         ForwardHeld();
