@@ -68,6 +68,10 @@ public sealed record DatabaseSettings
     /// the wall clock must not change. Tests step the wall clock.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>Replicas: told where the copy stands when the database actor stops (its node incarnation ended), so the
+    /// node can answer for the file until the next incarnation's actor runs.</summary>
+    public Action<ReplicaCopyAtStop>? Stopped { get; init; }
+
     /// <summary>The topic this database's batches and heartbeats travel on.</summary>
     public string Topic => Litecast.Messages.Topics.ForDatabase(Upstream?.PrimaryNode ?? NodeId, Upstream?.PrimaryPath ?? Path);
 
@@ -76,4 +80,17 @@ public sealed record DatabaseSettings
 
     /// <summary>Where the primary keeps its retained log's segment files.</summary>
     public string RetainedLogDirectory => System.IO.Path.Combine(StateDirectory, "retained-log");
+}
+
+/// <summary>Where a replica's copy stood when its actor stopped. Nothing changes the file until the next incarnation's
+/// actor runs, so the copy still holds what this says.</summary>
+/// <param name="Generation">The copy's generation (0: no data).</param>
+/// <param name="Txid">The copy's last applied txid.</param>
+/// <param name="Hash">The copy's hash at <paramref name="Txid"/>.</param>
+/// <param name="PrimaryGeneration">The primary's generation as its last heartbeat gave it (0: never heard).</param>
+public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash, ulong PrimaryGeneration)
+{
+    /// <summary>Whether a read-your-writes wait for <paramref name="txid"/> (of <paramref name="generation"/> when
+    /// given) is answered by this copy, by the rule the running replica applies.</summary>
+    public bool Reached(ulong txid, ulong? generation) => TxidWaiters.Answers(Generation, Txid, PrimaryGeneration, txid, generation);
 }

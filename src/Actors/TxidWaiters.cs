@@ -9,6 +9,12 @@ namespace Litecast.Actors;
 /// </summary>
 internal sealed class TxidWaiters
 {
+    /// <summary>Whether a copy at <paramref name="txid"/> of <paramref name="generation"/> answers a wait for
+    /// <paramref name="wantedTxid"/> (of <paramref name="wantedGeneration"/> when given), the primary's current
+    /// generation being <paramref name="currentGeneration"/> as this node knows it (see <see cref="Answer"/>).</summary>
+    public static bool Answers(ulong generation, ulong txid, ulong currentGeneration, ulong wantedTxid, ulong? wantedGeneration) =>
+        txid >= wantedTxid && generation != 0 && generation == currentGeneration && (wantedGeneration is null || wantedGeneration == generation);
+
     private readonly List<(WaitForTxid Request, IActorRef ReplyTo, long Deadline)> _waiting = [];
 
     public void Add(WaitForTxid request, IActorRef replyTo) =>
@@ -26,8 +32,7 @@ internal sealed class TxidWaiters
         var now = Stopwatch.GetTimestamp();
         _waiting.RemoveAll(w =>
         {
-            if (txid >= w.Request.Txid && generation != 0 && generation == currentGeneration
-                && (w.Request.Generation is null || w.Request.Generation == generation))
+            if (Answers(generation, txid, currentGeneration, w.Request.Txid, w.Request.Generation))
             {
                 w.ReplyTo.Tell(new TxidReached(generation, txid));
                 return true;

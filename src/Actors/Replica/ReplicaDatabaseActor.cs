@@ -347,7 +347,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         return Directive.Restart;
     });
 
-    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        Cluster.Get(Context.System).Unsubscribe(Self);
+        _settings.Stopped?.Invoke(new ReplicaCopyAtStop(_position?.Generation ?? 0, _position?.Txid ?? 0, _position?.Hash ?? 0,
+            _lastHeartbeat?.Generation ?? 0));
+    }
 
     /// <summary>
     /// Only the primary speaks for the database. The topic is named after the primary, but any cluster member can

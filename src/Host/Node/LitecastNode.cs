@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
@@ -47,6 +48,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstIncarnation = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Incarnation? _current;
+    /// <summary>Where each replica database's copy stood when its last incarnation's actor stopped: answered for the file
+    /// while no incarnation runs (the primary is down, so a downed replica cannot rejoin).</summary>
+    private readonly ConcurrentDictionary<string, ReplicaCopyAtStop> _copiesAtStop = new();
     private volatile string? _problem;
     private Task _run = Task.CompletedTask;
 
@@ -104,10 +108,13 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public async Task<DatabaseStatus> StatusAsync(DbConfig db, CancellationToken cancellation)
     {
-        if (_current?.Actors.GetValueOrDefault(db.Name) is not { } actor) return Disconnected(db);
+        if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor) return Disconnected(db);
+        var ask = actor.Ask<DatabaseStatus>(GetDatabaseStatus.Instance, AskTimeout, cancellation);
+        // An incarnation being downed stops answering for seconds before its system is gone: answer without it.
+        if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) return Disconnected(db);
         try
         {
-            return await actor.Ask<DatabaseStatus>(GetDatabaseStatus.Instance, AskTimeout, cancellation);
+            return await ask;
         }
         catch (AskTimeoutException)
         {
@@ -154,10 +161,13 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// <summary>
     /// Waits until the local copy reaches <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
     /// incarnations: a wait asked while the node is joining, or of an incarnation that is downed and replaced, goes on
-    /// with the next one (whose database actor starts from the position saved with the file).
+    /// with the next one (whose database actor starts from the position saved with the file). While none runs, the copy
+    /// as the last one left it answers (the primary is down, so a downed replica cannot rejoin).
     /// </summary>
     public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation) =>
-        await AskUntilAsync(db, remaining => new WaitForTxid(txid, remaining, generation), Deadline(timeout), cancellation) as TxidReached;
+        await AskUntilAsync(db, remaining => new WaitForTxid(txid, remaining, generation), Deadline(timeout), cancellation,
+            whileAbsent: () => _copiesAtStop.TryGetValue(db.Name, out var copy) && copy.Reached(txid, generation)
+                ? new TxidReached(copy.Generation, copy.Txid) : null) as TxidReached;
 
     /// <summary>
     /// Waits for replicas to apply <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
@@ -179,9 +189,10 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// <summary>
     /// Asks the database actor of whichever incarnation is running for an answer by <paramref name="deadline"/> (a
     /// Stopwatch timestamp), the request made for the time left; an incarnation that ends meanwhile is replaced by the
-    /// next. Null when the deadline passes first.
+    /// next; while none runs, <paramref name="whileAbsent"/> may answer instead. Null when the deadline passes first.
     /// </summary>
-    private async Task<object?> AskUntilAsync(DbConfig db, Func<TimeSpan, object> request, long deadline, CancellationToken cancellation)
+    private async Task<object?> AskUntilAsync(DbConfig db, Func<TimeSpan, object> request, long deadline, CancellationToken cancellation,
+        Func<object?>? whileAbsent = null)
     {
         while (true)
         {
@@ -189,6 +200,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             if (remaining <= TimeSpan.Zero) return null;
             if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
             {
+                if (whileAbsent?.Invoke() is { } answer) return answer;
                 await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
                 continue;
             }
@@ -232,8 +244,14 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         return await actor.Ask<object>(message, timeout, cancellation);
     }
 
-    private DatabaseStatus Disconnected(DbConfig db) => new(db.Name, db.Path, db.Role == DbRole.Primary ? "primary" : "replica",
-        0, 0, 0, null, null, [], false, _problem ?? "the node is joining its cluster", new DatabaseCounters(0, 0, 0, 0, 0, 0, 0), null);
+    /// <summary>A database whose actor is not running: a replica's copy as its last incarnation left it, if one ran.</summary>
+    private DatabaseStatus Disconnected(DbConfig db)
+    {
+        var copy = _copiesAtStop.GetValueOrDefault(db.Name);
+        return new(db.Name, db.Path, db.Role == DbRole.Primary ? "primary" : "replica", copy?.Generation ?? 0, copy?.Txid ?? 0,
+            copy?.Hash ?? 0, null, null, [], false, _problem ?? "the node is joining its cluster", new DatabaseCounters(0, 0, 0, 0, 0, 0, 0), null,
+            copy is null ? null : ReplicaStates.Disconnected);
+    }
 
     private async Task RunAsync()
     {
@@ -305,7 +323,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
                 services.AddSingleton<IHostLifetime, IncarnationLifetime>();
                 services.AddAkka(NodeHosting.SystemName, akka =>
                 {
-                    akka.WithLitecastNode(endpoint, nodeId => _config.Dbs.Select(db => DatabaseSettings(db, nodeId, upstream, _snapshots)).ToList());
+                    akka.WithLitecastNode(endpoint, nodeId => _config.Dbs.Select(db => DatabaseSettings(db, nodeId, upstream)).ToList());
                     if (upstreamNode is not null)
                         akka.WithActors((system, _) => Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
                             system.ActorOf(UpstreamWatcher.Props(Akka.Actor.Address.Parse(upstreamNode)), "upstream-watcher")));
@@ -334,14 +352,14 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         }
     }
 
-    private static DatabaseSettings DatabaseSettings(DbConfig db, string nodeId, IReadOnlyDictionary<string, UpstreamSettings> upstream,
-        HttpClient snapshots) => new()
+    private DatabaseSettings DatabaseSettings(DbConfig db, string nodeId, IReadOnlyDictionary<string, UpstreamSettings> upstream) => new()
     {
         Name = db.Name,
         Path = db.Path,
         NodeId = nodeId,
         Upstream = upstream.GetValueOrDefault(db.Name),
-        SnapshotFetcher = db.Upstream is { } u ? new HttpSnapshotFetcher(snapshots, u.Origin) : null,
+        SnapshotFetcher = db.Upstream is { } u ? new HttpSnapshotFetcher(_snapshots, u.Origin) : null,
+        Stopped = copy => _copiesAtStop[db.Name] = copy,
         CheckpointThresholdPages = db.CheckpointThresholdPages,
         RetainedLogBytes = db.RetainedLogBytes,
         MaxLag = db.MaxLag,
