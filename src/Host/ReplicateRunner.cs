@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
@@ -18,6 +19,15 @@ internal static class ReplicateRunner
 
         Log($"litecast {Program.Version} starting with {config.File}: " +
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
+        try
+        {
+            ClusterPortCheck.EnsureFree(config.Cluster.Host, config.Cluster.EffectivePort(config.PrimaryDbs.Any()));
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            Log($"cannot start: {e.Message}");
+            return 1;
+        }
         var node = LitecastNode.Start(config, Log);
         AdminServer? server = null;
         ProxyServer? proxy = null;

@@ -1,0 +1,36 @@
+using System.Net;
+using System.Net.Sockets;
+using Litecast.Host.Node;
+
+namespace Litecast.Host.Tests.Node;
+
+/// <summary>A cluster port another process listens on stops the node before it starts; Akka.Remote's own bind (with
+/// .NET's ReuseAddress, SO_REUSEPORT on Linux) would have shared it.</summary>
+public class ClusterPortCheckTests
+{
+    [Fact]
+    public void APortAnotherListenerHoldsAsAkkaRemoteBindsItIsRefusedNamingTheKey()
+    {
+        using var listener = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Bind(new IPEndPoint(IPAddress.Parse("::ffff:127.0.0.1"), 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+
+        var e = Assert.Throws<IOException>(() => ClusterPortCheck.EnsureFree("127.0.0.1", port));
+        Assert.Equal($"cluster.port {port} on 127.0.0.1 is already in use by another process (is another litecast running with this port?)", e.Message);
+    }
+
+    [Fact]
+    public void AFreePortAndPortZeroPass()
+    {
+        int port;
+        using (var taken = new TcpListener(IPAddress.Loopback, 0))
+        {
+            taken.Start();
+            port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        }
+        ClusterPortCheck.EnsureFree("127.0.0.1", port);
+        ClusterPortCheck.EnsureFree("127.0.0.1", 0);
+    }
+}
