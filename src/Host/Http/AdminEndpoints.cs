@@ -26,6 +26,9 @@ public static class AdminEndpoints
     /// resync source gives up on a replica silent for as long).</summary>
     private static readonly TimeSpan SnapshotCopyWait = TimeSpan.FromSeconds(60);
 
+    /// <summary>The read-only documents answer HEAD as GET (without the body): load balancers' health checks use it.</summary>
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>Registers the JSON options the endpoints use (camelCase, source-generated types). Call on the builder's services.</summary>
     public static IServiceCollection AddLitecastAdmin(this IServiceCollection services) =>
         services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
@@ -96,7 +99,7 @@ public static class AdminEndpoints
             await Error(code, message).ExecuteAsync(http);
         });
 
-        app.MapGet("/status", async (CancellationToken cancel) =>
+        app.MapMethods("/status", ReadMethods, async (CancellationToken cancel) =>
             Results.Json(await StatusAsync(node, cancel), AdminJsonContext.Default.StatusResponse));
 
         var events = new AdminEvents(node);
@@ -120,9 +123,9 @@ public static class AdminEndpoints
             }
         });
 
-        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        app.MapMethods("/", ReadMethods, () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
 
-        app.MapGet("/healthz", async (CancellationToken cancel) =>
+        app.MapMethods("/healthz", ReadMethods, async (CancellationToken cancel) =>
         {
             var reasons = new List<string>();
             if (node.NodeProblem is { } nodeProblem)
@@ -142,7 +145,7 @@ public static class AdminEndpoints
 
         app.MapMetrics("/metrics", metrics.Registry);
 
-        app.MapGet("/cluster", () => Results.Json(
+        app.MapMethods("/cluster", ReadMethods, () => Results.Json(
             new ClusterResponse(node.NodeId,
                 node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString()),
             AdminJsonContext.Default.ClusterResponse));
@@ -201,7 +204,8 @@ public static class AdminEndpoints
                 var reached = await node.WaitAsync(db, txid, generation, timeout, cancel);
                 return reached is null
                     ? Error(StatusCodes.Status504GatewayTimeout,
-                        $"timed out after {ValueParsers.FormatDuration(timeout)} waiting for txid {txid} on '{db.Name}'")
+                        $"timed out after {ValueParsers.FormatDuration(timeout)} waiting for txid {txid}"
+                        + (generation is { } g ? $" of generation {g:x16}" : "") + $" on '{db.Name}'")
                     : Position(reached.Txid, reached.Generation);
             }
             catch (NodeRequestException e)

@@ -277,6 +277,30 @@ public sealed class AdminEndpointTests : FakeNodeServer
         Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(90), TimeSpan.FromSeconds(5));
     }
 
+    [Fact]
+    public async Task A_wait_timed_out_for_a_generation_names_it()
+    {
+        var (status, json) = await Get("/dbs/other.db/wait?txid=91&timeout=100ms&generation=0000000000000001");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, status);
+        Assert.Equal("timed out after 100ms waiting for txid 91 of generation 0000000000000001 on 'other.db'", json.GetProperty("error").GetString());
+    }
+
+    /// <summary>Load balancers' health checks often use HEAD.</summary>
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/status")]
+    [InlineData("/cluster")]
+    [InlineData("/")]
+    public async Task The_read_only_documents_answer_HEAD_like_GET_without_a_body(string path)
+    {
+        using var get = await Http.GetAsync(path);
+        using var head = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        Assert.Equal(get.StatusCode, head.StatusCode);
+        Assert.Equal(get.Content.Headers.ContentType?.MediaType, head.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.NotEmpty(await get.Content.ReadAsByteArrayAsync());
+    }
+
     [Theory]
     [InlineData("", "missing")]
     [InlineData("?timeout=1s", "missing")]
