@@ -92,6 +92,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
     private long _stalls;
+    /// <summary>Bytes of page data received by resyncs, over the cluster or fetched over HTTP.</summary>
+    private long _resyncBytes;
     // Members removed from the cluster: this node's failure detector stops watching them, so they read as available.
     private readonly HashSet<Address> _removed = new();
     private long? _primaryUnreachableSince;
@@ -239,6 +241,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             {
                 _resyncProgressAt = Stopwatch.GetTimestamp();
                 _resyncProgress?.Received(p);
+                _resyncBytes += p.Pages.Sum(page => (long)page.Data.Length);
             }
             _applier.Forward(p);
         });
@@ -247,6 +250,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             if (f.Session != _resync?.Session) return;
             _resyncProgressAt = Stopwatch.GetTimestamp();
             _resyncProgress?.Fetched(f.FirstPage, f.Bytes);
+            _resyncBytes += f.Bytes;
         });
         // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
         Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
@@ -726,6 +730,13 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             _appliedAt is { } appliedAt ? Stopwatch.GetElapsedTime(appliedAt) : null));
     }
 
+    /// <summary>The size of the replica's WAL file (0 when there is none).</summary>
+    private long WalBytes()
+    {
+        var wal = new FileInfo(_settings.Path + "-wal");
+        return wal.Exists ? wal.Length : 0;
+    }
+
     private DatabaseStatus ReplicaStatus()
     {
         var heartbeat = _lastHeartbeat;
@@ -748,7 +759,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             problem = $"stalled: {lagTxids} txids behind the primary, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {_replicaProblem ?? WaitingFor()}";
         else if (behind > _settings.MaxLag)
             problem = $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
-        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, 0, _localWrites, 0, _stalls);
+        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, WalBytes(), _localWrites,
+            _resyncBytes, _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
             state, _replicaStateSince, _resync is null ? null : _resyncProgress?.View(), _lastScrub);
