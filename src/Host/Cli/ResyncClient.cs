@@ -41,7 +41,7 @@ public static class ResyncClient
         }
         catch (HttpRequestException e)
         {
-            await error.WriteLineAsync($"litecast resync: cannot reach {url}: {e.Message}");
+            await error.WriteLineAsync($"litecast resync: cannot reach {url}: {AdminHttpClient.Describe(e)}");
             return 1;
         }
         output.MarkupLine($"resync of [bold]{Markup.Escape(command.Database)}[/] started on {Markup.Escape(command.Url.ToString())}");

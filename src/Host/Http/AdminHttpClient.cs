@@ -27,4 +27,19 @@ public static class AdminHttpClient
         if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }
+
+    /// <summary>
+    /// A failed request in words: its message and its causes' (.NET says "see inner exception" for a failed TLS
+    /// handshake), and for a certificate that is not trusted, how to trust it.
+    /// </summary>
+    public static string Describe(Exception e)
+    {
+        var messages = new List<string>();
+        for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+            if (!messages.Contains(cause.Message)) messages.Add(cause.Message);
+        var text = string.Join(": ", messages);
+        if (e.GetBaseException() is System.Security.Authentication.AuthenticationException)
+            text += " (the node's certificate is not trusted here: give the cluster's CA with -ca, or tls.ca in the config)";
+        return text;
+    }
 }

@@ -81,6 +81,10 @@ public sealed class AdminSecurityTests : IDisposable
         var other = Path.Combine(_dir, "other");
         CertificateAuthority.CreateCa(other, "Other CA");
         using var stranger = AdminHttpClient.Create(TlsFiles.LoadAuthority(Path.Combine(other, "ca.pem")), Token, TimeSpan.FromSeconds(30));
-        await Assert.ThrowsAsync<HttpRequestException>(() => stranger.GetAsync(status));
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => stranger.GetAsync(status));
+        // In words: .NET's own message only says "see inner exception".
+        var described = AdminHttpClient.Describe(refused);
+        Assert.Contains(refused.InnerException!.Message, described);
+        Assert.EndsWith("(the node's certificate is not trusted here: give the cluster's CA with -ca, or tls.ca in the config)", described);
     }
 }
