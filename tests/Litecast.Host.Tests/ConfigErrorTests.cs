@@ -146,6 +146,18 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Contains("'x' is already used by dbs[0]", e.Message);
     }
 
+    /// <summary>YamlDotNet places a tab indent at the start of the enclosing mapping (1:1 for the top level).</summary>
+    [Fact]
+    public void ATabInTheIndentationIsReportedOnItsLine()
+    {
+        var e = _t.Fail("addr: \":9090\"\ndbs:\n\t- path: /x\n");
+        At(e, 3, 1, null);
+        Assert.Contains("malformed YAML", e.Message);
+
+        e = _t.Fail("dbs:\n  - path: /x\n    upstream:\n  \t  url: http://a\n");
+        At(e, 4, 3, null);
+    }
+
     [Fact]
     public void AnAliasWithoutItsAnchorIsMalformedYaml()
     {

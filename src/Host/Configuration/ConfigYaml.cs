@@ -163,6 +163,19 @@ internal static class ConfigYaml
     /// alias is checked, and located, like the node itself (the deserializer would hand over the object it read there,
     /// whatever shape the key needs).
     /// </summary>
+    /// <summary>The line and column (1-based) of the first tab in a line's indentation, if any.</summary>
+    private static (int Line, int Column)? FirstTabIndent(string text)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            var tab = lines[i].IndexOf('\t', 0, indent);
+            if (tab >= 0) return (i + 1, tab + 1);
+        }
+        return null;
+    }
+
     private static List<ParsingEvent> ReadEvents(string text, string file)
     {
         var events = new List<ParsingEvent>();
@@ -195,7 +208,12 @@ internal static class ConfigYaml
         }
         catch (YamlException e)
         {
-            throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, null, $"malformed YAML: {StripMark(e)}", e);
+            // YamlDotNet places "invalid tab as indentation" at the start of the enclosing mapping (1:1 for a
+            // top-level one): point at the first line indented with a tab instead.
+            var (line, column) = e.Message.Contains("tab", StringComparison.Ordinal) && FirstTabIndent(text) is { } tab
+                ? tab
+                : ((int)e.Start.Line, (int)e.Start.Column);
+            throw new ConfigException(file, line, column, null, $"malformed YAML: {StripMark(e)}", e);
         }
         int second = events.FindIndex(events.FindIndex(e => e is DocumentStart) + 1, e => e is DocumentStart);
         if (second >= 0)
