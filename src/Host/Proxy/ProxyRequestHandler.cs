@@ -108,9 +108,10 @@ public sealed class ProxyRequestHandler(
         metrics.Request(kind, RequestOutcome.ApplicationUnreachable);
         if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {
+            var message = $"the application at {_target} did not answer ({error}): {Describe(context)}";
+            log($"proxy: {context.Request.Method} {context.Request.Path}: {message}");
             context.Response.Clear();
-            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status502BadGateway,
-                $"the application at {_target} did not answer ({error}): {Describe(context)}");
+            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status502BadGateway, message);
         }
     }
 
@@ -146,9 +147,10 @@ public sealed class ProxyRequestHandler(
         metrics.Request(kind, RequestOutcome.PrimaryUnreachable);
         if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {
+            var message = $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried";
+            log($"proxy: {context.Request.Method} {context.Request.Path}: {message}");
             context.Response.Clear();
-            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable,
-                $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried");
+            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, message);
         }
     }
 

@@ -23,6 +23,7 @@ public sealed class ProxyRequestTests : IAsyncLifetime
     private readonly List<IAsyncDisposable> _servers = [];
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
     private readonly Prometheus.CollectorRegistry _metrics = Prometheus.Metrics.NewCustomRegistry();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
     private Uri _app = null!;
 
     public async Task InitializeAsync()
@@ -52,7 +53,7 @@ public sealed class ProxyRequestTests : IAsyncLifetime
             WaitTimeout = TimeSpan.FromMilliseconds(300),
         };
         var config = new LitecastConfig { Dbs = [FakeNode.Primary, FakeNode.Replica], Proxy = adjust?.Invoke(proxy) ?? proxy };
-        var server = ProxyServer.Build(config, _node, _metrics, _ => { });
+        var server = ProxyServer.Build(config, _node, _metrics, _log.Enqueue);
         await server.StartAsync();
         _servers.Add(server);
         return server.Urls.Single();
@@ -183,6 +184,8 @@ public sealed class ProxyRequestTests : IAsyncLifetime
         var read = await _http.GetAsync(new Uri(proxy, "/rows"));
         Assert.Equal(HttpStatusCode.BadGateway, read.StatusCode);
         Assert.StartsWith($"the application at {closed.GetLeftPart(UriPartial.Authority)} did not answer (Request)", Error(await read.Content.ReadAsStringAsync()));
+        // One line in the log, not YARP's warning with its stack trace.
+        Assert.StartsWith($"proxy: GET /rows: the application at {closed.GetLeftPart(UriPartial.Authority)} did not answer (Request)", Assert.Single(_log));
     }
 
     private static int FreePort()
