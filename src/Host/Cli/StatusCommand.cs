@@ -159,14 +159,14 @@ public static class StatusClient
     public static void Render(StatusResponse status, IAnsiConsole output) => output.Write(View(status));
 
     /// <summary>The node, its databases (with each primary's replicas under it, a bar per resync in flight and the last
-    /// scrub's verdict) and the SQLite version.</summary>
+    /// scrub's verdict), the SQLite version and the cluster's members.</summary>
     public static IRenderable View(StatusResponse status)
     {
         var node = new Markup($"[bold]node[/] {Markup.Escape(status.Node)}");
         if (status.Dbs.Count == 0)
             return new Rows(node, new Text("no databases configured"));
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var column in new[] { "DATABASE", "ROLE", "GENERATION", "TXID", "LAG", "HEALTH" })
+        foreach (var column in new[] { "DATABASE", "ROLE", "GENERATION", "TXID", "LAG", "STATE", "HEALTH" })
             table.AddColumn(new TableColumn(column).NoWrap());
         table.Columns[3].RightAligned();
         foreach (var db in status.Dbs)
@@ -177,12 +177,13 @@ public static class StatusClient
                 Cell(db.Generation),
                 Cell(db.Txid.ToString(CultureInfo.InvariantCulture)),
                 Cell(db.Role == "primary" ? "-" : Lag(db.LagMs, db.LagTxids)),
+                Cell(db.State ?? "-"),
                 db.Healthy ? new Markup("[green]ok[/]") : new Markup($"[red]UNHEALTHY[/] {Markup.Escape(db.Problem ?? "")}"));
             if (db.Resync is { } resync)
-                table.AddRow(Cell("  resync"), new Markup(ResyncBar(resync)), Cell(""), Cell(""), Cell(""), Cell(""));
+                table.AddRow(Cell("  resync"), new Markup(ResyncBar(resync)), Cell(""), Cell(""), Cell(""), Cell(""), Cell(""));
             if (db.LastScrub is { } scrub)
                 table.AddRow(Cell("  scrub"), new Markup(scrub.Sound ? "[green]sound[/]" : "[red]DAMAGED[/]"), Cell(""),
-                    Cell(scrub.Txid.ToString(CultureInfo.InvariantCulture)), Cell(""),
+                    Cell(scrub.Txid.ToString(CultureInfo.InvariantCulture)), Cell(""), Cell(""),
                     Cell($"{scrub.Pages.ToString(CultureInfo.InvariantCulture)} pages, {Ago(scrub.At)}"));
             foreach (var replica in db.Replicas ?? [])
             {
@@ -193,12 +194,16 @@ public static class StatusClient
                     Cell(""),
                     Cell(replica.Txid.ToString(CultureInfo.InvariantCulture)),
                     Cell(Lag(replica.LagMs, behind)),
+                    Cell(replica.State ?? ""),
                     Cell($"last seen {Ago(replica.LastSeen)}"));
             }
         }
         var versions = status.Dbs.Select(d => d.SqliteVersion).OfType<string>().Distinct()
             .Select(version => new Text($"primary SQLite version: {version}"));
-        return new Rows([node, table, .. versions]);
+        var members = status.Members.Select(m => new Markup(
+            $"member {Markup.Escape(m.Address)} ({Markup.Escape(m.Roles.Count == 0 ? "replica" : string.Join(", ", m.Roles))}), {Markup.Escape(m.Status)}, "
+            + (m.Reachable ? "reachable" : "[red]UNREACHABLE[/]")));
+        return new Rows([node, table, .. versions, .. members]);
     }
 
     /// <summary>A resync's progress as one line: a bar, the share of pages done, MB fetched, rate and time left.</summary>

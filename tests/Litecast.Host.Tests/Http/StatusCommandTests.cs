@@ -37,12 +37,16 @@ public sealed class StatusCommandTests(ITestOutputHelper log)
         Assert.Contains(" 90 ", replica);
         Assert.Contains("1.5s (10 tx)", replica);
         Assert.Contains("UNHEALTHY lag 15s exceeds max-lag 10s", replica);
+        Assert.Contains(" stalled ", replica);
         var r1 = Assert.Single(lines, l => l.Contains("akka.tcp://litecast@r1:4053"));
         Assert.Contains(" 98 ", r1);
         Assert.Contains("12.5ms (2 tx)", r1);
         var r2 = Assert.Single(lines, l => l.Contains("akka.tcp://litecast@r2:4053"));
         Assert.Contains("resyncing", r2);
         Assert.Contains(" 95 ", r2);
+        Assert.Contains(" following ", r1);
+        // The cluster's members, as /status lists them.
+        Assert.Contains("member akka.tcp://litecast@node1:4053 (primary), up, reachable", text);
         // Replicas are listed under their primary, before the next database.
         Assert.True(Array.IndexOf(lines, app) < Array.IndexOf(lines, r1));
         Assert.True(Array.IndexOf(lines, r2) < Array.IndexOf(lines, replica));
