@@ -146,6 +146,23 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Contains("'x' is already used by dbs[0]", e.Message);
     }
 
+    /// <summary>A replica pointed at its own admin endpoint asked itself for the primary forever (found by a black-box
+    /// review); it is a config error at the url.</summary>
+    [Fact]
+    public void AnUpstreamThatIsThisNodesOwnAddrIsRefused()
+    {
+        var e = _t.Fail("addr: \":9090\"\ndbs:\n  - path: /d\n    upstream:\n      url: http://localhost:9090\n");
+        At(e, 5, 12, "dbs[0].upstream.url");
+        Assert.Contains("'http://localhost:9090' is this node's own admin endpoint (addr ':9090'); point it at the primary's", e.Message);
+
+        e = _t.Fail("addr: \"127.0.0.1:9090\"\ndbs:\n  - path: /d\n    upstream: {url: \"http://127.0.0.1:9090\"}\n");
+        Assert.Equal("dbs[0].upstream.url", e.Key);
+
+        // Another address, or another port, on this machine can be another node's.
+        Assert.NotNull(_t.Load("addr: \"127.0.0.2:9090\"\ndbs:\n  - path: /d\n    upstream: {url: \"http://127.0.0.1:9090\"}\n").Dbs[0].Upstream);
+        Assert.NotNull(_t.Load("addr: \":9091\"\ndbs:\n  - path: /d\n    upstream: {url: \"http://localhost:9090\"}\n").Dbs[0].Upstream);
+    }
+
     /// <summary>YamlDotNet places a tab indent at the start of the enclosing mapping (1:1 for the top level).</summary>
     [Fact]
     public void ATabInTheIndentationIsReportedOnItsLine()

@@ -161,6 +161,7 @@ public static class ConfigLoader
                 Proxy = ReadProxy(top.Proxy, dbs),
             };
             CheckListenersDistinct(config, top, document.Start);
+            CheckUpstreamIsNotThisNode(config, entries);
             return config;
         }
 
@@ -497,6 +498,32 @@ public static class ConfigLoader
                 names[dbs[i].Name] = i;
             }
         }
+
+        /// <summary>
+        /// An upstream naming this node's own admin endpoint (a loopback host, or the host <c>addr</c> binds, on
+        /// <c>addr</c>'s port) would make the node ask itself for the primary's cluster address forever.
+        /// </summary>
+        private void CheckUpstreamIsNotThisNode(LitecastConfig config, List<Located<DbSection>> entries)
+        {
+            if (config.Addr is not { } addr) return;
+            for (int i = 0; i < config.Dbs.Count; i++)
+            {
+                if (config.Dbs[i].Upstream?.Url is not { } url || url.Port != addr.Port) continue;
+                var host = url.Host.Trim('[', ']');
+                var self = addr.Host is null || ClusterConfig.IsWildcard(addr.Host)
+                    ? host == "localhost" || IsLoopback(host)
+                    : SameHost(addr.Host.Trim('[', ']'), host);
+                if (!self) continue;
+                throw Error(entries[i].Value!.Upstream!.Value!.Url!.Start, $"dbs[{i}].upstream.url",
+                    $"dbs[{i}].upstream.url: '{url.OriginalString}' is this node's own admin endpoint (addr '{(addr.Host ?? "")}:{addr.Port}'); point it at the primary's");
+            }
+        }
+
+        private static bool IsLoopback(string host) => System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip);
+
+        /// <summary>The same host as written, or <c>localhost</c> and a loopback address.</summary>
+        private static bool SameHost(string a, string b) =>
+            string.Equals(a, b, StringComparison.OrdinalIgnoreCase) || a == "localhost" && IsLoopback(b) || b == "localhost" && IsLoopback(a);
 
         private void CheckOneCluster(List<DbConfig> dbs, List<Located<DbSection>> entries)
         {
