@@ -46,5 +46,11 @@ public class PrimaryDownTests(ITestOutputHelper output)
             await Task.Delay(500);
         }
         Assert.Equal("50", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+
+        // A file deleted meanwhile holds nothing: no wait is answered from it.
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.ReplicaDb(0) + suffix);
+        var gone = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, gone.StatusCode);
+        Assert.Equal(0, (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("txid").GetInt64());
     }
 }

@@ -166,8 +166,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// </summary>
     public async Task<TxidReached?> WaitAsync(DbConfig db, ulong txid, ulong? generation, TimeSpan timeout, CancellationToken cancellation) =>
         await AskUntilAsync(db, remaining => new WaitForTxid(txid, remaining, generation), Deadline(timeout), cancellation,
-            whileAbsent: () => _copiesAtStop.TryGetValue(db.Name, out var copy) && copy.Reached(txid, generation)
-                ? new TxidReached(copy.Generation, copy.Txid) : null) as TxidReached;
+            whileAbsent: () => CopyAtStop(db) is { } copy && copy.Reached(txid, generation) ? new TxidReached(copy.Generation, copy.Txid) : null)
+        as TxidReached;
 
     /// <summary>
     /// Waits for replicas to apply <paramref name="txid"/>, for at most <paramref name="timeout"/>, across node
@@ -244,10 +244,15 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         return await actor.Ask<object>(message, timeout, cancellation);
     }
 
+    /// <summary>Where the replica's copy stood when its last incarnation's actor stopped, while its file is still there
+    /// (deleted meanwhile, it holds nothing until the next incarnation resyncs it).</summary>
+    private ReplicaCopyAtStop? CopyAtStop(DbConfig db) =>
+        _copiesAtStop.GetValueOrDefault(db.Name) is { } copy && File.Exists(db.Path) ? copy : null;
+
     /// <summary>A database whose actor is not running: a replica's copy as its last incarnation left it, if one ran.</summary>
     private DatabaseStatus Disconnected(DbConfig db)
     {
-        var copy = _copiesAtStop.GetValueOrDefault(db.Name);
+        var copy = CopyAtStop(db);
         return new(db.Name, db.Path, db.Role == DbRole.Primary ? "primary" : "replica", copy?.Generation ?? 0, copy?.Txid ?? 0,
             copy?.Hash ?? 0, null, null, [], false, _problem ?? "the node is joining its cluster", new DatabaseCounters(0, 0, 0, 0, 0, 0, 0), null,
             copy is null ? null : ReplicaStates.Disconnected);
