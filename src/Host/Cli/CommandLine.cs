@@ -208,6 +208,7 @@ public static class CommandLine
 
     private static readonly Option<string?> Config = new("-config", "--config")
     {
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-config needs a non-empty path"),
     };
 
@@ -216,53 +217,57 @@ public static class CommandLine
 
     private static readonly Option<Uri> Url = new("-url", "--url")
     {
+        Arity = ArgumentArity.OneOrMore,
         DefaultValueFactory = _ => new Uri(DefaultStatusUrl),
-        CustomParser = result =>
+        CustomParser = result => Last(result, raw =>
         {
-            string raw = result.Tokens[0].Value;
             var url = ParseStatusUrl(raw);
             if (url is null) result.AddError($"invalid -url '{raw}' (expected e.g. http://host:9090)");
             return url;
-        },
+        }),
     };
 
     private static readonly Option<string> Dir = new("-dir", "--dir")
     {
         DefaultValueFactory = _ => DefaultDemoDir,
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-dir needs a non-empty path"),
     };
 
     private static readonly Option<HttpAddress> Addr = new("-addr", "--addr")
     {
+        Arity = ArgumentArity.OneOrMore,
         DefaultValueFactory = _ => HttpAddress.TryParse(DefaultDemoAddr, out string? _)!,
-        CustomParser = result =>
+        CustomParser = result => Last(result, text =>
         {
-            var addr = HttpAddress.TryParse(result.Tokens[0].Value, out string? error);
+            var addr = HttpAddress.TryParse(text, out string? error);
             if (addr is null) result.AddError($"-addr: {error}");
             return addr;
-        },
+        }),
     };
 
     // Absent: null, run until Ctrl-C.
     private static readonly Option<TimeSpan?> Duration = new("-duration", "--duration")
     {
-        CustomParser = result =>
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result => Last(result, text =>
         {
-            string text = result.Tokens[0].Value;
             if (ValueParsers.TryParseDuration(text, out var duration, out string? error) && duration > TimeSpan.Zero)
                 return duration;
             result.AddError($"-duration: {error ?? "must be positive"} ('{text}')");
-            return null;
-        },
+            return (TimeSpan?)null;
+        }),
     };
 
     private static readonly Option<string?> Token = new("-token", "--token")
     {
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-token needs a non-empty value"),
     };
 
     private static readonly Option<string?> Ca = new("-ca", "--ca")
     {
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-ca needs a non-empty path"),
     };
 
@@ -275,11 +280,13 @@ public static class CommandLine
 
     private static readonly Option<string?> Out = new("-out", "--out")
     {
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-out needs a non-empty path"),
     };
 
     private static readonly Option<string?> Name = new("-name", "--name")
     {
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result => NonEmpty(result, "-name needs a non-empty value"),
     };
 
@@ -361,7 +368,8 @@ public static class CommandLine
     /// <summary>
     /// Parses <c>COMMAND [flags]</c> with System.CommandLine, then reports the first problem found in this order, in
     /// Go's flag package's words: a help flag wins over every error; then an unknown flag, a boolean flag's invalid
-    /// value, a flag without its value or given twice, a stray argument, and last a value its option rejected.
+    /// value, a flag without its value, a stray argument, and last a value its option rejected. A flag given twice takes
+    /// its last value, as in Go.
     /// </summary>
     private static CliCommand ParseCommand(Command command, IReadOnlyList<string> args)
     {
@@ -396,8 +404,6 @@ public static class CommandLine
                 continue;
             if (given.Tokens.Count < given.IdentifierTokenCount * option.Arity.MinimumNumberOfValues)
                 return new CliUsageError($"flag needs an argument: {option.Name}", usage);
-            if (given.IdentifierTokenCount > 1 && option.Arity.MaximumNumberOfValues <= 1)
-                return new CliUsageError($"flag given twice: {option.Name}", usage);
         }
 
         if (command.Name == "help")
@@ -511,10 +517,17 @@ public static class CommandLine
         return (rewritten, invalidBoolean);
     }
 
-    private static string? NonEmpty(ArgumentResult result, string error)
+    private static string? NonEmpty(ArgumentResult result, string error) => Last(result, value =>
     {
-        string value = result.Tokens[0].Value;
         if (value.Length == 0) result.AddError(error);
+        return value;
+    });
+
+    /// <summary>Go's flag package sets a flag at each occurrence: every value given is checked, the last one wins.</summary>
+    private static T Last<T>(ArgumentResult result, Func<string, T> parse)
+    {
+        T value = default!;
+        foreach (var token in result.Tokens) value = parse(token.Value);
         return value;
     }
 

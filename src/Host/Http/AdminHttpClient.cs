@@ -36,7 +36,7 @@ public static class AdminHttpClient
     {
         var messages = new List<string>();
         for (Exception? cause = e; cause is not null; cause = cause.InnerException)
-            if (!messages.Contains(cause.Message)) messages.Add(cause.Message);
+            if (!messages.Any(m => m.Contains(cause.Message, StringComparison.Ordinal))) messages.Add(cause.Message);
         var text = string.Join(": ", messages);
         if (e.GetBaseException() is System.Security.Authentication.AuthenticationException)
             text += " (the node's certificate is not trusted here: give the cluster's CA with -ca, or tls.ca in the config)";
