@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 
 namespace Litecast.Actors;
@@ -15,10 +14,9 @@ internal sealed class TxidWaiters
     public static bool Answers(ulong generation, ulong txid, ulong currentGeneration, ulong wantedTxid, ulong? wantedGeneration) =>
         txid >= wantedTxid && generation != 0 && generation == currentGeneration && (wantedGeneration is null || wantedGeneration == generation);
 
-    private readonly List<(WaitForTxid Request, IActorRef ReplyTo, long Deadline)> _waiting = [];
+    private readonly Waiters<WaitForTxid> _waiting = new();
 
-    public void Add(WaitForTxid request, IActorRef replyTo) =>
-        _waiting.Add((request, replyTo, Stopwatch.GetTimestamp() + (long)(request.Timeout.TotalSeconds * Stopwatch.Frequency)));
+    public void Add(WaitForTxid request, IActorRef replyTo) => _waiting.Add(request, replyTo, request.Timeout);
 
     /// <summary>
     /// Answers every waiter that the local copy, at <paramref name="txid"/> of <paramref name="generation"/>, has
@@ -26,18 +24,6 @@ internal sealed class TxidWaiters
     /// generation as this node knows it (<paramref name="currentGeneration"/>, 0 while unknown), and in the one the
     /// waiter names, if it names one.
     /// </summary>
-    public void Answer(ulong generation, ulong txid, ulong currentGeneration)
-    {
-        if (_waiting.Count == 0) return;
-        var now = Stopwatch.GetTimestamp();
-        _waiting.RemoveAll(w =>
-        {
-            if (Answers(generation, txid, currentGeneration, w.Request.Txid, w.Request.Generation))
-            {
-                w.ReplyTo.Tell(new TxidReached(generation, txid));
-                return true;
-            }
-            return now > w.Deadline;
-        });
-    }
+    public void Answer(ulong generation, ulong txid, ulong currentGeneration) =>
+        _waiting.Answer(w => Answers(generation, txid, currentGeneration, w.Txid, w.Generation) ? new TxidReached(generation, txid) : null);
 }

@@ -41,8 +41,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     /// both monotonic timestamps of <see cref="DatabaseSettings.Clock"/>, and its database actor.</summary>
     private sealed record HeardReplica(ReplicaView View, long HeardAt, long ProgressAt, IActorRef Replica);
 
-    /// <summary>Asks waiting for replicas to apply a txid (<see cref="WaitForReplicas"/>), with their monotonic deadlines.</summary>
-    private readonly List<(WaitForReplicas Request, IActorRef ReplyTo, long Deadline)> _replicaWaiters = [];
+    /// <summary>Asks waiting for replicas to apply a txid (<see cref="WaitForReplicas"/>).</summary>
+    private readonly Waiters<WaitForReplicas> _replicaWaiters = new();
 
     public PrimaryDatabaseActor(DatabaseSettings settings, IActorRef mediator)
     {
@@ -224,36 +224,29 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             Sender.Tell(new DatabaseRequestRefused(_waitingFor ?? "the primary is starting", Transient: true));
             return;
         }
-        if (ReplicasAt(state.Generation, request.Txid) >= request.Replicas)
+        if (Reached(request, state.Generation) is { } reached)
         {
-            Sender.Tell(new ReplicasReached(state.Generation, request.Txid));
+            Sender.Tell(reached);
             return;
         }
-        _replicaWaiters.Add((request, Sender, Stopwatch.GetTimestamp() + (long)(request.Timeout.TotalSeconds * Stopwatch.Frequency)));
+        _replicaWaiters.Add(request, Sender, request.Timeout);
         var wanted = new ReplicaReportWanted(_settings.Name, request.Txid);
         foreach (var replica in _replicas.Values.Where(r => r.View.Generation != state.Generation || r.View.Txid < request.Txid))
             replica.Replica.Tell(wanted);
     }
 
-    /// <summary>How many replicas have reported <paramref name="txid"/> or later of <paramref name="generation"/>.</summary>
-    private int ReplicasAt(ulong generation, ulong txid) =>
-        _replicas.Values.Count(r => r.View.Generation == generation && r.View.Txid >= txid);
+    /// <summary>The answer to <paramref name="request"/> once enough replicas have reported its txid (or later) of
+    /// <paramref name="generation"/>; null before.</summary>
+    private ReplicasReached? Reached(WaitForReplicas request, ulong generation) =>
+        _replicas.Values.Count(r => r.View.Generation == generation && r.View.Txid >= request.Txid) >= request.Replicas
+            ? new ReplicasReached(generation, request.Txid)
+            : null;
 
     /// <summary>Answers every waiter that enough replicas have reached in the current generation, and forgets those
     /// whose asker has given up.</summary>
     private void AnswerReplicaWaiters()
     {
-        if (_replicaWaiters.Count == 0 || _state is not { Ready: true } state) return;
-        var now = Stopwatch.GetTimestamp();
-        _replicaWaiters.RemoveAll(w =>
-        {
-            if (ReplicasAt(state.Generation, w.Request.Txid) >= w.Request.Replicas)
-            {
-                w.ReplyTo.Tell(new ReplicasReached(state.Generation, w.Request.Txid));
-                return true;
-            }
-            return now > w.Deadline;
-        });
+        if (_state is { Ready: true } state) _replicaWaiters.Answer(w => Reached(w, state.Generation));
     }
 
     /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or
@@ -266,8 +259,11 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (view.Generation == generation && view.Txid >= txid) return ReplicaStates.Following;
         // Stalled: behind for as long as without progress. A replica idle for minutes is not stalled the moment a
         // commit is published; the first batch it lacks must have waited too.
-        var behindFor = view.Generation == generation && _state?.FirstPublishedAfter(view.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.MaxValue;
-        if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter && behindFor > ReplicaSilentAfter) return ReplicaStates.Stalled;
+        var behindFor = view.Generation == generation && _state?.FirstPublishedAfter(view.Txid) is { } next
+            ? Stopwatch.GetElapsedTime(next)
+            : TimeSpan.MaxValue;
+        if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter && behindFor > ReplicaSilentAfter)
+            return ReplicaStates.Stalled;
         return view.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
 

@@ -92,8 +92,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
     private long _stalls;
-    /// <summary>Bytes of page data received by resyncs, over the cluster or fetched over HTTP.</summary>
-    private long _resyncBytes;
+    /// <summary>Bytes of page data received by the resync sessions before the last one (<see cref="_resyncProgress"/>
+    /// counts the last one's).</summary>
+    private long _resyncBytesBefore;
     // Members removed from the cluster: this node's failure detector stops watching them, so they read as available.
     private readonly HashSet<Address> _removed = new();
     private long? _primaryUnreachableSince;
@@ -241,7 +242,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             {
                 _resyncProgressAt = Stopwatch.GetTimestamp();
                 _resyncProgress?.Received(p);
-                _resyncBytes += p.Pages.Sum(page => (long)page.Data.Length);
             }
             _applier.Forward(p);
         });
@@ -250,7 +250,6 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             if (f.Session != _resync?.Session) return;
             _resyncProgressAt = Stopwatch.GetTimestamp();
             _resyncProgress?.Fetched(f.FirstPage, f.Bytes);
-            _resyncBytes += f.Bytes;
         });
         // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
         Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
@@ -297,7 +296,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<ReportDue>(_ => ReportPosition());
         Receive<ReplicaReportWanted>(wanted =>
         {
-            if (_reportWanted is null || _reportWanted < wanted.Txid) _reportWanted = wanted.Txid;
+            _reportWanted = Math.Max(_reportWanted ?? 0, wanted.Txid);
             if (_position is not null && _position.Txid >= wanted.Txid) ReportWanted();
         });
         Receive<WaitForTxid>(w =>
@@ -648,6 +647,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
         _resyncProgressAt = _resync.Value.Since;
+        _resyncBytesBefore += _resyncProgress?.BytesReceived ?? 0;
         _resyncProgress = new ResyncProgress(Applier.ResyncRangesInFlight);
         _resyncLoggedAt = _resync.Value.Since;
         _resyncs++;
@@ -760,7 +760,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         else if (behind > _settings.MaxLag)
             problem = $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, WalBytes(), _localWrites,
-            _resyncBytes, _stalls);
+            _resyncBytesBefore + (_resyncProgress?.BytesReceived ?? 0), _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,
             state, _replicaStateSince, _resync is null ? null : _resyncProgress?.View(), _lastScrub);

@@ -19,6 +19,9 @@ internal sealed class ResyncProgress(int rangesInFlight)
     private int _pageSize;
     private long _bytesReceived;
 
+    /// <summary>Bytes of page data received so far, over the cluster or fetched.</summary>
+    public long BytesReceived => _bytesReceived;
+
     public void Offered(ResyncOffer offer)
     {
         _pagesTotal = offer.PageCount;

@@ -106,21 +106,12 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         ?? _config.Dbs.FirstOrDefault(d => d.Path == nameOrPath || d.Path == "/" + nameOrPath.TrimStart('/'))
         ?? _config.Dbs.FirstOrDefault(d => string.Equals(System.IO.Path.GetFileName(d.Path), nameOrPath, StringComparison.OrdinalIgnoreCase));
 
-    public async Task<DatabaseStatus> StatusAsync(DbConfig db, CancellationToken cancellation)
-    {
-        if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor) return Disconnected(db);
-        var ask = actor.Ask<DatabaseStatus>(GetDatabaseStatus.Instance, AskTimeout, cancellation);
-        // An incarnation being downed stops answering for seconds before its system is gone: answer without it.
-        if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) return Disconnected(db);
-        try
-        {
-            return await ask;
-        }
-        catch (AskTimeoutException)
-        {
-            return Disconnected(db);
-        }
-    }
+    /// <remarks>A database whose actor is not running, or does not answer within <see cref="AskTimeout"/>, is shown
+    /// <see cref="Disconnected"/> at once; so is one whose incarnation is being downed (it stops answering for seconds
+    /// before its system is gone).</remarks>
+    public async Task<DatabaseStatus> StatusAsync(DbConfig db, CancellationToken cancellation) =>
+        await AskUntilAsync(db, _ => GetDatabaseStatus.Instance, Deadline(AskTimeout), cancellation, whileAbsent: () => Disconnected(db))
+            as DatabaseStatus ?? Disconnected(db);
 
     /// <summary>
     /// Asks the primary for its bookmark. A request caught by a tailer restart fails (the tailer answers with its
@@ -129,7 +120,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// </summary>
     public async Task<WalSynced> SyncAsync(DbConfig db, CancellationToken cancellation)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(AskTimeout.TotalSeconds * Stopwatch.Frequency);
+        var deadline = Deadline(AskTimeout);
         while (true)
         {
             object answer;
@@ -198,7 +189,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         {
             var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
             if (remaining <= TimeSpan.Zero) return null;
-            if (_current is not { } incarnation || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
+            // An incarnation whose system has terminated is gone, though the loop may not have replaced it yet.
+            if (_current is not { } incarnation || incarnation.System.WhenTerminated.IsCompleted
+                || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
             {
                 if (whileAbsent?.Invoke() is { } answer) return answer;
                 await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
