@@ -106,13 +106,7 @@ public sealed class ProxyRequestHandler(
             return;
         }
         metrics.Request(kind, RequestOutcome.ApplicationUnreachable);
-        if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
-        {
-            var message = $"the application at {_target} did not answer ({error}): {Describe(context)}";
-            log($"proxy: {context.Request.Method} {context.Request.Path}: {message}");
-            context.Response.Clear();
-            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status502BadGateway, message);
-        }
+        await ForwardFailedAsync(context, StatusCodes.Status502BadGateway, $"the application at {_target} did not answer ({error}): {Describe(context)}");
     }
 
     private async Task ToPrimaryAsync(HttpContext context, RequestKind kind)
@@ -145,13 +139,21 @@ public sealed class ProxyRequestHandler(
         }
         locator.Forget();
         metrics.Request(kind, RequestOutcome.PrimaryUnreachable);
-        if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
-        {
-            var message = $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried";
-            log($"proxy: {context.Request.Method} {context.Request.Path}: {message}");
-            context.Response.Clear();
-            await ProxyAnswers.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, message);
-        }
+        await ForwardFailedAsync(context, StatusCodes.Status503ServiceUnavailable,
+            $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried");
+    }
+
+    /// <summary>
+    /// A request YARP could not forward, unless the client went away: one log line (YARP's own warning, with a stack
+    /// trace, is filtered out), and the answer <paramref name="status"/> when the application's had not begun.
+    /// </summary>
+    private async Task ForwardFailedAsync(HttpContext context, int status, string message)
+    {
+        if (context.RequestAborted.IsCancellationRequested) return;
+        log($"proxy: {context.Request.Method} {context.Request.Path}: {message}");
+        if (context.Response.HasStarted) return;
+        context.Response.Clear();
+        await ProxyAnswers.ErrorAsync(context, status, message);
     }
 
     private static bool IsStream(HttpRequest request) =>
