@@ -21,7 +21,9 @@ internal static class ReplicateRunner
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
         try
         {
-            ClusterPortCheck.EnsureFree(config.Cluster.Host, config.Cluster.EffectivePort(config.PrimaryDbs.Any()));
+            ListenCheck.EnsureCanListen("cluster.host", "cluster.port", config.Cluster.Host, config.Cluster.EffectivePort(config.PrimaryDbs.Any()));
+            if (config.Addr is { } admin) ListenCheck.EnsureCanListen("addr", "addr", admin.Host, admin.Port);
+            if (config.Proxy is { } proxied) ListenCheck.EnsureCanListen("proxy.addr", "proxy.addr", proxied.Addr.Host, proxied.Addr.Port);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
@@ -48,7 +50,7 @@ internal static class ReplicateRunner
             await stop.Task;
             Log("shutting down: leaving the cluster");
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or SocketException)
         {
             Log($"cannot start: {e.Message}");
             return 1;

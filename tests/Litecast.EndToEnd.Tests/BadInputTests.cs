@@ -97,6 +97,47 @@ public sealed class BadInputTests : IDisposable
         Assert.False(File.Exists(replica), "no replica file is created before the primary is reached");
     }
 
+    [Theory]
+    [InlineData("addr", "addr: 198.51.100.7 is not an address of this machine")]
+    [InlineData("proxy.addr", "proxy.addr: 198.51.100.7 is not an address of this machine")]
+    [InlineData("cluster.host", "cluster.host: 198.51.100.7 is not an address of this machine")]
+    [InlineData("addr in use", "addr: 127.0.0.1:{taken} is already in use by another process")]
+    public void AnAddressTheNodeCannotListenOnStopsItBeforeItTouchesTheDatabase(string what, string expected)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var db = Path.Combine(_dir, "app.db");
+        EndToEndCluster.Python($"""
+            import sqlite3
+            db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
+            db.execute("PRAGMA journal_mode = DELETE")
+            db.execute("CREATE TABLE t(x)")
+            db.close()
+            """);
+        const string Foreign = "198.51.100.7"; // TEST-NET-2: never an address of this machine
+        var addr = what switch { "addr" => $"{Foreign}:{Ports.Free()}", "addr in use" => $"127.0.0.1:{takenPort}", _ => $"127.0.0.1:{Ports.Free()}" };
+        var proxy = what == "proxy.addr" ? $"proxy: {{addr: \"{Foreign}:{Ports.Free()}\", target: \"localhost:{Ports.Free()}\", db: app.db}}\n" : "";
+        var path = Config($"""
+            addr: "{addr}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: {(what == "cluster.host" ? Foreign : "127.0.0.1")}
+              port: {Ports.Free()}
+            {proxy}
+            """);
+
+        var (code, output) = LitecastProcess.Run(_dir, "replicate", "-config", path);
+
+        Assert.Equal(1, code);
+        Assert.Contains("cannot start: " + expected.Replace("{taken}", takenPort.ToString()), output);
+        Assert.DoesNotContain("Unhandled exception", output);
+        Assert.Equal("delete", EndToEndCluster.ReadOnlyQuery(db, "PRAGMA journal_mode"));
+        Assert.False(File.Exists(db + "-wal"));
+        Assert.False(Directory.Exists(Path.Combine(_dir, ".app.db-litecast")), "no state directory is made");
+    }
+
     [Fact]
     public async Task PrimaryWaitsForTheApplicationToCreateTheDatabaseAndSwitchesItToWal()
     {
