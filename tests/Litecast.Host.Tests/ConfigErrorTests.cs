@@ -229,7 +229,7 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("checkpoint-threshold-pages: abc", "checkpoint-threshold-pages", "not a whole number")]
     [InlineData("checkpoint-threshold-pages: 0", "checkpoint-threshold-pages", "at least 1")]
     [InlineData("checkpoint-threshold-pages: -5", "checkpoint-threshold-pages", "at least 1")]
-    [InlineData("checkpoint-threshold-pages: 99999999999", "checkpoint-threshold-pages", "not a whole number")]
+    [InlineData("checkpoint-threshold-pages: 99999999999", "checkpoint-threshold-pages", "must be at most 2147483647 (got 99999999999)")]
     [InlineData("checkpoint-threshold-pages: 1.5", "checkpoint-threshold-pages", "not a whole number")]
     [InlineData("max-lag: 5", "max-lag", "missing unit")]
     [InlineData("max-lag: soon", "max-lag", "invalid duration")]
@@ -255,6 +255,58 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Equal($"dbs[0].{key}", e.Key);
         Assert.Contains($"dbs[0].{key}: ", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void AnUnclosedFlowCollectionIsMalformedYamlNotACrash()
+    {
+        // YamlDotNet's scanner throws InvalidOperationException, with no position, for this one.
+        var e = _t.Fail("auth:\n  token: [abc\ndbs:\n  - path: /tmp/x.db\n");
+        Assert.Contains("malformed YAML: a flow collection ('[' or '{') is not closed", e.Message);
+        Assert.Equal(2, e.Line);
+    }
+
+    [Theory]
+    [InlineData("*S3cretTok")]
+    [InlineData("[S3cretTok")]
+    public void AVariableThatBreaksTheYamlIsNamedAndItsValueNeverShown(string token)
+    {
+        _t.Env["LITECAST_TOKEN"] = token;
+        var e = _t.Fail("auth:\n  token: ${LITECAST_TOKEN}\ndbs:\n  - path: /tmp/x.db\n");
+        Assert.Contains("malformed YAML", e.Message);
+        Assert.DoesNotContain("S3cretTok", e.Message);
+        Assert.Equal(2, e.Line);
+    }
+
+    [Fact]
+    public void AnErrorNamesTheUnsetVariables()
+    {
+        _t.Env["SET"] = "1h";
+        var e = _t.Fail("dbs:\n  - path: /data/db\n    max-lag: $NOPE_UNSET\n    scrub-interval: ${SET}\n");
+        Assert.Equal("dbs[0].max-lag", e.Key);
+        Assert.EndsWith("dbs[0].max-lag: must not be empty (unset environment variables, expanded to nothing: $NOPE_UNSET)", e.Message);
+    }
+
+    [Fact]
+    public void ADatabasePathThatIsADirectoryIsRefused()
+    {
+        var e = _t.Fail($"dbs:\n  - path: {_t.Dir}\n");
+        At(e, 2, 11, "dbs[0].path");
+        Assert.Contains($"'{_t.Dir}' is a directory; give the path of the database file", e.Message);
+    }
+
+    [Fact]
+    public void ADatabasePathThatIsASymbolicLinkIsRefusedNamingItsTarget()
+    {
+        // SQLite follows the link and writes its WAL beside the target, where a primary's tailer would never look.
+        var target = Path.Combine(_t.Dir, "real.db");
+        File.WriteAllBytes(target, []);
+        var link = Path.Combine(_t.Dir, "link.db");
+        File.CreateSymbolicLink(link, "real.db");
+        var e = _t.Fail($"dbs:\n  - path: {link}\n");
+        At(e, 2, 11, "dbs[0].path");
+        Assert.Contains($"'{link}' is a symbolic link (to '{target}')", e.Message);
+        Assert.Equal(0, new FileInfo(target).Length);
     }
 
     [Theory]

@@ -58,6 +58,8 @@ public sealed class ProxyConfigTests : IDisposable
     [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8081\n", "proxy.db", "missing required key 'db'")]
     [InlineData("proxy:\n  addr: \"8080\"\n  target: localhost:8081\n  db: db\n", "proxy.addr", "proxy.addr: invalid address '8080'")]
     [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8081/app\n  db: db\n", "proxy.target", "is not the application's host:port")]
+    [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8080\n  db: db\n", "proxy.target", "is the proxy's own address (proxy.addr ':8080')")]
+    [InlineData("proxy:\n  addr: \"127.0.0.1:8080\"\n  target: http://127.0.0.1:8080\n  db: db\n", "proxy.target", "is the proxy's own address")]
     [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8081\n  db: other\n", "proxy.db", "no database named 'other' in dbs (names: db)")]
     [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8081\n  db: db\n  max-lag: 0s\n", "proxy.max-lag", "must be greater than zero")]
     [InlineData("proxy:\n  addr: \":8080\"\n  target: localhost:8081\n  db: db\n  wait-timeout: soon\n", "proxy.wait-timeout", "proxy.wait-timeout:")]

@@ -49,6 +49,17 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.Null(config.Auth);
     }
 
+    [Theory]
+    [InlineData("tls:\n", "tls", "tls: is empty; set cert:, key: and ca:, or remove 'tls:' to run without TLS")]
+    [InlineData("auth:\n", "auth", "auth: is empty; set token:, or remove 'auth:' to run without a token")]
+    public void AnEmptySecuritySectionIsAnErrorNotPlainHttp(string section, string key, string message)
+    {
+        var e = _t.Fail($"dbs: [{{path: /d}}]\n{section}");
+        Assert.Equal(key, e.Key);
+        Assert.Equal(2, e.Line);
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void AMissingTlsKeyIsNamed()
     {

@@ -105,9 +105,38 @@ public static class ConfigLoader
     public static LitecastConfig Parse(string text, string file, ConfigLoadOptions? options = null)
     {
         options ??= new ConfigLoadOptions();
+        var variables = new List<(string Name, string? Value)>();
         if (options.ExpandEnvironment)
-            text = EnvExpander.Expand(text, options.GetEnvironmentVariable);
-        return new Validator(file, options).Validate(ConfigYaml.Read(text, file));
+            text = EnvExpander.Expand(text, name =>
+            {
+                var value = options.GetEnvironmentVariable(name);
+                variables.Add((name, value));
+                return value;
+            });
+        try
+        {
+            return new Validator(file, options).Validate(ConfigYaml.Read(text, file));
+        }
+        catch (ConfigException e) when (variables.Count > 0)
+        {
+            throw WithVariables(e, variables);
+        }
+    }
+
+    /// <summary>
+    /// An error in expanded text, told in the file's own terms: a variable's value never appears in it (a token that
+    /// made the YAML malformed was quoted back by the parser), and the variables that were unset are named, since each
+    /// became an empty string.
+    /// </summary>
+    private static ConfigException WithVariables(ConfigException e, List<(string Name, string? Value)> variables)
+    {
+        var detail = e.Detail;
+        foreach (var (name, value) in variables.Where(v => v.Value is { Length: >= 3 }).OrderByDescending(v => v.Value!.Length))
+            detail = detail.Replace(value!, $"${{{name}}}", StringComparison.Ordinal);
+        var unset = variables.Where(v => v.Value is null).Select(v => "$" + v.Name).Distinct().ToList();
+        if (unset.Count > 0)
+            detail += $" (unset environment variables, expanded to nothing: {string.Join(", ", unset)})";
+        return detail == e.Detail ? e : new ConfigException(e.File, e.Line, e.Column, e.Key, detail, e.InnerException);
     }
 
     private static string Describe(string path)
@@ -213,6 +242,10 @@ public static class ConfigLoader
 
             var targetValue = Present(section.Target, "target", "this node's application, e.g. \"localhost:8081\"");
             var target = ReadProxyTarget(targetValue);
+            // Each request would be forwarded to the proxy itself, again and again until the connections run out.
+            if (Reaches(target, addr))
+                throw Error(targetValue.Start, "proxy.target",
+                    $"proxy.target: '{target.OriginalString}' is the proxy's own address (proxy.addr '{addr.Host ?? ""}:{addr.Port}'); point it at the application");
 
             var dbValue = Present(section.Db, "db", "the name of the database whose position the proxy tracks");
             string dbName = Required(dbValue, "proxy.db");
@@ -288,7 +321,10 @@ public static class ConfigLoader
 
         private TlsConfig? ReadTls(Located<TlsSection>? tls)
         {
-            if (tls is null || tls.Kind == NodeKind.Null) return null;
+            if (tls is null) return null;
+            // An empty section must not quietly mean no TLS: the node would serve plain HTTP to peers that expect HTTPS.
+            if (tls.Kind == NodeKind.Null)
+                throw Error(tls.Start, "tls", "tls: is empty; set cert:, key: and ca:, or remove 'tls:' to run without TLS");
             if (tls.Value is not { } section)
                 throw Error(tls.Start, "tls", "tls: expected a mapping (cert:, key:, ca:)");
             string RequiredFile(Located<string>? value, string key, string what) => value is null
@@ -310,7 +346,9 @@ public static class ConfigLoader
 
         private AuthConfig? ReadAuth(Located<AuthSection>? auth)
         {
-            if (auth is null || auth.Kind == NodeKind.Null) return null;
+            if (auth is null) return null;
+            if (auth.Kind == NodeKind.Null)
+                throw Error(auth.Start, "auth", "auth: is empty; set token:, or remove 'auth:' to run without a token");
             if (auth.Value is not { } section)
                 throw Error(auth.Start, "auth", "auth: expected a mapping (token:, protect-reads:)");
             if (section.Token is null)
@@ -339,6 +377,8 @@ public static class ConfigLoader
             if (section.Path is null)
                 throw Error(entry.Start, $"{where}.path", $"{where}: missing required key 'path'");
             string path = ResolveFilePath(Required(section.Path, $"{where}.path"));
+            if (PathKindProblem(path) is { } pathProblem)
+                throw Error(section.Path.Start, $"{where}.path", $"{where}.path: {pathProblem}");
 
             string name = section.Name is null ? DbConfig.DefaultName(path) : Required(section.Name, $"{where}.name");
             string? nameProblem = NameProblem(name);
@@ -360,11 +400,13 @@ public static class ConfigLoader
             {
                 string k = $"{where}.checkpoint-threshold-pages";
                 string text = Required(cp, k);
-                if (!int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int pages))
+                if (!long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long pages))
                     throw Error(cp.Start, k, $"{k}: '{text}' is not a whole number of pages");
+                if (pages > int.MaxValue)
+                    throw Error(cp.Start, k, $"{k}: must be at most {int.MaxValue} (got {pages})");
                 if (pages < 1)
                     throw Error(cp.Start, k, $"{k}: must be at least 1 (got {pages})");
-                db = db with { CheckpointThresholdPages = pages };
+                db = db with { CheckpointThresholdPages = (int)pages };
             }
             if (section.RetainedLogBytes is { } rl)
             {
@@ -508,15 +550,21 @@ public static class ConfigLoader
             if (config.Addr is not { } addr) return;
             for (int i = 0; i < config.Dbs.Count; i++)
             {
-                if (config.Dbs[i].Upstream?.Url is not { } url || url.Port != addr.Port) continue;
-                var host = url.Host.Trim('[', ']');
-                var self = addr.Host is null || ClusterConfig.IsWildcard(addr.Host)
-                    ? host == "localhost" || IsLoopback(host)
-                    : SameHost(addr.Host.Trim('[', ']'), host);
-                if (!self) continue;
+                if (config.Dbs[i].Upstream?.Url is not { } url || !Reaches(url, addr)) continue;
                 throw Error(entries[i].Value!.Upstream!.Value!.Url!.Start, $"dbs[{i}].upstream.url",
                     $"dbs[{i}].upstream.url: '{url.OriginalString}' is this node's own admin endpoint (addr '{(addr.Host ?? "")}:{addr.Port}'); point it at the primary's");
             }
+        }
+
+        /// <summary>True when <paramref name="url"/> names the endpoint this node listens on at <paramref name="addr"/>: its
+        /// port and a loopback host, or the host <paramref name="addr"/> binds.</summary>
+        private static bool Reaches(Uri url, HttpAddress addr)
+        {
+            if (url.Port != addr.Port) return false;
+            var host = url.Host.Trim('[', ']');
+            return addr.Host is null || ClusterConfig.IsWildcard(addr.Host)
+                ? host == "localhost" || IsLoopback(host)
+                : SameHost(addr.Host.Trim('[', ']'), host);
         }
 
         private static bool IsLoopback(string host) => System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip);
@@ -558,6 +606,19 @@ public static class ConfigLoader
                 p = System.IO.Path.Join(home, p.Length > 1 ? p[2..] : "");
             }
             return System.IO.Path.GetFullPath(p, options.BaseDirectory ?? Directory.GetCurrentDirectory());
+        }
+
+        /// <summary>
+        /// Why an existing <paramref name="path"/> cannot be a database file, or null. A symbolic link is refused: SQLite
+        /// follows it and keeps the WAL beside the file it points to, where Litecast would never look (a primary at a
+        /// link published nothing and still reported healthy), and a replica's resync renames its new file over the link.
+        /// </summary>
+        private static string? PathKindProblem(string path)
+        {
+            if (Directory.Exists(path)) return $"'{path}' is a directory; give the path of the database file";
+            if (new FileInfo(path).LinkTarget is null) return null;
+            var target = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? "?";
+            return $"'{path}' is a symbolic link (to '{target}'); SQLite keeps the WAL beside the file a link points to, so give that file's path";
         }
 
         private static string? NameProblem(string name)

@@ -157,12 +157,6 @@ internal static class ConfigYaml
         }
     }
 
-    /// <summary>
-    /// Parses the whole text before anything is deserialized, so malformed YAML is reported wherever it is, and so
-    /// is a second document. An alias is replaced by the events of the node it names, so a value reached through an
-    /// alias is checked, and located, like the node itself (the deserializer would hand over the object it read there,
-    /// whatever shape the key needs).
-    /// </summary>
     /// <summary>The line and column (1-based) of the first tab in a line's indentation, if any.</summary>
     private static (int Line, int Column)? FirstTabIndent(string text)
     {
@@ -176,6 +170,12 @@ internal static class ConfigYaml
         return null;
     }
 
+    /// <summary>
+    /// Parses the whole text before anything is deserialized, so malformed YAML is reported wherever it is, and so
+    /// is a second document. An alias is replaced by the events of the node it names, so a value reached through an
+    /// alias is checked, and located, like the node itself (the deserializer would hand over the object it read there,
+    /// whatever shape the key needs).
+    /// </summary>
     private static List<ParsingEvent> ReadEvents(string text, string file)
     {
         var events = new List<ParsingEvent>();
@@ -214,6 +214,14 @@ internal static class ConfigYaml
                 ? tab
                 : ((int)e.Start.Line, (int)e.Start.Column);
             throw new ConfigException(file, line, column, null, $"malformed YAML: {StripMark(e)}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner fails this way, without a position, on some unterminated flow collections
+            // (`token: [abc` followed by more keys): the last event read tells how far it got.
+            var after = parser.Current?.End ?? events.LastOrDefault()?.End;
+            throw new ConfigException(file, after is { } at ? (int)at.Line : null, after is { } a ? (int)a.Column : null, null,
+                "malformed YAML: a flow collection ('[' or '{') is not closed; quote a value that starts with '[' or '{'", e);
         }
         int second = events.FindIndex(events.FindIndex(e => e is DocumentStart) + 1, e => e is DocumentStart);
         if (second >= 0)
