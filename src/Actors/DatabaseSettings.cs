@@ -80,6 +80,12 @@ public sealed record DatabaseSettings
 
     /// <summary>Where the primary keeps its retained log's segment files.</summary>
     public string RetainedLogDirectory => System.IO.Path.Combine(StateDirectory, "retained-log");
+
+    /// <summary>Where a replica saves its position (<see cref="Storage.ReplicaPosition"/>).</summary>
+    public string ReplicaPositionPath => ReplicaPositionPathOf(Path);
+
+    /// <summary><see cref="ReplicaPositionPath"/> of the replica database at <paramref name="path"/>.</summary>
+    public static string ReplicaPositionPathOf(string path) => System.IO.Path.Combine(Storage.PositionFile.StateDirectory(path), "replica.json");
 }
 
 /// <summary>Where a replica's copy stood when its actor stopped. Nothing changes the file until the next incarnation's
@@ -93,4 +99,28 @@ public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash,
     /// <summary>Whether a read-your-writes wait for <paramref name="txid"/> (of <paramref name="generation"/> when
     /// given) is answered by this copy, by the rule the running replica applies.</summary>
     public bool Reached(ulong txid, ulong? generation) => TxidWaiters.Answers(Generation, Txid, PrimaryGeneration, txid, generation);
+
+    /// <summary>
+    /// The copy a previous process left at <paramref name="path"/>, when its saved position describes it: the
+    /// replica's own startup check (the file's hash is the position's; after a power loss the position can be ahead of
+    /// the data). The primary's generation is taken as the copy's, the last this replica knew of it. Null when the
+    /// file or the position is missing, unreadable or does not match.
+    /// </summary>
+    public static ReplicaCopyAtStop? FromDisk(string path)
+    {
+        try
+        {
+            if (!File.Exists(path) || new FileInfo(path).Length == 0) return null;
+            if (Storage.PositionFile.Read<Storage.ReplicaPosition>(DatabaseSettings.ReplicaPositionPathOf(path)) is not { } position) return null;
+            using var connection = Storage.SqliteConnections.OpenReadOnly(path);
+            return Storage.DatabaseHash.Compute(connection).Value == position.Hash
+                ? new ReplicaCopyAtStop(position.Generation, position.Txid, position.Hash, position.Generation)
+                : null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
+                                      or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return null;
+        }
+    }
 }

@@ -85,17 +85,25 @@ public sealed record SyncWal
 public sealed record WalSynced(ulong Generation, ulong Txid);
 
 /// <summary>Answers <see cref="TxidReached"/> once the local copy has reached <paramref name="Txid"/> (in
-/// <paramref name="Generation"/> when given: a bookmark is a position in one generation); gives up silently after
-/// <paramref name="Timeout"/> (the asker times out on its side).</summary>
+/// <paramref name="Generation"/> when given: a bookmark is a position in one generation), or
+/// <see cref="WaitExpired"/> once <paramref name="Timeout"/> has passed (zero: at once, unless already reached).</summary>
 public sealed record WaitForTxid(ulong Txid, TimeSpan Timeout, ulong? Generation = null);
+
+/// <summary>A wait's timeout passed before what it waited for held.</summary>
+public sealed record WaitExpired
+{
+    public static readonly WaitExpired Instance = new();
+
+    private WaitExpired() { }
+}
 
 /// <summary>The local copy has reached (at least) the awaited txid.</summary>
 public sealed record TxidReached(ulong Generation, ulong Txid);
 
 /// <summary>Primary only: answers <see cref="ReplicasReached"/> once <paramref name="Replicas"/> replicas have reported
 /// <paramref name="Txid"/> (or later) applied in the primary's current generation, asking them to report as soon as
-/// they have it; gives up silently after <paramref name="Timeout"/> (the asker times out on its side). A replica
-/// answers <see cref="DatabaseRequestRefused"/>.</summary>
+/// they have it, or <see cref="WaitExpired"/> once <paramref name="Timeout"/> has passed. A replica answers
+/// <see cref="DatabaseRequestRefused"/>.</summary>
 public sealed record WaitForReplicas(ulong Txid, int Replicas, TimeSpan Timeout);
 
 /// <summary>Enough replicas have applied the awaited txid of <paramref name="Generation"/>.</summary>

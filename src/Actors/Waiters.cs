@@ -5,7 +5,8 @@ namespace Litecast.Actors;
 
 /// <summary>
 /// Asks waiting inside a database actor until what they ask for holds (a txid reached, replicas caught up): each is
-/// answered once it does, and forgotten once its asker has given up (its timeout, on the monotonic clock).
+/// answered once it does, or with <see cref="WaitExpired"/> at the first pass after its timeout (on the monotonic
+/// clock), so that a wait of zero answers at once instead of leaving its asker to time out.
 /// </summary>
 internal sealed class Waiters<TRequest>
 {
@@ -15,7 +16,7 @@ internal sealed class Waiters<TRequest>
         _waiting.Add((request, replyTo, Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency)));
 
     /// <summary>Tells every waiter for which <paramref name="answer"/> gives a reply (null: not yet) that reply, and
-    /// forgets those whose asker has given up.</summary>
+    /// those past their timeout <see cref="WaitExpired"/>.</summary>
     public void Answer(Func<TRequest, object?> answer)
     {
         if (_waiting.Count == 0) return;
@@ -27,7 +28,9 @@ internal sealed class Waiters<TRequest>
                 w.ReplyTo.Tell(reply);
                 return true;
             }
-            return now > w.Deadline;
+            if (now < w.Deadline) return false;
+            w.ReplyTo.Tell(WaitExpired.Instance);
+            return true;
         });
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace Litecast.EndToEnd.Tests;
@@ -52,5 +53,63 @@ public class PrimaryDownTests(ITestOutputHelper output)
         var gone = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
         Assert.Equal(HttpStatusCode.GatewayTimeout, gone.StatusCode);
         Assert.Equal(0, (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("txid").GetInt64());
+    }
+
+    /// <summary>
+    /// The same after a restart (found by a second black-box review): a replica process started while its primary is
+    /// down never runs a database actor, and answered txid 0 and a 504 for data its file held. It now answers for the
+    /// copy its previous process left, once the file's hash matches the saved position.
+    /// </summary>
+    [Fact]
+    public async Task AReplicaRestartedWhileThePrimaryIsDownAnswersForTheCopyOnDisk()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            for i in range(50): db.execute("INSERT INTO t(v) VALUES ('row')")
+            """, replicas: 1, Converge);
+        var txid = await cluster.SyncAsync();
+        await cluster.WaitForReplicasAsync(txid, Converge);
+        var generation = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("generation").GetString();
+        // A wait of zero asks about the copy as it is now: reached or not, it is answered at once.
+        var reached = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=0s");
+        Assert.Equal(HttpStatusCode.OK, reached.StatusCode);
+        var watch = Stopwatch.StartNew();
+        var notYet = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid + 1000}&timeout=0s");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, notYet.StatusCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"a wait of zero took {watch.Elapsed}");
+
+        cluster.Primary!.Kill();
+        cluster.Replicas[0]!.Kill();
+        cluster.StartReplica(0);
+
+        var clock = Stopwatch.StartNew();
+        JsonElement? db;
+        while ((db = await TryStatusAsync(cluster)) is not { } found || found.GetProperty("txid").GetInt64() == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the restarted replica never answered for its copy\n{cluster.Replicas[0]!.Output}");
+            await Task.Delay(200);
+        }
+        Assert.Equal(txid, db.Value.GetProperty("txid").GetInt64());
+        Assert.Equal(generation, db.Value.GetProperty("generation").GetString());
+        Assert.Equal("disconnected", db.Value.GetProperty("state").GetString());
+        var wait = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
+        Assert.Equal(HttpStatusCode.OK, wait.StatusCode);
+        var now = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=0s");
+        Assert.Equal(HttpStatusCode.OK, now.StatusCode);
+        var later = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid + 1}&timeout=1s");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, later.StatusCode);
+    }
+
+    private static async Task<JsonElement?> TryStatusAsync(EndToEndCluster cluster)
+    {
+        try
+        {
+            return (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0];
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
     }
 }

@@ -144,7 +144,7 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     public Applier(DatabaseSettings settings)
     {
         _settings = settings;
-        _positionPath = System.IO.Path.Combine(settings.StateDirectory, "replica.json");
+        _positionPath = settings.ReplicaPositionPath;
         _positionFile = new PositionFileWriter(_positionPath);
         _stagingPath = System.IO.Path.Combine(settings.StateDirectory, "resync.pages");
         Receive<Apply>(a => ApplyBatch(a.Batch));

@@ -68,7 +68,18 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     {
         var node = new LitecastNode(config, log, hoconOverrides);
         node._run = Task.Run(node.RunAsync);
+        foreach (var db in config.ReplicaDbs) _ = Task.Run(() => node.RememberCopyOnDisk(db));
         return node;
+    }
+
+    /// <summary>
+    /// Until this process's first database actor for <paramref name="db"/> runs (it cannot while the primary is down),
+    /// the copy a previous process left answers for it, once verified against its saved position (a hash of the whole
+    /// file, hence off the start). An actor that ran and stopped meanwhile left a newer copy: that one is kept.
+    /// </summary>
+    private void RememberCopyOnDisk(DbConfig db)
+    {
+        if (ReplicaCopyAtStop.FromDisk(db.Path) is { } copy) _copiesAtStop.TryAdd(db.Name, copy);
     }
 
     /// <summary>The cluster address, or an empty string while the node has not joined its cluster.</summary>
@@ -180,29 +191,35 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// <summary>
     /// Asks the database actor of whichever incarnation is running for an answer by <paramref name="deadline"/> (a
     /// Stopwatch timestamp), the request made for the time left; an incarnation that ends meanwhile is replaced by the
-    /// next; while none runs, <paramref name="whileAbsent"/> may answer instead. Null when the deadline passes first.
+    /// next; while none runs, <paramref name="whileAbsent"/> may answer instead. Asked at least once, so that a wait of
+    /// zero answers from the copy as it is now. Null when the deadline passes first (<see cref="WaitExpired"/>).
     /// </summary>
     private async Task<object?> AskUntilAsync(DbConfig db, Func<TimeSpan, object> request, long deadline, CancellationToken cancellation,
         Func<object?>? whileAbsent = null)
     {
-        while (true)
+        for (var asked = false; ; asked = true)
         {
             var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (remaining <= TimeSpan.Zero) return null;
+            if (remaining <= TimeSpan.Zero && asked) return null;
             // An incarnation whose system has terminated is gone, though the loop may not have replaced it yet.
             if (_current is not { } incarnation || incarnation.System.WhenTerminated.IsCompleted
                 || incarnation.Actors.GetValueOrDefault(db.Name) is not { } actor)
             {
                 if (whileAbsent?.Invoke() is { } answer) return answer;
-                await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
+                if (remaining > TimeSpan.Zero) await Task.Delay(remaining < IncarnationPoll ? remaining : IncarnationPoll, cancellation);
                 continue;
             }
-            var ask = actor.Ask<object>(request(remaining), remaining, cancellation);
+            // A request whose time is already up (a wait of zero) is answered at once, reached or WaitExpired: its ask
+            // only needs a moment's grace.
+            var ask = remaining > TimeSpan.Zero
+                ? actor.Ask<object>(request(remaining), remaining, cancellation)
+                : actor.Ask<object>(request(TimeSpan.Zero), ImmediateAnswerWait, cancellation);
             // An ask of a terminated system never completes before its timeout: watch the system too.
             if (await Task.WhenAny(ask, incarnation.System.WhenTerminated) != ask) continue;
             try
             {
-                return await ask;
+                var reply = await ask;
+                return reply is WaitExpired ? null : reply;
             }
             catch (AskTimeoutException)
             {
@@ -210,6 +227,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>How long the ask of a request whose time is up waits for the actor's immediate answer.</summary>
+    private static readonly TimeSpan ImmediateAnswerWait = TimeSpan.FromSeconds(1);
 
     /// <summary>How often a wait looks for the node's next incarnation while there is none.</summary>
     private static readonly TimeSpan IncarnationPoll = TimeSpan.FromMilliseconds(100);
