@@ -48,6 +48,23 @@ public class ResyncRetryTests(ITestOutputHelper output)
         Assert.Contains($"move {replicaPath} away", status.Problem);
         AssertOperatorsCopy(replicaPath);
 
+        // A failure that does not go away is retried less and less often (it was about three sessions a second, each
+        // a copy and hash of the whole database on the primary), and each given-up session's snapshot goes at once.
+        var sessions = replica.Log.Count("resyncing from the primary");
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        var inWindow = replica.Log.Count("resyncing from the primary") - sessions;
+        output.WriteLine($"sessions in 6 s after the first two failures: {inWindow}");
+        Assert.InRange(inWindow, 0, 3);
+        Assert.Contains("retrying in 00:00:0", replica.Log.All);
+        var snapshots = Directory.GetFiles(PositionFile.StateDirectory(cluster.PrimaryPath), "snapshot-*");
+        Assert.True(snapshots.Length <= 1, $"snapshots left on the primary: {string.Join(", ", snapshots)}");
+
+        // The operator asking for a resync does not wait out the delay.
+        var asked = replica.Log.Count("resyncing from the primary");
+        var started = await replica.Databases["app.db"].Ask<ResyncStarted>(new RequestResync("test"), TimeSpan.FromSeconds(10));
+        Assert.True(started.Accepted, started.Detail);
+        await replica.Log.WaitForCountAsync("resyncing from the primary", asked + 1, TimeSpan.FromSeconds(5), "the operator's resync to start");
+
         var moved = Path.Combine(cluster.Directory, "moved-away");
         Directory.CreateDirectory(moved);
         foreach (var suffix in new[] { "", "-wal", "-shm" })

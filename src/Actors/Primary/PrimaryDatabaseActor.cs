@@ -54,6 +54,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         Receive<ResyncRequest>(StartResyncSource);
         Receive<ResyncSourceReady>(ServeResync);
         Receive<ResyncSource.Sent>(sent => _resyncBytesSent += sent.Bytes);
+        Receive<ResyncFailed>(f => Context.Child($"resync-{f.SessionId:N}").Forward(f));
         Receive<FindResyncSnapshot>(find =>
         {
             var source = Context.Child($"resync-{find.Session:N}");

@@ -82,6 +82,12 @@ internal sealed class ResyncSource : ReceiveActor, IWithUnboundedStash
             Sender.Tell(new ResyncSnapshotFile(_snapshot.File, _snapshot.Copy.WhenCopied(find.To + 1 ?? _snapshot.Copy.Length)));
         });
         Receive<CopyFailed>(failed => Fail($"the snapshot cannot be served: {failed.Failure.Message}"));
+        // The replica gave the session up (its file cannot take this snapshot): the snapshot's file goes at once.
+        Receive<ResyncFailed>(f => f.SessionId == _session, f =>
+        {
+            _log.Info("Resync {Session} given up by the replica: {Reason}", _session, f.Reason);
+            Context.Stop(Self);
+        });
         Receive<ReceiveTimeout>(_ =>
         {
             _log.Warning("Resync {Session} abandoned: the replica sent no demand for {Timeout}", _session, IdleTimeout);

@@ -52,6 +52,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>How often a resync in flight logs its progress.</summary>
     private static readonly TimeSpan ResyncLogInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>The wait before a new session after the first failed one, doubled after each further failure up to
+    /// <see cref="MaxResyncRetryDelay"/>. A failure that does not go away (a replica file of another page size) was
+    /// retried on every heartbeat and batch, about three times a second, each time making the primary copy and hash
+    /// the whole database.</summary>
+    private static readonly TimeSpan ResyncRetryDelay = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan MaxResyncRetryDelay = TimeSpan.FromSeconds(60);
+
     private IActorRef _applier = ActorRefs.Nobody;
     private ReplicaPosition? _position;
     private IActorRef? _primary;
@@ -73,6 +81,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private long _resyncProgressAt;
     private ResyncProgress? _resyncProgress;
     private IActorRef? _resyncAskedOf;
+    // Sessions failed since the last complete resync, and when the next may start (Stopwatch timestamp).
+    private int _failedSessions;
+    private long _nextSessionAt;
     private long _resyncLoggedAt;
     private string? _replicaProblem;
     private ScrubView? _lastScrub;
@@ -253,7 +264,12 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         // Only the session in flight: a failure or abort of an earlier, abandoned one must not end the current one.
         Receive<ResyncFailed>(f => f.SessionId == _resync?.Session, f => SessionFailed($"the primary failed the resync: {f.Reason}"));
-        Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a => SessionFailed(a.Reason));
+        Receive<Applier.ResyncAborted>(a => a.Session == _resync?.Session, a =>
+        {
+            // The primary would otherwise keep serving the session, and its snapshot on disk, until it times out.
+            _resyncAskedOf?.Tell(new ResyncFailed(a.Session, a.Reason));
+            SessionFailed(a.Reason);
+        });
         Receive<Applier.ResyncDone>(ResyncDone);
         Receive<ReplicaTick>(_ =>
         {
@@ -263,7 +279,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             StartSession();
             Ticked();
         });
-        Receive<RequestResync>(_ => Sender.Tell(new ResyncStarted(true, "a resync is already under way")));
+        Receive<RequestResync>(_ =>
+        {
+            // An operator asking while failed sessions back off gets a new session now, and a fresh series of retries.
+            _failedSessions = 0;
+            if (_resync is null) _nextSessionAt = 0;
+            StartSession();
+            Sender.Tell(new ResyncStarted(true, "a resync is already under way"));
+        });
         Common();
     }
 
@@ -643,7 +666,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// heartbeat or the tick tries again).</summary>
     private void StartSession()
     {
-        if (_resync is not null || _primary is null) return;
+        if (_resync is not null || _primary is null || Stopwatch.GetTimestamp() < _nextSessionAt) return;
         var session = Guid.NewGuid();
         _resync = (session, Stopwatch.GetTimestamp());
         _resyncProgressAt = _resync.Value.Since;
@@ -681,6 +704,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _sequencer.ResetTo(done.Txid, pageCount: 0);
         _resync = null;
         _resyncReason = null;
+        _failedSessions = 0;
+        _nextSessionAt = 0;
         // A completed resync resolves whatever led to it: a local write, a lost file, an earlier failed attempt.
         _replicaProblem = null;
         Become(Streaming);
@@ -693,10 +718,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         CatchUpAfterOverflow();
     }
 
-    /// <summary>The session in flight ended without a copy: said, and asked again on the next tick.</summary>
+    /// <summary>The session in flight ended without a copy: said, and asked again once its retry delay has passed
+    /// (the tick, a heartbeat or a batch starts it).</summary>
     private void SessionFailed(string reason)
     {
-        _log.Warning("{Database}: resync failed: {Reason}; retrying", _settings.Name, reason);
+        _failedSessions++;
+        var delay = TimeSpan.FromTicks(Math.Min(MaxResyncRetryDelay.Ticks, ResyncRetryDelay.Ticks << Math.Min(_failedSessions - 1, 16)));
+        _nextSessionAt = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        _log.Warning("{Database}: resync failed: {Reason}; retrying in {Delay}", _settings.Name, reason, delay);
         _replicaProblem = $"resync failed: {reason}";
         _resync = null;
         _resyncReason = reason;
