@@ -77,6 +77,50 @@ public class ResyncRetryTests(ITestOutputHelper output)
         AssertOperatorsCopy(Path.Combine(moved, "app.db"));
     }
 
+    /// <summary>
+    /// A replica that followed the primary, whose database is then replaced by one of another page size (a new
+    /// generation the replica's file cannot take): its lag grows on both sides while its resyncs fail, instead of
+    /// showing 0 on the replica and the last value on the primary (found by a black-box review).
+    /// </summary>
+    [Fact]
+    public async Task AReplicaStuckInAnOlderGenerationShowsItsLagGrowing()
+    {
+        await using var cluster = new TestCluster(output);
+        using (var app = cluster.OpenApplication())
+        {
+            app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+            app.Execute("INSERT INTO t(v) VALUES ('first generation')");
+        }
+        await cluster.StartPrimaryAsync();
+        var replica = await cluster.StartReplicaAsync(1);
+        await cluster.WaitForReplicasAsync();
+
+        var other = Path.Combine(cluster.Directory, "other.db");
+        using (var eightK = new SqliteConnection($"Data Source={other};Pooling=False"))
+        {
+            eightK.Open();
+            eightK.Execute("PRAGMA page_size = 8192");
+            eightK.Execute("PRAGMA journal_mode = WAL");
+            eightK.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+            eightK.Execute("INSERT INTO t(v) VALUES ('second generation')");
+        }
+        File.Move(other, cluster.PrimaryPath, overwrite: true);
+        using (var app = cluster.OpenApplication()) app.Execute("INSERT INTO t(v) VALUES ('more')");
+        await replica.Kit.AwaitConditionAsync(async () => (await replica.StatusAsync("app.db")).Problem?.Contains("page size 4096") == true,
+            TimeSpan.FromSeconds(60), TestCluster.Poll, "the page-size mismatch to be reported");
+
+        var first = await replica.StatusAsync("app.db");
+        var firstOnPrimary = (await cluster.Primary.StatusAsync("app.db")).Replicas.Single();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var second = await replica.StatusAsync("app.db");
+        var secondOnPrimary = (await cluster.Primary.StatusAsync("app.db")).Replicas.Single();
+        output.WriteLine($"replica lag {first.LagMs} -> {second.LagMs} ms; on the primary {firstOnPrimary.LagMs} -> {secondOnPrimary.LagMs} ms");
+        Assert.False(second.Healthy);
+        Assert.True(second.LagMs >= first.LagMs + 2500, $"the replica's lag went from {first.LagMs} to {second.LagMs} ms in 3 s");
+        Assert.True(secondOnPrimary.LagMs >= firstOnPrimary.LagMs + 2500,
+            $"the primary's lag for the replica went from {firstOnPrimary.LagMs} to {secondOnPrimary.LagMs} ms in 3 s");
+    }
+
     private static void AssertOperatorsCopy(string path)
     {
         using var connection = SqliteConnections.OpenReadOnly(path);

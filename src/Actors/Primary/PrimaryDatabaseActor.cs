@@ -272,11 +272,15 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     /// A replica's lag as of now: the one its last report gave, unless it has been silent past
     /// <see cref="SilentLagAfter"/> while batches it had not applied were published; then at least how long the first of
     /// them has been waiting, so a frozen or cut-off replica's lag grows instead of holding its last value. (Between the
-    /// reports of a replica that is heard, the primary cannot tell what it applied meanwhile.)
+    /// reports of a replica that is heard, the primary cannot tell what it applied meanwhile.) A replica whose copy is
+    /// of another generation has none of this one: at least the time since it began (it held its last value, while the
+    /// replica's resyncs kept failing); one with no copy has no lag to tell.
     /// </summary>
     private double? LagNow(HeardReplica replica, ulong generation)
     {
         var view = replica.View;
+        if (view.Generation is not 0 && view.Generation != generation && _state is { Ready: true } state)
+            return Math.Max(view.LagMs ?? 0, Stopwatch.GetElapsedTime(state.BegunAt).TotalMilliseconds);
         if (_settings.Clock.GetElapsedTime(replica.HeardAt) < SilentLagAfter || view.Generation != generation
             || _state?.FirstPublishedAfter(view.Txid) is not { } next)
             return view.LagMs;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Litecast.Storage;
 
 namespace Litecast.Actors.Primary;
@@ -29,6 +30,7 @@ internal sealed class PrimaryState
     public bool Ready { get { lock (_gate) return _hash is not null; } }
 
     private ulong _generation;
+    private long _begunAt;
     private ulong _txid;
     private DatabaseHash? _hash;
 
@@ -57,11 +59,16 @@ internal sealed class PrimaryState
             return _hash is null ? (_generation, _txid, 0, 0, 0) : (_generation, _txid, _hash.Value, _hash.PageSize, _hash.PageCount);
     }
 
+    /// <summary>When the current generation began (Stopwatch timestamp): a replica still in another one has had none of
+    /// it since then.</summary>
+    public long BegunAt { get { lock (_gate) return _begunAt; } }
+
     /// <summary>Starts a generation at txid <paramref name="txid"/> with the hash of the database there.</summary>
     public void Begin(ulong generation, ulong txid, DatabaseHash hash)
     {
         lock (_gate)
         {
+            _begunAt = Stopwatch.GetTimestamp();
             _generation = generation;
             _txid = txid;
             _hash = hash;

@@ -455,10 +455,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 
     /// <summary>How old the replica's data is when it is behind the primary's known txid (0 when it is not), on this
     /// node's clock; null when the primary's position is not known. After a pause, until the primary is heard again,
-    /// the age since it was last known current.</summary>
+    /// and while the primary is in another generation than the copy (a resync is due), the age since it was last known
+    /// current: a replica whose resyncs kept failing reported 0 (a black-box review).</summary>
     private TimeSpan? BehindFor() =>
         _lastHeartbeat is null || _position is null ? null
-        : _position.Txid >= _primaryTxid && _resumedAt is null ? TimeSpan.Zero
+        : _position.Txid >= _primaryTxid && _resumedAt is null && _lastHeartbeat.Generation == _position.Generation ? TimeSpan.Zero
         : Stopwatch.GetElapsedTime(_currentAt);
 
     /// <summary>
