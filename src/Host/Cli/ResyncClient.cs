@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using Litecast.Host.Http;
 using Spectre.Console;
 
@@ -34,8 +33,7 @@ public static class ResyncClient
             using var response = await http.PostAsync(url, null, cancellation);
             if (!response.IsSuccessStatusCode)
             {
-                var body = await response.Content.ReadFromJsonAsync(AdminJsonContext.Default.ErrorResponse, cancellation);
-                await error.WriteLineAsync($"litecast resync: {url} answered {(int)response.StatusCode}: {body?.Error}");
+                await error.WriteLineAsync($"litecast resync: {await StatusClient.RefusalAsync(url, response, cancellation)}");
                 return 1;
             }
         }

@@ -128,10 +128,7 @@ public static class StatusClient
         {
             using var response = await http.GetAsync(statusUrl, cancellation);
             if (!response.IsSuccessStatusCode)
-            {
-                string body = await response.Content.ReadAsStringAsync(cancellation);
-                return (null, $"{statusUrl} answered {(int)response.StatusCode} {response.ReasonPhrase}: {Trim(body)}");
-            }
+                return (null, await RefusalAsync(statusUrl, response, cancellation));
             var status = await response.Content.ReadFromJsonAsync(AdminJsonContext.Default.StatusResponse, cancellation);
             return status?.Dbs is null || status.Node is null
                 ? (null, $"{statusUrl} did not answer a Litecast status document")
@@ -148,6 +145,29 @@ public static class StatusClient
         catch (JsonException e)
         {
             return (null, $"{statusUrl} did not answer a Litecast status document: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// A node's answer other than 2xx, in words naming <paramref name="url"/>: the status, then the <c>error</c> of the
+    /// admin endpoint's JSON body, or else the start of the body (a proxy's HTML page, say, or another server's).
+    /// </summary>
+    internal static async Task<string> RefusalAsync(Uri url, HttpResponseMessage response, CancellationToken cancellation)
+    {
+        string body = await response.Content.ReadAsStringAsync(cancellation);
+        return $"{url} answered {(int)response.StatusCode} {response.ReasonPhrase}: {ErrorOf(body) ?? Trim(body)}";
+    }
+
+    /// <summary>The <c>error</c> of an admin endpoint's error document; null when <paramref name="body"/> is not one.</summary>
+    private static string? ErrorOf(string body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, AdminJsonContext.Default.ErrorResponse)?.Error;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

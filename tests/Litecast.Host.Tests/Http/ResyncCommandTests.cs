@@ -1,7 +1,14 @@
+using System.Net;
 using Litecast.Actors;
 using Litecast.Host.Cli;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Litecast.Host.Tests.Http;
 
@@ -49,5 +56,49 @@ public sealed class ResyncCommandTests
 
         Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("stopped following; the resync of other.db goes on", error.ToString());
+    }
+
+    /// <summary>A server that is not Litecast (here as <c>python3 -m http.server</c> answers a POST) refuses with an
+    /// HTML page: the command says so, it does not crash reading the page as JSON.</summary>
+    [Fact]
+    public async Task AnErrorPageThatIsNotJsonExits1NamingTheUrlStatusAndPage()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        await using var app = builder.Build();
+        app.Run(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status501NotImplemented;
+            context.Response.ContentType = "text/html";
+            return context.Response.WriteAsync("<!DOCTYPE HTML><html><body><h1>Error response</h1><p>Unsupported method ('POST')</p></body></html>");
+        });
+        await app.StartAsync();
+        var url = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        using var http = new HttpClient();
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        int code = await ResyncClient.RunAsync(new ResyncCommand("db", url), http, StatusClient.PlainConsole(output), error, CancellationToken.None);
+
+        Assert.Equal(1, code);
+        Assert.Equal("", output.ToString());
+        Assert.Equal($"litecast resync: {url}dbs/db/resync answered 501 Not Implemented: <!DOCTYPE HTML><html><body><h1>Error response</h1>"
+            + "<p>Unsupported method ('POST')</p></body></html>" + Environment.NewLine, error.ToString());
+    }
+
+    [Fact]
+    public async Task TheNodesRefusalIsItsJsonError()
+    {
+        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), new FakeNode());
+        await server.StartAsync();
+        using var http = new HttpClient();
+        var error = new StringWriter();
+
+        int code = await ResyncClient.RunAsync(new ResyncCommand("nope.db", server.BaseUrl), http, StatusClient.PlainConsole(new StringWriter()),
+            error, CancellationToken.None);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"litecast resync: {server.BaseUrl}dbs/nope.db/resync answered 404 Not Found: ", error.ToString());
+        Assert.DoesNotContain("{", error.ToString());
     }
 }
