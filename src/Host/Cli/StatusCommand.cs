@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Litecast.Host.Http;
@@ -150,12 +151,16 @@ public static class StatusClient
 
     /// <summary>
     /// A node's answer other than 2xx, in words naming <paramref name="url"/>: the status, then the <c>error</c> of the
-    /// admin endpoint's JSON body, or else the start of the body (a proxy's HTML page, say, or another server's).
+    /// admin endpoint's JSON body, or else the start of the body (a proxy's HTML page, say, or another server's); and for
+    /// a missing or wrong token, how to give one.
     /// </summary>
     internal static async Task<string> RefusalAsync(Uri url, HttpResponseMessage response, CancellationToken cancellation)
     {
         string body = await response.Content.ReadAsStringAsync(cancellation);
-        return $"{url} answered {(int)response.StatusCode} {response.ReasonPhrase}: {ErrorOf(body) ?? Trim(body)}";
+        string refusal = $"{url} answered {(int)response.StatusCode} {response.ReasonPhrase}: {ErrorOf(body) ?? Trim(body)}";
+        return response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
+            ? $"{refusal}\nPass the node's auth.token with -token, or set ${CommandLine.TokenEnvironmentVariable}."
+            : refusal;
     }
 
     /// <summary>The <c>error</c> of an admin endpoint's error document; null when <paramref name="body"/> is not one.</summary>

@@ -103,4 +103,29 @@ public sealed class StatusCommandTests(ITestOutputHelper log)
         Assert.Contains("answered 404", error.ToString());
         await server.StopAsync();
     }
+
+    /// <summary>The admin endpoint's refusal is its JSON <c>error</c> in plain words (not the escaped document), and a
+    /// missing or wrong token says how to give one.</summary>
+    [Theory]
+    [InlineData(null, "401 Unauthorized: GET /status needs the admin token: Authorization: Bearer <auth.token>")]
+    [InlineData("wrong", "403 Forbidden: ")]
+    public async Task A_refused_token_is_said_in_words_with_how_to_give_one(string? token, string refusal)
+    {
+        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), new FakeNode(),
+            security: new AdminSecurity(null, "the-token", ProtectReads: true));
+        await server.StartAsync();
+        using var http = AdminHttpClient.Create(null, token, TimeSpan.FromSeconds(30));
+        var error = new StringWriter();
+
+        int code = await StatusClient.RunAsync(server.BaseUrl, StatusClient.PlainConsole(new StringWriter()), error, CancellationToken.None, http);
+        log.WriteLine(error.ToString());
+
+        Assert.Equal(1, code);
+        var lines = error.ToString().Split(Environment.NewLine);
+        Assert.StartsWith($"litecast status: {server.BaseUrl}status answered {refusal}", lines[0]);
+        Assert.DoesNotContain("\\u003C", lines[0]);
+        Assert.DoesNotContain("{", lines[0]);
+        Assert.Equal("Pass the node's auth.token with -token, or set $LITECAST_TOKEN.", lines[1]);
+        await server.StopAsync();
+    }
 }
