@@ -39,7 +39,7 @@ public static class ResyncClient
         }
         catch (HttpRequestException e)
         {
-            await error.WriteLineAsync($"litecast resync: cannot reach {url}: {AdminHttpClient.Describe(e)}");
+            await error.WriteLineAsync($"litecast resync: cannot reach {url}: {AdminHttpClient.Describe(e, url)}");
             return 1;
         }
         output.MarkupLine($"resync of [bold]{Markup.Escape(command.Database)}[/] started on {Markup.Escape(command.Url.ToString())}");

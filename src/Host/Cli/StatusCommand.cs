@@ -137,7 +137,7 @@ public static class StatusClient
         }
         catch (HttpRequestException e)
         {
-            return (null, $"cannot reach {statusUrl}: {AdminHttpClient.Describe(e)}\nIs `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere.");
+            return (null, $"cannot reach {statusUrl}: {AdminHttpClient.Describe(e, statusUrl)}\nIs `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere.");
         }
         catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
         {

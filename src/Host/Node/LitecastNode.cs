@@ -318,7 +318,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
             {
-                throw new IOException($"upstream {origin} is unreachable ({AdminHttpClient.Describe(e)})", e);
+                throw new IOException($"upstream {origin} is unreachable ({AdminHttpClient.Describe(e, origin)})", e);
             }
             foreach (var db in _config.ReplicaDbs)
             {

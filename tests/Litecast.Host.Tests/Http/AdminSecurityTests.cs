@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Litecast.Host.Cli;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
 using Litecast.Host.Security;
@@ -83,8 +84,60 @@ public sealed class AdminSecurityTests : IDisposable
         using var stranger = AdminHttpClient.Create(TlsFiles.LoadAuthority(Path.Combine(other, "ca.pem")), Token, TimeSpan.FromSeconds(30));
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => stranger.GetAsync(status));
         // In words: .NET's own message only says "see inner exception".
-        var described = AdminHttpClient.Describe(refused);
+        var described = AdminHttpClient.Describe(refused, status);
         Assert.Contains(refused.InnerException!.Message, described);
         Assert.EndsWith("(the node's certificate is not trusted here: give the cluster's CA with -ca, or tls.ca in the config)", described);
+    }
+
+    private static async Task<string> StatusErrorAsync(HttpClient http, Uri url)
+    {
+        var error = new StringWriter();
+        Assert.Equal(1, await StatusClient.RunAsync(url, StatusClient.PlainConsole(new StringWriter()), error, CancellationToken.None, http));
+        return error.ToString();
+    }
+
+    /// <summary>The certificate names 127.0.0.1 only: asked for localhost, the client says so rather than blaming the
+    /// CA, which is the right one; without the CA, both.</summary>
+    [Fact]
+    public async Task ACertificateForAnotherHostSaysSoRatherThanBlamingTheCa()
+    {
+        var (server, http) = await StartAsync(protectReads: false, https: true);
+        await using var _ = server;
+        using var __ = http;
+        var localhost = new Uri($"https://localhost:{server.BaseUrl.Port}");
+
+        var error = await StatusErrorAsync(http, localhost);
+        Assert.Contains("its certificate names 127.0.0.1, not localhost (use a host name or IP address the certificate names, or make it for localhost)", error);
+        Assert.DoesNotContain("-ca", error);
+
+        using var system = AdminHttpClient.Create(null, null, TimeSpan.FromSeconds(30));
+        var both = await StatusErrorAsync(system, localhost);
+        Assert.Contains("does not chain to a CA this system trusts", both);
+        Assert.Contains("its certificate names 127.0.0.1, not localhost", both);
+        Assert.Contains("give the cluster's CA with -ca", both);
+    }
+
+    [Fact]
+    public async Task HttpsToAPlainHttpNodeSuggestsHttp()
+    {
+        var (server, http) = await StartAsync(protectReads: false, https: false);
+        await using var _ = server;
+        using var __ = http;
+
+        var error = await StatusErrorAsync(http, new Uri($"https://127.0.0.1:{server.BaseUrl.Port}"));
+        Assert.Contains("(the node may serve plain http: try http://)", error);
+        Assert.DoesNotContain("-ca", error);
+    }
+
+    [Fact]
+    public async Task HttpToAnHttpsNodeSuggestsHttps()
+    {
+        var (server, http) = await StartAsync(protectReads: false, https: true);
+        await using var _ = server;
+        using var __ = http;
+
+        var error = await StatusErrorAsync(http, new Uri($"http://127.0.0.1:{server.BaseUrl.Port}"));
+        Assert.Contains("The response ended prematurely", error);
+        Assert.Contains("(the node may serve https: try https://)", error);
     }
 }
