@@ -157,6 +157,23 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.Contains("unknown cert kind 'server'", Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "server", "-out", "x"])).Message);
     }
 
+    /// <summary>Without -ip and -dns the name is the certificate's DNS name (cert's usage says so), so it must be one,
+    /// as a -dns name must; with either, it is only the subject and the file names.</summary>
+    [Fact]
+    public void CertNodeRefusesANameThatCannotBeTheCertificatesDnsName()
+    {
+        var dir = Path.Combine(_t.Dir, "pki");
+        CertificateAuthority.CreateCa(dir);
+        var e = Assert.IsType<CliUsageError>(CommandLine.Parse(["cert", "node", "-ca", dir, "-name", "foo bar", "-out", dir]));
+        Assert.Equal("cert node: -name 'foo bar' is not a DNS name, so it cannot be the certificate's: give -ip or -dns", e.Message);
+        Assert.Equal(2, Program.Main(["cert", "node", "-ca", dir, "-name", "foo bar", "-out", dir]));
+        Assert.False(File.Exists(Path.Combine(dir, "foo bar.pem")));
+
+        Assert.Equal(0, Program.Main(["cert", "node", "-ca", dir, "-name", "foo bar", "-ip", "10.0.0.1", "-out", dir]));
+        Assert.True(File.Exists(Path.Combine(dir, "foo bar.pem")));
+        Assert.IsType<CertNodeCommand>(CommandLine.Parse(["cert", "node", "-ca", dir, "-name", "node-1", "-out", dir]));
+    }
+
     [Fact]
     public void TheHandshakeCheckRefusesAnExpiredPeerAndOneOfAnotherCa()
     {

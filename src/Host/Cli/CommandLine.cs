@@ -314,7 +314,7 @@ public static class CommandLine
         CustomParser = result =>
         {
             var names = ListItems(result).ToArray();
-            foreach (var name in names.Where(n => Uri.CheckHostName(n) != UriHostNameType.Dns))
+            foreach (var name in names.Where(n => !IsDnsName(n)))
                 result.AddError($"-dns: '{name}' is not a DNS name");
             return names;
         },
@@ -458,11 +458,17 @@ public static class CommandLine
             case "node":
                 var missing = new[] { ("-ca", Given(Ca)), ("-name", Given(Name)), ("-out", outDir) }.FirstOrDefault(f => f.Item2 is null);
                 if (missing.Item1 is not null) return new CliUsageError($"cert node needs {missing.Item1}", usage);
-                return new CertNodeCommand(Given(Ca)!, Given(Name)!, result.GetValue(Ips)!, result.GetValue(Dns)!, outDir!);
+                var (name, ips, dnsNames) = (Given(Name)!, result.GetValue(Ips)!, result.GetValue(Dns)!);
+                // Without -ip and -dns the name is the certificate's DNS name, checked as -dns checks one.
+                if (ips.Length + dnsNames.Length == 0 && !IsDnsName(name))
+                    return new CliUsageError($"cert node: -name '{name}' is not a DNS name, so it cannot be the certificate's: give -ip or -dns", usage);
+                return new CertNodeCommand(Given(Ca)!, name, ips, dnsNames, outDir!);
             default:
                 return new CliUsageError($"unknown cert kind '{positionals[0]}' (expected ca or node)", usage);
         }
     }
+
+    private static bool IsDnsName(string name) => Uri.CheckHostName(name) == UriHostNameType.Dns;
 
     /// <summary>The comma-separated items of a repeatable flag's values, trimmed, empty ones left out.</summary>
     private static IEnumerable<string> ListItems(ArgumentResult result) =>
