@@ -146,6 +146,15 @@ public sealed class CommandLineTests
         Assert.Contains("-config needs a non-empty path", Err("replicate", "--config=").Message);
         Assert.Contains("-config needs a non-empty path", Err("replicate", "-config", "").Message);
         Assert.Contains("-duration: must be positive ('0')", Err("demo", "-duration", "0").Message);
+        Assert.Equal("-duration: invalid duration '' (expected e.g. 500ms, 5s, 1m30s)", Err("demo", "--duration=").Message);
+    }
+
+    [Fact]
+    public void AnInvalidDurationIsQuotedOnce()
+    {
+        var e = Err("demo", "-duration", "abc");
+        Assert.StartsWith("-duration: invalid duration 'abc'", e.Message);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(e.Message, "'abc'"));
     }
 
     [Fact]

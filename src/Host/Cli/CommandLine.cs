@@ -254,7 +254,8 @@ public static class CommandLine
         {
             if (ValueParsers.TryParseDuration(text, out var duration, out string? error) && duration > TimeSpan.Zero)
                 return duration;
-            result.AddError($"-duration: {error ?? "must be positive"} ('{text}')");
+            // The parser's error already quotes the value.
+            result.AddError(error is null ? $"-duration: must be positive ('{text}')" : $"-duration: {error}");
             return (TimeSpan?)null;
         }),
     };
