@@ -98,6 +98,17 @@ public sealed class CommandLineTests
         Assert.Contains("takes no flags", Err("version", "-v").Message);
     }
 
+    /// <summary>Go's flag package takes one or two dashes; with more, or no name after them, the flag is named as given.</summary>
+    [Fact]
+    public void BadFlagSyntaxNamesTheFlagAsGiven()
+    {
+        var e = Err("status", "---url", "x");
+        Assert.Equal("bad flag syntax: ---url", e.Message);
+        Assert.Equal(CommandLine.CommandUsage["status"], e.Usage);
+        Assert.Equal("bad flag syntax: ---url=x", Err("status", "---url=x").Message);
+        Assert.Equal("bad flag syntax: -=x", Err("replicate", "-=x").Message);
+    }
+
     [Fact]
     public void OtherErrors()
     {

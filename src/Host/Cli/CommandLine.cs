@@ -479,10 +479,13 @@ public static class CommandLine
     private static string? TokenOf(ParseResult result) =>
         result.GetValue(Token) ?? (Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } token ? token : null);
 
-    /// <summary>Go's message for an unknown flag, naming it as <c>-name</c> however it was written, and the command's flags.</summary>
+    /// <summary>Go's message for an unknown flag, naming it as <c>-name</c> however it was written, and the command's
+    /// flags; or, as Go, its message for a "flag" that has no name after its one or two dashes (<c>---url</c>, <c>-=x</c>).</summary>
     private static CliUsageError UnknownFlag(Command command, string flag)
     {
         string name = (flag.StartsWith("--", StringComparison.Ordinal) ? flag[2..] : flag[1..]).Split('=')[0];
+        if (name.Length == 0 || name[0] == '-')
+            return new CliUsageError($"bad flag syntax: {flag}", CommandUsage[command.Name]);
         string known = command.Options.Count == 0 ? "it takes no flags" : "known: " + string.Join(", ", command.Options.Select(o => o.Name));
         return new CliUsageError($"flag provided but not defined: -{name} ({command.Name}: {known})", CommandUsage[command.Name]);
     }
