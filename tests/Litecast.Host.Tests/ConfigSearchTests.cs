@@ -71,4 +71,21 @@ public sealed class ConfigSearchTests
             Directory.Delete(dir, true);
         }
     }
+
+    /// <summary>The README's sentence on the search names the places in the order <see cref="ConfigLoader.ResolvePath"/>
+    /// tries them.</summary>
+    [Fact]
+    public void TheReadmeSaysTheSearchOrder()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "cluster.sln"))) root = root.Parent!;
+        var readme = File.ReadAllText(Path.Combine(root.FullName, "README.md")).ReplaceLineEndings(" ");
+        int start = readme.IndexOf("Without `-config`, Litecast reads", StringComparison.Ordinal);
+        Assert.True(start >= 0);
+        var sentence = readme[start..readme.IndexOf(". ", start, StringComparison.Ordinal)];
+        int env = sentence.IndexOf($"${ConfigLoader.ConfigEnvironmentVariable}", StringComparison.Ordinal);
+        int local = sentence.IndexOf($"./{ConfigLoader.LocalConfigPath}", StringComparison.Ordinal);
+        int system = sentence.IndexOf(ConfigLoader.SystemConfigPath, StringComparison.Ordinal);
+        Assert.True(env >= 0 && env < local && local < system, sentence);
+    }
 }
