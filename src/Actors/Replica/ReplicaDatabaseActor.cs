@@ -281,9 +281,14 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<RequestResync>(_ =>
         {
-            // An operator asking while failed sessions back off gets a new session now, and a fresh series of retries.
+            // An operator asking while failed sessions back off gets a new session now, and a fresh series of retries;
+            // the last failure is cleared, so that a failure shown from now on (litecast resync watches) is a new one.
             _failedSessions = 0;
-            if (_resync is null) _nextSessionAt = 0;
+            if (_resync is null)
+            {
+                _nextSessionAt = 0;
+                if (_replicaProblem?.StartsWith("resync failed", StringComparison.Ordinal) == true) _replicaProblem = null;
+            }
             StartSession();
             Sender.Tell(new ResyncStarted(true, "a resync is already under way"));
         });

@@ -38,6 +38,28 @@ public sealed class ResyncCommandTests
         Assert.Equal("", error.ToString());
     }
 
+    /// <summary>A replica whose sessions keep failing (its file has another page size) stays in the resyncing state
+    /// between retries: the command reports the failure instead of showing 0% until it is stopped.</summary>
+    [Fact]
+    public async Task AFailedSessionEndsTheCommandWithItsReason()
+    {
+        var node = new FakeNode();
+        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Resync = Progress(0) };
+        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), node);
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var run = ResyncClient.RunAsync(new ResyncCommand("other.db", server.BaseUrl), http, StatusClient.PlainConsole(output), error, CancellationToken.None);
+        while (!output.ToString().Contains("0/100 pages")) await Task.Delay(50);
+        const string Reason = "resync failed: the replica file has page size 4096 but the primary's is 8192; move /r/other.db away to resync it";
+        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Healthy = false, Problem = Reason };
+
+        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"litecast resync: {Reason} (the replica retries by itself", error.ToString());
+    }
+
     [Fact]
     public async Task CtrlCStopsFollowingWithoutAnError()
     {
