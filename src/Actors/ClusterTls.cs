@@ -41,6 +41,18 @@ public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 A
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         foreach (var extra in extras) chain.ChainPolicy.ExtraStore.Add(extra);
         if (chain.Build(peer)) return null;
+        // A certificate that chains but is out of its validity period is told as such: "does not chain" sent operators
+        // looking for the wrong CA when a node's certificate had merely expired.
+        var flags = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (all, s) => all | s.Status);
+        if (flags == X509ChainStatusFlags.NotTimeValid)
+        {
+            var now = DateTime.Now;
+            var stale = new[] { peer, authority }.FirstOrDefault(c => now > c.NotAfter || now < c.NotBefore) ?? peer;
+            var whose = stale == peer ? "its certificate" : "the cluster CA";
+            return now > stale.NotAfter
+                ? $"{whose} '{stale.Subject}' expired on {stale.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC"
+                : $"{whose} '{stale.Subject}' is not valid before {stale.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC";
+        }
         var reasons = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct();
         return $"its certificate '{peer.Subject}' (issuer '{peer.Issuer}') does not chain to the cluster CA '{authority.Subject}': {string.Join("; ", reasons)}";
     }

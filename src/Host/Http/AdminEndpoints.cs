@@ -143,7 +143,8 @@ public static class AdminEndpoints
                     statusCode: StatusCodes.Status503ServiceUnavailable);
         });
 
-        app.MapMetrics("/metrics", metrics.Registry);
+        // GET and HEAD only, as every other read: prometheus-net's endpoint answered POST, PUT and DELETE too.
+        app.MapMetrics("/metrics", metrics.Registry).WithMetadata(new HttpMethodMetadata(ReadMethods));
 
         app.MapMethods("/cluster", ReadMethods, () => Results.Json(
             new ClusterResponse(node.NodeId,

@@ -355,10 +355,13 @@ public sealed class AdminEndpointTests : FakeNodeServer
         Assert.Contains("not found", json.GetProperty("error").GetString());
     }
 
-    [Fact]
-    public async Task Wrong_method_is_405_json()
+    [Theory]
+    [InlineData("GET", "/dbs/app/sync")]
+    [InlineData("POST", "/metrics")]
+    [InlineData("DELETE", "/metrics")]
+    public async Task Wrong_method_is_405_json(string method, string path)
     {
-        var (status, json) = await Send(HttpMethod.Get, "/dbs/app/sync");
+        var (status, json) = await Send(new HttpMethod(method), path);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, status);
         Assert.Contains("not allowed", json.GetProperty("error").GetString());
         Assert.Empty(Node.Requests);
