@@ -96,6 +96,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     // not as far as since the first heartbeat it hears again.
     private ulong _primaryTxid;
     private long _currentAt = Stopwatch.GetTimestamp();
+    // Whether this actor has seen the replica current (then _currentAt is its own observation, not a file's age).
+    private bool _currentSeen;
     // Pause detection: when the actor last handled a tick or a heartbeat, and when it found it had been paused.
     private long _aliveAt = Stopwatch.GetTimestamp();
     private long? _resumedAt;
@@ -419,14 +421,18 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     {
         if (_position is null || generation != _position.Generation) return;
         _primaryTxid = Math.Max(_primaryTxid, txid);
-        if (txid <= _position.Txid && _resumedAt is null) _currentAt = Stopwatch.GetTimestamp();
+        if (txid > _position.Txid || _resumedAt is not null) return;
+        _currentAt = Stopwatch.GetTimestamp();
+        _currentSeen = true;
     }
 
     /// <summary>The applied position advanced (or a resync finished).</summary>
     private void Progressed()
     {
         _progressAt = Stopwatch.GetTimestamp();
-        if (_position is not null && _position.Txid >= _primaryTxid && _resumedAt is null) _currentAt = _progressAt;
+        if (_position is null || _position.Txid < _primaryTxid || _resumedAt is not null) return;
+        _currentAt = _progressAt;
+        _currentSeen = true;
     }
 
     /// <summary>A tick or heartbeat handled this long after the previous one means the process was paused (SIGSTOP, a
@@ -544,8 +550,10 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _catchUpSince = null;
         _catchUpDeferred = false;
         _resync = null;
-        // A replica starting (or restarted) behind is as stale as its last save, not as its start.
-        if (ready.SavedAt is { } savedAt)
+        // A replica starting behind is as stale as its last save, not as its start. An applier restarted later keeps
+        // what this actor saw: a save is as recent as the last apply, and the replica may have been current long after
+        // it while the primary was idle (its lag jumped by that idle time, found by a black-box review).
+        if (ready.SavedAt is { } savedAt && !_currentSeen)
             _currentAt = Stopwatch.GetTimestamp() - (long)(Math.Max(0, (DateTime.UtcNow - savedAt).TotalSeconds) * Stopwatch.Frequency);
         if (ready.Problem is { } problem)
         {
