@@ -59,10 +59,11 @@ public class IdleReplicaLagTests(ITestOutputHelper output)
 }
 
 /// <summary>
-/// A replica whose applier fails and restarts (here another connection holds the replica's write lock, as a reader
-/// that wrongly opened it for writing would) counted its lag from its position file's last save, that is from the
-/// last batch it applied, even when the primary had been idle since and the replica current all along: its lag jumped
-/// by the idle time (found by a black-box review: 8.6 s to 57.8 s in 3 s). It counts from when it was last current.
+/// A replica whose applier is restarted (here a stall leads to a resync: another connection holds the replica's write
+/// lock, as a reader that wrongly opened it for writing would) counted its lag from its position file's last save, that
+/// is from the last batch it applied, even when the primary had been idle since and the replica current all along: its
+/// lag jumped by the idle time (found by a black-box review: 8.6 s to 57.8 s in 3 s). It counts from when it was last
+/// current.
 /// </summary>
 public class ApplierRestartLagTests(ITestOutputHelper output)
 {
