@@ -20,12 +20,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
     public async Task AReplicaDownedWhileThePrimaryIsDownStillAnswersForItsCopy()
     {
         using var cluster = new EndToEndCluster();
-        await cluster.StartAsync("""
-            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
-            for i in range(50): db.execute("INSERT INTO t(v) VALUES ('row')")
-            """, replicas: 1, Converge);
-        var txid = await cluster.SyncAsync();
-        await cluster.WaitForReplicasAsync(txid, Converge);
+        var txid = await StartWithFiftyRowsAsync(cluster);
 
         cluster.Primary!.Kill();
         var clock = Stopwatch.StartNew();
@@ -64,12 +59,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
     public async Task AReplicaRestartedWhileThePrimaryIsDownAnswersForTheCopyOnDisk()
     {
         using var cluster = new EndToEndCluster();
-        await cluster.StartAsync("""
-            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
-            for i in range(50): db.execute("INSERT INTO t(v) VALUES ('row')")
-            """, replicas: 1, Converge);
-        var txid = await cluster.SyncAsync();
-        await cluster.WaitForReplicasAsync(txid, Converge);
+        var txid = await StartWithFiftyRowsAsync(cluster);
         var generation = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("generation").GetString();
         // A wait of zero asks about the copy as it is now: reached or not, it is answered at once.
         var reached = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=0s");
@@ -99,6 +89,18 @@ public class PrimaryDownTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, now.StatusCode);
         var later = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid + 1}&timeout=1s");
         Assert.Equal(HttpStatusCode.GatewayTimeout, later.StatusCode);
+    }
+
+    /// <summary>A primary and one replica holding 50 rows; the txid the replica has applied.</summary>
+    private static async Task<long> StartWithFiftyRowsAsync(EndToEndCluster cluster)
+    {
+        await cluster.StartAsync("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            for i in range(50): db.execute("INSERT INTO t(v) VALUES ('row')")
+            """, replicas: 1, Converge);
+        var txid = await cluster.SyncAsync();
+        await cluster.WaitForReplicasAsync(txid, Converge);
+        return txid;
     }
 
     private static async Task<JsonElement?> TryStatusAsync(EndToEndCluster cluster)

@@ -17,25 +17,49 @@ public sealed class ResyncCommandTests
 {
     private static ResyncProgressView Progress(uint done) => new(done, 100, done * 4096L, 409600, done * 4096L, DateTimeOffset.UtcNow, 1e6, 1);
 
+    /// <summary><c>litecast resync other.db</c> running against a fake node whose replica is resyncing, once it has
+    /// shown the progress the node reports.</summary>
+    private sealed class Following : IAsyncDisposable
+    {
+        public readonly FakeNode Node = new();
+        public readonly StringWriter Output = new();
+        public readonly StringWriter Error = new();
+        public readonly CancellationTokenSource Stop = new();
+        private AdminServer _server = null!;
+        private HttpClient _http = null!;
+        public Task<int> Run { get; private set; } = null!;
+
+        public static async Task<Following> StartAsync(uint pagesDone)
+        {
+            var following = new Following();
+            following.Node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Resync = Progress(pagesDone) };
+            following._server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), following.Node);
+            await following._server.StartAsync();
+            following._http = new HttpClient { BaseAddress = following._server.BaseUrl };
+            following.Run = ResyncClient.RunAsync(new ResyncCommand("other.db", following._server.BaseUrl), following._http,
+                StatusClient.PlainConsole(following.Output), following.Error, following.Stop.Token);
+            while (!following.Output.ToString().Contains($"{pagesDone}/100 pages")) await Task.Delay(50);
+            return following;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _http.Dispose();
+            await _server.DisposeAsync();
+            Stop.Dispose();
+        }
+    }
+
     [Fact]
     public async Task ShowsTheProgressUntilTheCopyIsDone()
     {
-        var node = new FakeNode();
-        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Resync = Progress(40) };
-        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), node);
-        await server.StartAsync();
-        using var http = new HttpClient { BaseAddress = server.BaseUrl };
-        var output = new StringWriter();
-        var error = new StringWriter();
+        await using var resync = await Following.StartAsync(40);
+        resync.Node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { Txid = 120, StateSince = DateTimeOffset.UtcNow };
 
-        var run = ResyncClient.RunAsync(new ResyncCommand("other.db", server.BaseUrl), http, StatusClient.PlainConsole(output), error, CancellationToken.None);
-        while (!output.ToString().Contains("40/100 pages")) await Task.Delay(50);
-        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { Txid = 120, StateSince = DateTimeOffset.UtcNow };
-
-        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("resync other.db", node.Requests);
-        Assert.Contains("done: other.db at txid 120, following", output.ToString());
-        Assert.Equal("", error.ToString());
+        Assert.Equal(0, await resync.Run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("resync other.db", resync.Node.Requests);
+        Assert.Contains("done: other.db at txid 120, following", resync.Output.ToString());
+        Assert.Equal("", resync.Error.ToString());
     }
 
     /// <summary>A replica whose sessions keep failing (its file has another page size) stays in the resyncing state
@@ -43,41 +67,22 @@ public sealed class ResyncCommandTests
     [Fact]
     public async Task AFailedSessionEndsTheCommandWithItsReason()
     {
-        var node = new FakeNode();
-        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Resync = Progress(0) };
-        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), node);
-        await server.StartAsync();
-        using var http = new HttpClient { BaseAddress = server.BaseUrl };
-        var output = new StringWriter();
-        var error = new StringWriter();
-
-        var run = ResyncClient.RunAsync(new ResyncCommand("other.db", server.BaseUrl), http, StatusClient.PlainConsole(output), error, CancellationToken.None);
-        while (!output.ToString().Contains("0/100 pages")) await Task.Delay(50);
+        await using var resync = await Following.StartAsync(0);
         const string Reason = "resync failed: the replica file has page size 4096 but the primary's is 8192; move /r/other.db away to resync it";
-        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Healthy = false, Problem = Reason };
+        resync.Node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Healthy = false, Problem = Reason };
 
-        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains($"litecast resync: {Reason} (the replica retries by itself", error.ToString());
+        Assert.Equal(1, await resync.Run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"litecast resync: {Reason} (the replica retries by itself", resync.Error.ToString());
     }
 
     [Fact]
     public async Task CtrlCStopsFollowingWithoutAnError()
     {
-        var node = new FakeNode();
-        node.Statuses["other.db"] = FakeNode.ReplicaStatus() with { State = ReplicaStates.Resyncing, Resync = Progress(10) };
-        await using var server = AdminServer.Build(new HttpAddress("127.0.0.1", 0), node);
-        await server.StartAsync();
-        using var http = new HttpClient { BaseAddress = server.BaseUrl };
-        using var stop = new CancellationTokenSource();
-        var output = new StringWriter();
-        var error = new StringWriter();
+        await using var resync = await Following.StartAsync(10);
+        resync.Stop.Cancel();
 
-        var run = ResyncClient.RunAsync(new ResyncCommand("other.db", server.BaseUrl), http, StatusClient.PlainConsole(output), error, stop.Token);
-        while (!output.ToString().Contains("10/100 pages")) await Task.Delay(50);
-        stop.Cancel();
-
-        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("stopped following; the resync of other.db goes on", error.ToString());
+        Assert.Equal(1, await resync.Run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stopped following; the resync of other.db goes on", resync.Error.ToString());
     }
 
     /// <summary>A server that is not Litecast (here as <c>python3 -m http.server</c> answers a POST) refuses with an
