@@ -68,19 +68,27 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     {
         var node = new LitecastNode(config, log, hoconOverrides);
         node._run = Task.Run(node.RunAsync);
-        foreach (var db in config.ReplicaDbs) _ = Task.Run(() => node.RememberCopyOnDisk(db));
+        foreach (var db in config.ReplicaDbs) _ = node.RememberCopyOnDiskAsync(db);
         return node;
     }
 
     /// <summary>
     /// Until this process's first database actor for <paramref name="db"/> runs (it cannot while the primary is down),
-    /// the copy a previous process left answers for it, once verified against its saved position (a hash of the whole
-    /// file, hence off the start). An actor that ran and stopped meanwhile left a newer copy: that one is kept.
+    /// the copy a previous process left answers for it, once verified against its saved position. That is a hash of
+    /// the whole file, which the actor takes too: it is taken only when the node has not joined its cluster within
+    /// <see cref="CopyOnDiskAfter"/>, and off the start. An actor that ran and stopped meanwhile left a newer copy: that
+    /// one is kept.
     /// </summary>
-    private void RememberCopyOnDisk(DbConfig db)
+    private async Task RememberCopyOnDiskAsync(DbConfig db)
     {
-        if (ReplicaCopyAtStop.FromDisk(db.Path) is { } copy) _copiesAtStop.TryAdd(db.Name, copy);
+        var waited = await Task.WhenAny(Joined, Task.Delay(CopyOnDiskAfter, _stopping.Token));
+        if (waited == Joined || waited.IsCanceled) return;
+        if (await Task.Run(() => ReplicaCopyAtStop.FromDisk(db.Path)) is { } copy) _copiesAtStop.TryAdd(db.Name, copy);
     }
+
+    /// <summary>How long a node starts before the copies its previous process left are checked (see
+    /// <see cref="RememberCopyOnDiskAsync"/>); joining takes a few seconds when the primary is up.</summary>
+    private static readonly TimeSpan CopyOnDiskAfter = TimeSpan.FromSeconds(5);
 
     /// <summary>The cluster address, or an empty string while the node has not joined its cluster.</summary>
     public string NodeId => _current?.NodeId ?? "";
