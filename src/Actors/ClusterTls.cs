@@ -81,8 +81,8 @@ public sealed record ClusterTls(X509Certificate2 Certificate, X509Certificate2 A
         return host.Trim('[', ']');
     }
 
-    /// <summary>The same check for an HTTPS client (a replica asking the primary's admin endpoint, <c>litecast
-    /// status</c>): the chain to <paramref name="authority"/>, plus the host name the URL named.</summary>
+    /// <summary>The same check for an HTTPS client (the proxy forwarding a write to the primary's proxy): the chain to
+    /// <paramref name="authority"/>, plus the host name the URL named.</summary>
     public static bool AdmitsServer(X509Certificate2 authority, X509Certificate2? server, X509Chain? chain, SslPolicyErrors errors) =>
         (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
         && Refusal(server, authority, chain?.ChainElements.Select(e => e.Certificate).Skip(1) ?? []) is null;

@@ -32,6 +32,10 @@ public static class ReplicaStates
     public const string Stalled = "stalled";
     /// <summary>The primary cannot be heard (no heartbeat, or unreachable in the cluster).</summary>
     public const string Disconnected = "disconnected";
+
+    /// <summary>How a replica's problem starts while its last resync session failed (<c>litecast resync</c> watches
+    /// for it).</summary>
+    public const string ResyncFailedPrefix = "resync failed: ";
 }
 
 /// <summary>The state of one database on this node.</summary>

@@ -289,7 +289,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             if (_resync is null)
             {
                 _nextSessionAt = 0;
-                if (_replicaProblem?.StartsWith("resync failed", StringComparison.Ordinal) == true) _replicaProblem = null;
+                if (_replicaProblem?.StartsWith(ReplicaStates.ResyncFailedPrefix, StringComparison.Ordinal) == true) _replicaProblem = null;
             }
             StartSession();
             Sender.Tell(new ResyncStarted(true, "a resync is already under way"));
@@ -740,7 +740,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var delay = TimeSpan.FromTicks(Math.Min(MaxResyncRetryDelay.Ticks, ResyncRetryDelay.Ticks << Math.Min(_failedSessions - 1, 16)));
         _nextSessionAt = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
         _log.Warning("{Database}: resync failed: {Reason}; retrying in {Delay}", _settings.Name, reason, delay);
-        _replicaProblem = $"resync failed: {reason}";
+        _replicaProblem = ReplicaStates.ResyncFailedPrefix + reason;
         _resync = null;
         _resyncReason = reason;
     }

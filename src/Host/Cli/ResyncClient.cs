@@ -21,9 +21,6 @@ public static class ResyncClient
         return RunAsync(command, http, StatusClient.Terminal(), Console.Error, stop.Token).GetAwaiter().GetResult();
     }
 
-    /// <summary>How a replica's problem starts when its last resync session failed.</summary>
-    private const string FailedPrefix = "resync failed";
-
     /// <summary>0 once the replica holds its new copy; 1 when the node refuses, stops answering, or reports the
     /// resync failed.</summary>
     public static async Task<int> RunAsync(ResyncCommand command, HttpClient http, IAnsiConsole output, TextWriter error,
@@ -78,7 +75,7 @@ public static class ResyncClient
                 // A session that failed, with none in flight: the replica clears an earlier failure when it is asked, so
                 // this one came after. It retries by itself, later and later; the command does not wait for that (it
                 // showed 0% forever while a replica file of another page size failed every session).
-                if (db.Problem?.StartsWith(FailedPrefix, StringComparison.Ordinal) == true)
+                if (db.Problem?.StartsWith(Litecast.Actors.ReplicaStates.ResyncFailedPrefix, StringComparison.Ordinal) == true)
                 {
                     await error.WriteLineAsync($"litecast resync: {db.Problem} (the replica retries by itself; litecast status shows how it stands)");
                     return 1;
