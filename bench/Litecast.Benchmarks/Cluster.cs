@@ -4,8 +4,8 @@ using System.Net;
 using System.Text.Json;
 using Litecast.Tests.Shared;
 
-/// <summary>A real `litecast replicate` process (litecast.dll from this benchmark's output), its output lines stamped
-/// with the benchmark's clock.</summary>
+/// <summary>A real `litecast replicate` process (node/litecast.dll: the Host as published, ahead-of-time compiled, into
+/// this benchmark's output at build), its output lines stamped with the benchmark's clock.</summary>
 internal sealed class Node : IDisposable
 {
     public static readonly Stopwatch Clock = Stopwatch.StartNew();
@@ -21,7 +21,7 @@ internal sealed class Node : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "litecast.dll"));
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "node", "litecast.dll"));
         foreach (var arg in new[] { "replicate", "-config", Path.Combine(directory, "litecast.yml") }) info.ArgumentList.Add(arg);
         if (environment is not null) foreach (var (key, value) in environment) info.Environment[key] = value;
         _process = new Process { StartInfo = info };
