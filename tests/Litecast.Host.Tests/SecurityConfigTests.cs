@@ -174,6 +174,40 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.IsType<CertNodeCommand>(CommandLine.Parse(["cert", "node", "-ca", dir, "-name", "node-1", "-out", dir]));
     }
 
+    /// <summary><c>status -ca</c> and <c>tls.ca</c> take the CA's certificate file, so <c>cert node -ca</c> takes it
+    /// too, besides the CA's directory; the certificate it makes chains to that CA, and the tls section it prints names
+    /// the copy of ca.pem in -out.</summary>
+    [Fact]
+    public void CertNodeTakesTheCasCertificateFileOrItsDirectory()
+    {
+        var pki = Path.Combine(_t.Dir, "pki");
+        CertificateAuthority.CreateCa(pki);
+        var caFile = Path.Combine(pki, CertificateAuthority.CaCertificateFile);
+        var outDir = Path.Combine(_t.Dir, "node-a");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, CertCommand.Run(new CertNodeCommand(caFile, "a", [IPAddress.Loopback], [], outDir), output, error));
+        Assert.Equal("", error.ToString());
+        Assert.Contains($"  ca: {Path.Combine(outDir, "ca.pem")}", output.ToString());
+        var a = TlsFiles.Load(Path.Combine(outDir, "a.pem"), Path.Combine(outDir, "a-key.pem"), Path.Combine(outDir, "ca.pem"));
+        Assert.Null(a.Refusal(a.Certificate));
+        Assert.Equal(File.ReadAllText(caFile), File.ReadAllText(Path.Combine(outDir, "ca.pem")));
+
+        // Written into the CA's own directory: no copy, and the tls section names the CA's file itself.
+        output = new StringWriter();
+        Assert.Equal(0, CertCommand.Run(new CertNodeCommand(pki, "b", [IPAddress.Loopback], [], pki), output, error));
+        Assert.Contains($"  ca: {caFile}", output.ToString());
+        Assert.Null(a.Refusal(TlsFiles.Load(Path.Combine(pki, "b.pem"), Path.Combine(pki, "b-key.pem"), caFile).Certificate));
+
+        // A certificate file with no ca-key.pem beside it: the error names the key it looked for, and nothing is written.
+        var lone = Path.Combine(_t.Dir, "lone");
+        Directory.CreateDirectory(lone);
+        File.Copy(caFile, Path.Combine(lone, "ca.pem"));
+        Assert.Equal(1, CertCommand.Run(new CertNodeCommand(Path.Combine(lone, "ca.pem"), "c", [IPAddress.Loopback], [], lone), output, error));
+        Assert.Contains(Path.Combine(lone, "ca-key.pem"), error.ToString());
+        Assert.False(File.Exists(Path.Combine(lone, "c.pem")));
+    }
+
     [Fact]
     public void TheHandshakeCheckRefusesAnExpiredPeerAndOneOfAnotherCa()
     {

@@ -19,13 +19,14 @@ public static class CertCommand
                     output.WriteLine($"Keep {Path.Combine(ca.Out, CertificateAuthority.CaKeyFile)} off the nodes: it signs certificates.");
                     return 0;
                 case CertNodeCommand node:
-                    var files = CertificateAuthority.CreateNode(node.CaDir, node.Name, node.Ips, node.DnsNames, node.Out);
+                    var files = CertificateAuthority.CreateNode(node.Ca, node.Name, node.Ips, node.DnsNames, node.Out);
                     Written(files, output);
                     output.WriteLine("In that node's litecast.yml:");
                     output.WriteLine("tls:");
                     output.WriteLine($"  cert: {Path.GetFullPath(files[0])}");
                     output.WriteLine($"  key: {Path.GetFullPath(files[1])}");
-                    output.WriteLine($"  ca: {Path.GetFullPath(files.Count > 2 ? files[2] : Path.Combine(node.CaDir, CertificateAuthority.CaCertificateFile))}");
+                    // The CA's certificate is in -out either way: copied there, or -out is where it already was.
+                    output.WriteLine($"  ca: {Path.GetFullPath(Path.Combine(node.Out, CertificateAuthority.CaCertificateFile))}");
                     return 0;
                 default:
                     throw new ArgumentException($"not a cert command: {command}", nameof(command));

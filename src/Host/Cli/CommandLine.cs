@@ -38,13 +38,13 @@ public sealed record ResyncCommand(string Database, Uri Url, string? Token = nul
 /// <param name="Out">The directory for <c>ca.pem</c> and <c>ca-key.pem</c>.</param>
 public sealed record CertCaCommand(string Out) : CliCommand;
 
-/// <summary><c>litecast cert node -ca DIR -name NAME [-ip IP,...] [-dns NAME,...] -out DIR</c>: a node certificate.</summary>
-/// <param name="CaDir">The CA's directory (<c>cert ca -out</c>).</param>
+/// <summary><c>litecast cert node -ca PATH -name NAME [-ip IP,...] [-dns NAME,...] -out DIR</c>: a node certificate.</summary>
+/// <param name="Ca">The CA's directory (<c>cert ca -out</c>) or its <c>ca.pem</c>, with <c>ca-key.pem</c> beside it.</param>
 /// <param name="Name">The node's name: the certificate's subject and file names.</param>
 /// <param name="Ips">IP addresses the certificate is valid for.</param>
 /// <param name="DnsNames">DNS names the certificate is valid for.</param>
 /// <param name="Out">The directory for <c>NAME.pem</c>, <c>NAME-key.pem</c> and a copy of <c>ca.pem</c>.</param>
-public sealed record CertNodeCommand(string CaDir, string Name, IReadOnlyList<System.Net.IPAddress> Ips, IReadOnlyList<string> DnsNames, string Out)
+public sealed record CertNodeCommand(string Ca, string Name, IReadOnlyList<System.Net.IPAddress> Ips, IReadOnlyList<string> DnsNames, string Out)
     : CliCommand;
 
 /// <summary><c>litecast demo [-dir PATH] [-addr ADDR]</c>: a primary and two replicas on this machine.</summary>
@@ -154,7 +154,7 @@ public static class CommandLine
             """,
         ["cert"] = """
             Usage: litecast cert ca -out DIR
-                   litecast cert node -ca DIR -name NAME [-ip IP,...] [-dns NAME,...] -out DIR
+                   litecast cert node -ca PATH -name NAME [-ip IP,...] [-dns NAME,...] -out DIR
 
             Makes the files tls needs, for trying it without openssl: a private CA
             (DIR/ca.pem, DIR/ca-key.pem), and certificates it signs for each node
@@ -165,7 +165,8 @@ public static class CommandLine
 
             Flags:
               -out DIR           the directory to write to
-              -ca DIR            (node) the CA's directory, as made by cert ca
+              -ca PATH           (node) the CA's directory, as made by cert ca, or its ca.pem
+                                 (ca-key.pem beside it)
               -name NAME         (node) the node's name: subject and file names
               -ip IP,...         (node) IP addresses the certificate is valid for (repeatable)
               -dns NAME,...      (node) DNS names it is valid for (repeatable; default: NAME

@@ -46,19 +46,21 @@ public static class CertificateAuthority
     }
 
     /// <summary>
-    /// Makes a certificate for node <paramref name="name"/>, signed by the CA in <paramref name="caDirectory"/>, valid
+    /// Makes a certificate for node <paramref name="name"/>, signed by the CA at <paramref name="ca"/>, valid
     /// for <paramref name="ips"/> and <paramref name="dnsNames"/> (both as server and as client: nodes dial each
     /// other). Writes <c>NAME.pem</c>, <c>NAME-key.pem</c> and, when <paramref name="outDirectory"/> is not the CA's,
     /// a copy of <c>ca.pem</c>; returns the files written.
     /// </summary>
-    public static IReadOnlyList<string> CreateNode(string caDirectory, string name, IReadOnlyList<IPAddress> ips,
+    /// <param name="ca">The CA's directory as <see cref="CreateCa"/> made it, or its certificate file (the one
+    /// <c>status -ca</c> and <c>tls.ca</c> take), with <c>ca-key.pem</c> beside it.</param>
+    public static IReadOnlyList<string> CreateNode(string ca, string name, IReadOnlyList<IPAddress> ips,
         IReadOnlyList<string> dnsNames, string outDirectory, TimeSpan? validity = null)
     {
         if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.StartsWith('.'))
             throw new ArgumentException($"-name '{name}' cannot be a file name");
-        var caCertPath = Path.Combine(caDirectory, CaCertificateFile);
-        var caKeyPath = Path.Combine(caDirectory, CaKeyFile);
-        using var ca = TlsFiles.LoadCertificateWithKey(caCertPath, caKeyPath);
+        var caCertPath = File.Exists(ca) ? ca : Path.Combine(ca, CaCertificateFile);
+        var caKeyPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(caCertPath))!, CaKeyFile);
+        using var authority = TlsFiles.LoadCertificateWithKey(caCertPath, caKeyPath);
         var certPath = Path.Combine(outDirectory, name + ".pem");
         var keyPath = Path.Combine(outDirectory, name + "-key.pem");
         var caCopy = Path.Combine(outDirectory, CaCertificateFile);
@@ -77,13 +79,13 @@ public static class CertificateAuthority
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
             [new Oid("1.3.6.1.5.5.7.3.1", "serverAuth"), new Oid("1.3.6.1.5.5.7.3.2", "clientAuth")], false));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));
         var now = DateTimeOffset.UtcNow;
         var notAfter = now.Add(validity ?? NodeValidity);
-        if (notAfter > ca.NotAfter) notAfter = ca.NotAfter;
+        if (notAfter > authority.NotAfter) notAfter = authority.NotAfter;
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f; // a positive serial number
-        using var node = request.Create(ca, now.AddMinutes(-5), notAfter, serial);
+        using var node = request.Create(authority, now.AddMinutes(-5), notAfter, serial);
 
         Directory.CreateDirectory(outDirectory);
         WritePrivate(keyPath, key.ExportPkcs8PrivateKeyPem());
