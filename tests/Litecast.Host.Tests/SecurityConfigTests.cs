@@ -174,9 +174,9 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.IsType<CertNodeCommand>(CommandLine.Parse(["cert", "node", "-ca", dir, "-name", "node-1", "-out", dir]));
     }
 
-    /// <summary><c>status -ca</c> and <c>tls.ca</c> take the CA's certificate file, so <c>cert node -ca</c> takes it
-    /// too, besides the CA's directory; the certificate it makes chains to that CA, and the tls section it prints names
-    /// the copy of ca.pem in -out.</summary>
+    /// <summary><c>-ca</c> takes the CA's certificate file (what <c>tls.ca</c> names) or the directory <c>cert ca</c>
+    /// wrote, in <c>cert node</c>, <c>status</c> and <c>resync</c> alike; the certificate <c>cert node</c> makes chains
+    /// to that CA, and the tls section it prints names the copy of ca.pem in -out.</summary>
     [Fact]
     public void CertNodeTakesTheCasCertificateFileOrItsDirectory()
     {
@@ -198,6 +198,11 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.Equal(0, CertCommand.Run(new CertNodeCommand(pki, "b", [IPAddress.Loopback], [], pki), output, error));
         Assert.Contains($"  ca: {caFile}", output.ToString());
         Assert.Null(a.Refusal(TlsFiles.Load(Path.Combine(pki, "b.pem"), Path.Combine(pki, "b-key.pem"), caFile).Certificate));
+
+        // status and resync take either too.
+        using (var byFile = StatusClient.Client("status", caFile, null)) Assert.NotNull(byFile);
+        using (var byDirectory = StatusClient.Client("status", pki, null)) Assert.NotNull(byDirectory);
+        Assert.Null(StatusClient.Client("status", Path.Combine(_t.Dir, "nowhere"), null));
 
         // A certificate file with no ca-key.pem beside it: the error names the key it looked for, and nothing is written.
         var lone = Path.Combine(_t.Dir, "lone");

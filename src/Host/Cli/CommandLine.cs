@@ -136,7 +136,8 @@ public static class CommandLine
               -url URL           the node's admin endpoint (default {DefaultStatusUrl})
               -watch             keep the view live (redrawn twice a second) until Ctrl-C
               -token TOKEN       the node's auth.token, needed with auth.protect-reads (default ${TokenEnvironmentVariable})
-              -ca PATH           check an https:// node's certificate against this CA (tls.ca) instead of the system's
+              -ca PATH           check an https:// node's certificate against this CA (tls.ca, or the
+                                 directory cert ca wrote) instead of the system's
 
             """,
         ["resync"] = $"""
@@ -149,7 +150,8 @@ public static class CommandLine
             Flags:
               -url URL           the replica node's admin endpoint (default {DefaultStatusUrl})
               -token TOKEN       the node's auth.token (default ${TokenEnvironmentVariable})
-              -ca PATH           check an https:// node's certificate against this CA
+              -ca PATH           check an https:// node's certificate against this CA (its ca.pem or
+                                 its directory)
 
             """,
         ["cert"] = """

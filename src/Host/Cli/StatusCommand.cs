@@ -37,13 +37,14 @@ public static class StatusClient
     /// the table to 80 columns.</summary>
     internal static IAnsiConsole Terminal() => Console.IsOutputRedirected ? PlainConsole(Console.Out) : AnsiConsole.Console;
 
-    /// <summary>The client <c>status</c> and <c>resync</c> use: trusting <paramref name="caPath"/>'s CA when given,
+    /// <summary>The client <c>status</c> and <c>resync</c> use: trusting the CA at <paramref name="caPath"/> (its
+    /// certificate file, or the directory <c>cert ca</c> wrote) when given,
     /// sending <paramref name="token"/>; null (the error said) when the CA file cannot be used.</summary>
     internal static HttpClient? Client(string command, string? caPath, string? token)
     {
         try
         {
-            return AdminHttpClient.Create(caPath is null ? null : TlsFiles.LoadAuthority(caPath), token, RequestTimeout);
+            return AdminHttpClient.Create(caPath is null ? null : TlsFiles.LoadAuthority(CertificateAuthority.CertificateFile(caPath)), token, RequestTimeout);
         }
         catch (TlsFileException e)
         {

@@ -270,7 +270,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private ReplicaCopyAtStop? CopyAtStop(DbConfig db) =>
         _copiesAtStop.GetValueOrDefault(db.Name) is { } copy && File.Exists(db.Path) ? copy : null;
 
-    /// <summary>A database whose actor is not running: a replica's copy as its last incarnation left it, if one ran.</summary>
+    /// <summary>A database whose actor is not running: a replica's copy as its last incarnation left it, or as a previous
+    /// process left it on disk (<see cref="RememberCopyOnDiskAsync"/>); nothing known otherwise.</summary>
     private DatabaseStatus Disconnected(DbConfig db)
     {
         var copy = CopyAtStop(db);

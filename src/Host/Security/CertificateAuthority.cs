@@ -45,6 +45,10 @@ public static class CertificateAuthority
         return [certPath, keyPath];
     }
 
+    /// <summary>The CA certificate a <c>-ca</c> flag names: the file itself, or <c>ca.pem</c> in a directory
+    /// <see cref="CreateCa"/> wrote.</summary>
+    public static string CertificateFile(string ca) => Directory.Exists(ca) ? Path.Combine(ca, CaCertificateFile) : ca;
+
     /// <summary>
     /// Makes a certificate for node <paramref name="name"/>, signed by the CA at <paramref name="ca"/>, valid
     /// for <paramref name="ips"/> and <paramref name="dnsNames"/> (both as server and as client: nodes dial each
@@ -58,7 +62,7 @@ public static class CertificateAuthority
     {
         if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.StartsWith('.'))
             throw new ArgumentException($"-name '{name}' cannot be a file name");
-        var caCertPath = File.Exists(ca) ? ca : Path.Combine(ca, CaCertificateFile);
+        var caCertPath = CertificateFile(ca);
         var caKeyPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(caCertPath))!, CaKeyFile);
         using var authority = TlsFiles.LoadCertificateWithKey(caCertPath, caKeyPath);
         var certPath = Path.Combine(outDirectory, name + ".pem");
