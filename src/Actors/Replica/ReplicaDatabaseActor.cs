@@ -372,13 +372,19 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// <summary>
     /// Supervision of the applier, in one place: it is restarted after a failure and verifies the file again before it
     /// applies anything. The failure becomes the reported problem until a batch applies again, so a full disk or an
-    /// unwritable file shows in /status and /healthz at once.
+    /// unwritable file shows in /status and /healthz at once. A failure of the disk or of SQLite is logged as one line:
+    /// a full disk fails every apply until space is freed, and each failure's stack trace made 18 lines of the same
+    /// (a black-box review); anything else keeps its stack trace.
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
         _replicaProblem = ApplyFailedPrefix + e.Message;
+        if (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+            _log.Error("{Database}: applying failed, the applier restarts: {Reason}", _settings.Name, e.Message);
+        else
+            _log.Error(e, "{Database}: applying failed, the applier restarts", _settings.Name);
         return Directive.Restart;
-    });
+    }, loggingEnabled: false);
 
     protected override void PostStop()
     {
@@ -549,7 +555,15 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _sequencer.ResetTo(ready.Position?.Txid ?? 0, ready.Position?.PageCount ?? 0, forgetHeld: true);
         _catchUpSince = null;
         _catchUpDeferred = false;
-        _resync = null;
+        // An applier that failed during a session (a full disk under its staged copy) ended that session: a failed one,
+        // so that the retries back off and the primary deletes its snapshot now. Asked again at once, each session left
+        // the primary a snapshot until its timeout (86 copies of the database in a black-box review).
+        if (_resync is { } lost)
+        {
+            var reason = _replicaProblem ?? "the applier was restarted";
+            _resyncAskedOf?.Tell(new ResyncFailed(lost.Session, reason));
+            SessionFailed(reason);
+        }
         // A replica starting behind is as stale as its last save, not as its start. An applier restarted later keeps
         // what this actor saw: a save is as recent as the last apply, and the replica may have been current long after
         // it while the primary was idle (its lag jumped by that idle time, found by a black-box review).
