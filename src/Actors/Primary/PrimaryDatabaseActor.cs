@@ -190,7 +190,10 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
     /// up shows its real apply lag, however seldom it reports, and a replica that stopped shows a lag that grows. A
     /// replica that does not know when it applied its txid (it installed a resync's copy, or restarted), or whose txid was
     /// published before this primary started, is as far behind as the first batch it lacks has waited: nothing, when it
-    /// holds every published txid.
+    /// holds every published txid. A replica holding every published txid whose last apply is older than
+    /// <see cref="SilentLagAfter"/> is not behind at all: its last batch's lag is shown that long and then 0 (as
+    /// PostgreSQL's replay_lag), or a replica that caught up after a pause showed the pause for as long as the database
+    /// stayed idle (27 s for minutes, in a black-box review).
     /// </summary>
     private void ReplicaReported(ReplicaPositionReport report)
     {
@@ -198,8 +201,11 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (_state is { } state && report.Generation == state.Generation)
         {
             var waiting = state.FirstPublishedAfter(report.Txid) is { } next ? Stopwatch.GetElapsedTime(next) : TimeSpan.Zero;
-            if (report.SinceApplied is { } sinceApplied && state.PublishedAt(report.Txid) is { } published)
-                lag = Math.Max(0, Math.Max((Stopwatch.GetElapsedTime(published) - sinceApplied).TotalMilliseconds, waiting.TotalMilliseconds));
+            var holdsAll = report.Txid >= state.Txid && waiting == TimeSpan.Zero;
+            if (report.SinceApplied is { } sinceApplied && holdsAll && sinceApplied > SilentLagAfter)
+                lag = 0;
+            else if (report.SinceApplied is { } applied && state.PublishedAt(report.Txid) is { } published)
+                lag = Math.Max(0, Math.Max((Stopwatch.GetElapsedTime(published) - applied).TotalMilliseconds, waiting.TotalMilliseconds));
             else if (report.Txid >= state.Txid || waiting > TimeSpan.Zero)
                 lag = waiting.TotalMilliseconds;
         }
