@@ -152,6 +152,9 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         // are answered at once instead of dropped, so their askers retry rather than wait out a timeout.
         _tailer = Context.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(tailer, "tailer",
                 TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, -1)
+            // Back-off grows while failures come within 10 s of a restart (a full disk): the default reset after the
+            // 100 ms minimum restarted, and re-hashed, the tailer twice a second for as long as the disk stayed full.
+            .WithAutoReset(TimeSpan.FromSeconds(10))
             .WithReplyWhileStopped(TailerRestarting)), "tailer-supervisor");
         return true;
     }
@@ -354,6 +357,14 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         Context.ActorOf(ResyncSource.Props(ready.Session, ready.Replica, ready.Snapshot, _settings.MaxPartBytes, ready.RangesInFlight), $"resync-{ready.Session:N}");
     }
 
+    /// <summary>
+    /// How long a failure of the tailer stays the database's problem. The tailer is restarted after a failure, 0.1 s
+    /// later at first and up to 5 s later while failures continue, so a failure that keeps coming (a full disk fails
+    /// every checkpoint) is shown throughout, and one that stopped is cleared. Before, a primary whose disk was full
+    /// said healthy, no problem, while its tailer failed two or three times a second (a black-box review).
+    /// </summary>
+    private static readonly TimeSpan TailerFailureShownFor = TimeSpan.FromSeconds(10);
+
     /// <summary>A replica silent this long is forgotten (a restarted replica reports under a new node identity).</summary>
     private static readonly TimeSpan ReplicaForgottenAfter = TimeSpan.FromMinutes(1);
 
@@ -364,7 +375,9 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         var state = _state;
         var (generation, txid, hash, _, _) = state?.Position() ?? default;
         var report = state?.Report ?? TailerReport.None;
-        var problem = _waitingFor ?? report.Problem;
+        var problem = _waitingFor ?? report.Problem ?? (report.LastFailure is { } failure && Stopwatch.GetElapsedTime(failure.At) < TailerFailureShownFor
+            ? $"the tailer failed and restarts: {failure.Reason}"
+            : null);
         var counters = new DatabaseCounters(report.TransactionsPublished, report.BytesPublished, _resyncs, report.Checkpoints,
             report.WalBytes, 0, _resyncBytesSent);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,

@@ -143,9 +143,10 @@ internal sealed record ResumePoint(WalCursor Cursor, bool Consistent, FileIdenti
     public static readonly ResumePoint None = new(default, false, null, null, 0);
 }
 
-/// <summary>What the tailer reports for the status: its counters, the WAL's size, and the problem it is stuck on.</summary>
+/// <summary>What the tailer reports for the status: its counters, the WAL's size, the problem it is stuck on, and its
+/// last failure (the exception's message, and when on the <see cref="System.Diagnostics.Stopwatch"/> clock).</summary>
 internal sealed record TailerReport(long TransactionsPublished, long BytesPublished, long Checkpoints, long WalBytes, string? Problem,
-    ScrubView? LastScrub = null)
+    ScrubView? LastScrub = null, (string Reason, long At)? LastFailure = null)
 {
     public static readonly TailerReport None = new(0, 0, 0, 0, null);
 }

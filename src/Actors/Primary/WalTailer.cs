@@ -221,6 +221,21 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private ResumePoint ResumeAt(WalCursor cursor) =>
         _state.Resume with { Cursor = cursor, WalFile = _reader.WalFile, GuardTenure = _guard.Tenure };
 
+    /// <summary>A failure is noted in the report before the supervisor restarts the tailer, for the status to show
+    /// (see PrimaryDatabaseActor.TailerFailureShownFor).</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _state.UpdateReport(r => r with { LastFailure = (e.Message, Stopwatch.GetTimestamp()) });
+            throw;
+        }
+    }
+
     protected override void PostStop()
     {
         _stopped.Cancel();
