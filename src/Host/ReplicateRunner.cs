@@ -19,18 +19,20 @@ internal static class ReplicateRunner
 
         Log($"litecast {Program.Version} starting with {config.File}: " +
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
+        LitecastNode node;
         try
         {
             ListenCheck.EnsureCanListen("cluster.host", "cluster.port", config.Cluster.Host, config.Cluster.EffectivePort(config.PrimaryDbs.Any()));
             if (config.Addr is { } admin) ListenCheck.EnsureCanListen("addr", "addr", admin.Host, admin.Port);
             if (config.Proxy is { } proxied) ListenCheck.EnsureCanListen("proxy.addr", "proxy.addr", proxied.Addr.Host, proxied.Addr.Port);
+            // Locks each database (another litecast running one refuses this one) before anything touches it.
+            node = LitecastNode.Start(config, Log);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
             Log($"cannot start: {e.Message}");
             return 1;
         }
-        var node = LitecastNode.Start(config, Log);
         AdminServer? server = null;
         ProxyServer? proxy = null;
         try

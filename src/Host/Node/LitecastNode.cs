@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Litecast.Actors;
 using Litecast.Host.Configuration;
 using Litecast.Host.Http;
+using Litecast.Storage;
 
 namespace Litecast.Host.Node;
 
@@ -41,6 +42,9 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private static readonly TimeSpan SnapshotLookupTimeout = TimeSpan.FromSeconds(5);
 
     private readonly LitecastConfig _config;
+    /// <summary>One per database, taken before anything touches it and held across incarnations: the node, not one
+    /// incarnation, owns its databases (<see cref="DatabaseLock"/>).</summary>
+    private readonly IReadOnlyList<DatabaseLock> _locks;
     private readonly HttpClient _discovery;
     private readonly HttpClient _snapshots;
     private readonly Action<string> _log;
@@ -54,22 +58,39 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     private volatile string? _problem;
     private Task _run = Task.CompletedTask;
 
-    private LitecastNode(LitecastConfig config, Action<string> log, string? hoconOverrides)
+    private LitecastNode(LitecastConfig config, IReadOnlyList<DatabaseLock> locks, Action<string> log, string? hoconOverrides)
     {
         _config = config;
+        _locks = locks;
         _discovery = AdminHttpClient.Create(config.Tls?.Material.Authority, config.Auth?.Token, DiscoveryTimeout);
         _snapshots = AdminHttpClient.Create(config.Tls?.Material.Authority, config.Auth?.Token, SnapshotRangeTimeout);
         _log = log;
         _hoconOverrides = hoconOverrides;
     }
 
-    /// <summary>Starts the node in the background; it keeps trying to reach its cluster until disposed.</summary>
+    /// <summary>Starts the node in the background; it keeps trying to reach its cluster until disposed. Throws an
+    /// IOException naming the database when another litecast runs one of them.</summary>
     public static LitecastNode Start(LitecastConfig config, Action<string> log, string? hoconOverrides = null)
     {
-        var node = new LitecastNode(config, log, hoconOverrides);
+        var node = new LitecastNode(config, LockDatabases(config.Dbs), log, hoconOverrides);
         node._run = Task.Run(node.RunAsync);
         foreach (var db in config.ReplicaDbs) _ = node.RememberCopyOnDiskAsync(db);
         return node;
+    }
+
+    private static List<DatabaseLock> LockDatabases(IEnumerable<DbConfig> dbs)
+    {
+        var locks = new List<DatabaseLock>();
+        try
+        {
+            foreach (var db in dbs) locks.Add(DatabaseLock.Acquire(db.Path));
+            return locks;
+        }
+        catch
+        {
+            foreach (var held in locks) held.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -417,12 +438,14 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     }
 
     /// <summary>Leaves the cluster gracefully: the database actors stop, the tailer saves its position, an apply in
-    /// flight is rolled back, the guard is released.</summary>
+    /// flight is rolled back, the guard is released; then the databases are unlocked (not before: another litecast
+    /// could start on them while this one still writes them).</summary>
     public async ValueTask DisposeAsync()
     {
         _stopping.Cancel();
         if (_current is { } incarnation) await StopAsync(incarnation.Host);
         await _run;
+        foreach (var held in _locks) held.Dispose();
         _current = null;
         _discovery.Dispose();
         _snapshots.Dispose();
