@@ -16,6 +16,7 @@ public sealed class LitecastProcess : IDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
+    public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 

@@ -69,6 +69,10 @@ public sealed class RejoinTests(ITestOutputHelper output) : IAsyncDisposable
         Assert.False(wait.IsCompleted, "the wait was answered before the replica could have the rows");
 
         await Eventually(() => replica.NodeId.Length > 0 && replica.NodeId != firstIncarnation, "a new incarnation to join");
+        // The node, not an incarnation, holds its database: a second node on it is still refused after the rejoin.
+        var refused = Assert.Throws<IOException>(() =>
+            LitecastNode.Start(new LitecastConfig { Dbs = [new DbConfig { Path = replicaPath, Name = "app.db" }], Cluster = cluster }, _ => { }));
+        Assert.StartsWith($"{replicaPath} is already in use by another litecast", refused.Message);
         for (var i = 0; i < 20; i++) app.Execute($"INSERT INTO t(v) VALUES ('after {i}')");
         await Converged(primary, replica);
         var reached = await wait.WaitAsync(TimeSpan.FromSeconds(30));
