@@ -44,7 +44,19 @@ internal static class DemoRunner
 
         var security = command.Tls ? DemoSecurity.Create(Path.Combine(root, "tls"), ["primary", "replica1", "replica2"]) : null;
         var primaryConfig = web.WithProxy(Config(primaryPath, command.Addr, upstream: null, security, "primary"), 0);
-        var primary = LitecastNode.Start(primaryConfig, Log, QuietAkka);
+        LitecastNode primary;
+        try
+        {
+            primary = LitecastNode.Start(primaryConfig, Log, QuietAkka);
+        }
+        catch (IOException e)
+        {
+            // Another demo runs in this directory: its nodes hold the databases.
+            Console.Error.WriteLine($"litecast: cannot start: {e.Message}");
+            await cancel.CancelAsync();
+            await writer;
+            return 1;
+        }
         var server = AdminServer.Build(command.Addr, primary, security: ReplicateRunner.Security(primaryConfig));
         await server.StartAsync();
         var primaryUrl = server.BaseUrl;
