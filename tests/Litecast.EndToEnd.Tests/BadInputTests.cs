@@ -138,11 +138,16 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, ".app.db-litecast")), "no state directory is made");
     }
 
-    [Fact]
-    public async Task PrimaryWaitsForTheApplicationToCreateTheDatabaseAndSwitchesItToWal()
+    /// <param name="emptyFile">The file exists but is empty (<c>: &gt; db</c>): no database yet either. Litecast once
+    /// switched it to WAL, writing page 1 with the default page size before the application's <c>PRAGMA page_size</c>.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PrimaryWaitsForTheApplicationToCreateTheDatabaseAndSwitchesItToWal(bool emptyFile)
     {
         var httpPort = Ports.Free();
         var db = Path.Combine(_dir, "later.db");
+        if (emptyFile) File.WriteAllBytes(db, []);
         Config($"""
             addr: "127.0.0.1:{httpPort}"
             dbs:
@@ -153,20 +158,24 @@ public sealed class BadInputTests : IDisposable
             """);
         using var process = LitecastProcess.Start(_dir, null, "replicate");
         await Until(() => process.Output.Contains("waiting for the application to create"), process);
-        Assert.False(File.Exists(db), "Litecast never creates the primary's database");
+        if (emptyFile) Assert.Equal(0, new FileInfo(db).Length);
+        else Assert.False(File.Exists(db), "Litecast never creates the primary's database");
         var health = await _http.GetAsync($"http://127.0.0.1:{httpPort}/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
 
-        // The application creates it in rollback-journal mode: Litecast switches it to WAL and says so.
+        // The application creates it in rollback-journal mode, with its own page size: Litecast switches it to WAL
+        // and says so, and the page size is the application's.
         EndToEndCluster.Python($"""
             import sqlite3
             db = sqlite3.connect({System.Text.Json.JsonSerializer.Serialize(db)}, isolation_level=None)
+            db.execute("PRAGMA page_size = 8192")
             db.execute("PRAGMA journal_mode = DELETE")
             db.execute("CREATE TABLE t(x)")
             db.close()
             """);
         await Until(() => process.Output.Contains("switched it to WAL"), process);
         Assert.Equal("wal", EndToEndCluster.ReadOnlyQuery(db, "PRAGMA journal_mode"));
+        Assert.Equal("8192", EndToEndCluster.ReadOnlyQuery(db, "PRAGMA page_size"));
         var sync = await _http.PostAsync($"http://127.0.0.1:{httpPort}/dbs/later.db/sync", null);
         Assert.Equal(HttpStatusCode.OK, sync.StatusCode);
     }

@@ -121,9 +121,14 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
 
     private bool TryStartTailer()
     {
-        if (!File.Exists(_settings.Path))
+        // An empty file is no database yet (the application made the file, not yet its first page): opening it would
+        // write page 1 with SQLite's default page size when switching it to WAL, and the application's own
+        // PRAGMA page_size would then come too late.
+        var file = new FileInfo(_settings.Path);
+        if (!file.Exists || file.Length == 0)
         {
-            var waiting = $"waiting for the application to create {_settings.Path} (Litecast never creates a primary database)";
+            var waiting = $"waiting for the application to create {_settings.Path}" +
+                (file.Exists ? " (the file is empty; Litecast never writes a primary database first)" : " (Litecast never creates a primary database)");
             if (_waitingFor != waiting) _log.Warning("{Database}: {Problem}", _settings.Name, waiting);
             _waitingFor = waiting;
             return false;
