@@ -235,6 +235,20 @@ public sealed class BadInputTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_dir, ".app.db-litecast", "primary.json")));
     }
 
+    /// <summary>A replica stopped with SIGTERM is the one leaving: Akka's cluster ends by announcing every member
+    /// removed, the primary included, and the replica once logged "the primary ... left the cluster; leaving to rejoin
+    /// the primary's cluster" on its way out.</summary>
+    [Fact]
+    public async Task SigtermOnAReplicaDoesNotReportThePrimaryLeaving()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("db.execute('CREATE TABLE t(x)')", replicas: 1, TimeSpan.FromSeconds(60));
+        var replica = cluster.Replicas[0]!;
+        Assert.Equal(0, replica.Terminate(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stopped", replica.Output);
+        Assert.DoesNotContain("left the cluster", replica.Output);
+    }
+
     /// <summary>The application creates a WAL database with one table, from Python (another SQLite, another process).</summary>
     private string CreateWalDatabase(string name)
     {

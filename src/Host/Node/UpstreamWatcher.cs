@@ -19,6 +19,9 @@ internal sealed class UpstreamWatcher : ReceiveActor
     {
         _primary = primary;
         Receive<ClusterEvent.MemberRemoved>(e => e.Member.Address == _primary, e => Rejoin($"the primary {e.Member.Address} left the cluster"));
+        // This node is leaving (its own shutdown, or it was downed): Akka's cluster ends by announcing every member
+        // removed, the primary included, though the primary did not leave; the node's own loop reports and rejoins.
+        Receive<ClusterEvent.ClusterShuttingDown>(_ => Become(() => ReceiveAny(_ => { })));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
     }
@@ -27,7 +30,7 @@ internal sealed class UpstreamWatcher : ReceiveActor
 
     protected override void PreStart() =>
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
-            typeof(ClusterEvent.IMemberEvent));
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.ClusterShuttingDown));
 
     protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
 
