@@ -353,7 +353,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
             foreach (var db in _config.ReplicaDbs)
             {
                 var match = UpstreamDiscovery.Match(primary, db.UpstreamPath)
-                    ?? throw new IOException($"the primary at {origin} has no database '{db.UpstreamPath}' (it has: {string.Join(", ", primary.Dbs.Select(d => d.Path))})");
+                    ?? throw new IOException(UpstreamDiscovery.NoMatch(primary, origin, db.UpstreamPath));
                 upstream[db.Name] = new UpstreamSettings(primary.Node, match.Path);
             }
             upstreamNode = primary.Node;

@@ -45,12 +45,26 @@ public static class UpstreamDiscovery
     /// The primary's database a replica follows: the one whose path equals <paramref name="upstreamPath"/>, else whose
     /// name or file name equals its file name. Null when the primary has no such database.
     /// </summary>
-    public static ClusterDatabase? Match(ClusterInfo primary, string upstreamPath)
+    public static ClusterDatabase? Match(ClusterInfo primary, string upstreamPath) => Find(primary, "primary", upstreamPath);
+
+    /// <summary>Why <paramref name="upstreamPath"/> has no <see cref="Match"/> at <paramref name="origin"/>: the node
+    /// there is itself a replica of it (upstream.url names a replica's endpoint), or it has no such database.</summary>
+    public static string NoMatch(ClusterInfo info, Uri origin, string upstreamPath)
     {
-        var primaries = primary.Dbs.Where(d => d.Role == "primary").ToList();
+        if (Find(info, "replica", upstreamPath) is { } replica)
+            return $"{origin} is a replica of '{replica.Name}', not its primary: upstream.url must name the primary's admin endpoint";
+        var primaries = info.Dbs.Where(d => d.Role == "primary").Select(d => d.Path).ToList();
+        return $"the primary at {origin} has no database '{upstreamPath}' " +
+            (primaries.Count == 0 ? "(it is the primary of none)" : $"(it is the primary of: {string.Join(", ", primaries)})");
+    }
+
+    /// <summary>The database of <paramref name="role"/> that <see cref="Match"/>'s rules pick for <paramref name="upstreamPath"/>.</summary>
+    private static ClusterDatabase? Find(ClusterInfo info, string role, string upstreamPath)
+    {
+        var candidates = info.Dbs.Where(d => d.Role == role).ToList();
         var fileName = System.IO.Path.GetFileName(upstreamPath);
-        return primaries.FirstOrDefault(d => d.Path == upstreamPath)
-            ?? primaries.FirstOrDefault(d => d.Name == upstreamPath)
-            ?? primaries.FirstOrDefault(d => d.Name == fileName || System.IO.Path.GetFileName(d.Path) == fileName);
+        return candidates.FirstOrDefault(d => d.Path == upstreamPath)
+            ?? candidates.FirstOrDefault(d => d.Name == upstreamPath)
+            ?? candidates.FirstOrDefault(d => d.Name == fileName || System.IO.Path.GetFileName(d.Path) == fileName);
     }
 }
