@@ -83,6 +83,29 @@ public sealed class RetainedLogTests : IDisposable
         Assert.Empty(_reports);
     }
 
+    /// <summary>A black-box review saw "txid 1652 is no longer retained (oldest 1623)" after the primary was killed
+    /// under load: 1652 was retained, inside the batch 1623..N the restarted primary published for the commits made
+    /// while it was down. The answer says what the log holds instead.</summary>
+    [Fact]
+    public void WhyNothingCanBeServedNamesWhatTheLogHolds()
+    {
+        using var log = NewLog(64L << 20);
+        Assert.Equal($"the retained log holds no txid of generation {Generation:x16} (it starts empty when the primary starts)",
+            log.Unavailable(Generation, 0));
+        foreach (var batch in Range(1623, 1700, 2, 3).Concat(Range(1701, 1701, 1, 1))) log.Append(batch);
+
+        Assert.False(log.TryGetAfter(Generation, 1651, out _));
+        Assert.Equal("txid 1652 is inside the retained batch of txids 1623..1700, whose pages are merged (commits published " +
+            "together, such as those made while the primary's Litecast was down): it applies only on top of txid 1622",
+            log.Unavailable(Generation, 1651));
+        Assert.False(log.TryGetAfter(Generation, 1600, out _));
+        Assert.Equal("txid 1601 is no longer retained (the retained log starts at txid 1623)", log.Unavailable(Generation, 1600));
+        Assert.False(log.TryGetAfter(Generation, 1750, out _));
+        Assert.Equal("the replica's txid 1750 is past the newest the retained log holds (1701)", log.Unavailable(Generation, 1750));
+        Assert.Equal($"the retained log holds no txid of generation {Generation + 1:x16} (it starts empty when the primary starts)",
+            log.Unavailable(Generation + 1, 1622));
+    }
+
     [Fact]
     public void EvictionDropsWholeTxidRangesOldestFirstAndFreesDiskASegmentAtATime()
     {

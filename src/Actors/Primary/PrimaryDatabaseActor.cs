@@ -188,7 +188,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         request.ReplyTo.Tell(new CatchUpUnavailable(_settings.Name, state.Generation, oldest,
             request.Generation != state.Generation
                 ? $"generation {request.Generation:x16} is over; the current one is {state.Generation:x16}"
-                : $"txid {request.AfterTxid + 1} is no longer retained (oldest {oldest})"));
+                : state.Log.Unavailable(request.Generation, request.AfterTxid)));
     }
 
     /// <summary>

@@ -166,6 +166,29 @@ public sealed class RetainedLog : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Why <see cref="TryGetAfter"/> found no batches to serve after <paramref name="afterTxid"/>, from what the log
+    /// holds: the txid was evicted, lies inside a batch (a batch's pages are merged, so it applies only on top of the
+    /// txid before its first), is past the newest, or could not be read back.
+    /// </summary>
+    public string Unavailable(ulong generation, ulong afterTxid)
+    {
+        var wanted = afterTxid + 1;
+        lock (_gate)
+        {
+            var held = _entries.Select(e => e.Header).Where(b => b.Generation == generation).ToList();
+            if (held.Count == 0) return $"the retained log holds no txid of generation {generation:x16} (it starts empty when the primary starts)";
+            var (oldest, newest) = (held[0].FirstTxid, held[^1].LastTxid);
+            if (wanted < oldest) return $"txid {wanted} is no longer retained (the retained log starts at txid {oldest})";
+            if (afterTxid > newest) return $"the replica's txid {afterTxid} is past the newest the retained log holds ({newest})";
+            if (held.FirstOrDefault(b => b.FirstTxid < wanted && wanted <= b.LastTxid) is { } merged)
+                return $"txid {wanted} is inside the retained batch of txids {merged.FirstTxid}..{merged.LastTxid}, whose pages are " +
+                    $"merged (commits published together, such as those made while the primary's Litecast was down): it applies " +
+                    $"only on top of txid {merged.FirstTxid - 1}";
+            return $"txid {wanted} could not be read back from the retained log";
+        }
+    }
+
     public void Clear()
     {
         string? problem;
