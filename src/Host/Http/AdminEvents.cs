@@ -11,7 +11,7 @@ namespace Litecast.Host.Http;
 /// becomes events, each one JSON object with a <c>type</c>: <c>position</c> (a database's txid, state or lag moved;
 /// on a primary with its replicas'), <c>resync-started</c> / <c>resync-progress</c> / <c>resync-finished</c>,
 /// <c>node-joined</c> / <c>node-left</c> / <c>node-unreachable</c> / <c>node-reachable</c>, <c>problem-raised</c> /
-/// <c>problem-cleared</c>, and <c>scrub</c> (a scrub of a database ended: its <c>lastScrub</c>). A new listener first gets a <c>snapshot</c>: <c>/status</c>'s document. A listener too
+/// <c>problem-cleared</c>, and <c>scrub</c> (a scrub of a database ended: its <c>lastScrub</c>). A new listener first gets a <c>snapshot</c>, whose <c>status</c> is <c>/status</c>'s document. A listener too
 /// slow to keep up loses its oldest events, never the node's time.
 /// </summary>
 public sealed class AdminEvents(ILitecastNode node)
