@@ -45,6 +45,34 @@ public sealed class FileReplacementTests
         Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
     }
 
+    /// <summary>The primary's file deleted while Litecast runs is reported, and once the application creates the
+    /// database again the primary is healthy and the replica follows the new file (the problem used to stay, and
+    /// /healthz to answer 503, for as long as the primary ran).</summary>
+    [Fact]
+    public async Task PrimaryFileDeletedThenCreatedAgainIsHealthyAgain()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')", replicas: 1, Converge);
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.PrimaryDb + suffix);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string? problem = null;
+        while (problem?.Contains("was deleted") != true)
+        {
+            if (clock.Elapsed > Converge) throw new TimeoutException($"the deleted file was not reported: {problem}\n{cluster.Primary!.Output}");
+            await Task.Delay(200);
+            problem = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0].GetProperty("problem").GetString();
+        }
+
+        cluster.App("""
+            db.execute('CREATE TABLE again(id INTEGER PRIMARY KEY, w TEXT)')
+            db.execute("INSERT INTO again(w) VALUES ('back')")
+            """);
+        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
+        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+        Assert.Equal("back", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT w FROM again"));
+        Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
+    }
+
     [Fact]
     public async Task ReplicaFileDeletedWhileRunningIsResyncedIntoANewFile()
     {

@@ -262,7 +262,13 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
-            if (TryEstablish(saved, contradiction)) return;
+            if (TryEstablish(saved, contradiction))
+            {
+                // The file is back (a generation of its own): the primary is healthy again. It answered 503 for as long
+                // as it ran (found by a review).
+                if (_state.Report.Problem == FileDeleted) SetProblem(null);
+                return;
+            }
             if (attempt == MaxPinAttempts)
                 throw new IOException($"{_settings.Path}: could not pin a snapshot where the WAL reader stopped in {MaxPinAttempts} attempts (the WAL kept restarting)");
         }
@@ -348,7 +354,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var identity = FileIdentity.Of(_settings.Path);
         if (identity is null)
         {
-            SetProblem($"{_settings.Path} was deleted; waiting for the application to create it again");
+            SetProblem(FileDeleted);
             return;
         }
         if (identity != _state.Resume.DatabaseIdentity)
@@ -404,6 +410,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var walBytes = _reader.FileLength();
         if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
     }
+
+    private string FileDeleted => $"{_settings.Path} was deleted; waiting for the application to create it again";
 
     /// <summary>Drops the guard and establishes the generation again (a new one: the saved position no longer matches).</summary>
     private void StartOver(string reason)
