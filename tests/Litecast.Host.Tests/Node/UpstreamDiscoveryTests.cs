@@ -31,6 +31,10 @@ public sealed class UpstreamDiscoveryTests : FakeNodeServer
             await Task.Delay(50);
         }
         Assert.Equal(expected.Replace("{origin}", Server.BaseUrl.ToString()), node.NodeProblem);
-        Assert.False(Directory.Exists(directory), "nothing is written for a replica that never found its primary");
+        // Nothing is written for a replica that never found its primary but the lock every node takes on its
+        // databases at start (DatabaseLock, which came with the other process's refusal after this test was written).
+        Assert.False(File.Exists(Path.Combine(directory, "replica.db")), "a replica that never found its primary created its database");
+        Assert.Equal([Litecast.Storage.DatabaseLock.FileName],
+            Directory.EnumerateFileSystemEntries(Litecast.Storage.PositionFile.StateDirectory(Path.Combine(directory, "replica.db"))).Select(Path.GetFileName));
     }
 }
