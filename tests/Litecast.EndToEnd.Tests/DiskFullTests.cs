@@ -6,64 +6,47 @@ namespace Litecast.EndToEnd.Tests;
 
 /// <summary>
 /// Issue 11, failure 5: a replica whose disk fills up reported itself healthy with no problem for 15 s, then a
-/// misleading reason. It must name the disk error at once, and recover by itself once space is freed. The replica's
-/// directory is a small tmpfs the test mounts (it needs root, as CI and the development machines run).
+/// misleading reason. It must name the disk error at once, and recover by itself once space is freed; so must a
+/// replica whose resyncs cannot fit, and a primary whose own disk fills up. The node's directory is a small tmpfs the
+/// test mounts (<see cref="OnTmpfsAsync"/>).
 /// </summary>
 public sealed class DiskFullTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Converge = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task FullDiskOnAReplicaIsReportedAtOnceAndHealsWhenSpaceIsFreed()
+    public Task FullDiskOnAReplicaIsReportedAtOnceAndHealsWhenSpaceIsFreed() => OnTmpfsAsync("replica1", "3m", async (cluster, directory) =>
     {
-        if (Environment.UserName != "root")
-        {
-            output.WriteLine("not root: cannot mount the tmpfs this test needs; nothing was checked");
-            return;
-        }
-        using var cluster = new EndToEndCluster();
-        var directory = Path.GetDirectoryName(cluster.ReplicaDb(0))!;
-        var config = File.ReadAllText(Path.Combine(directory, "litecast.yml"));
-        Run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", directory);
-        try
-        {
-            File.WriteAllText(Path.Combine(directory, "litecast.yml"), config);
-            await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')", replicas: 1, Converge);
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')", replicas: 1, Converge);
 
-            // 6 MB of rows: more than the replica's 3 MB disk holds.
-            cluster.App("""
-                for i in range(60):
-                    db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
-                """);
-            var bookmark = await cluster.SyncAsync();
-            var clock = Stopwatch.StartNew();
-            while (true)
+        // 6 MB of rows: more than the replica's 3 MB disk holds.
+        cluster.App("""
+            for i in range(60):
+                db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
+            """);
+        var bookmark = await cluster.SyncAsync();
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var db = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0];
+            if (db.GetProperty("problem").GetString()?.Contains("disk is full") == true)
             {
-                var db = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0];
-                if (db.GetProperty("problem").GetString()?.Contains("disk is full") == true)
-                {
-                    Assert.False(db.GetProperty("healthy").GetBoolean());
-                    break;
-                }
-                if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"the full disk was not reported: {db}\n{cluster.Replicas[0]!.Output}");
-                await Task.Delay(200);
+                Assert.False(db.GetProperty("healthy").GetBoolean());
+                break;
             }
-            output.WriteLine($"the full disk was reported {clock.Elapsed.TotalSeconds:F1} s after the bookmark");
-            var health = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/healthz");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
-            Assert.Contains("disk is full", await health.Content.ReadAsStringAsync());
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"the full disk was not reported: {db}\n{cluster.Replicas[0]!.Output}");
+            await Task.Delay(200);
+        }
+        output.WriteLine($"the full disk was reported {clock.Elapsed.TotalSeconds:F1} s after the bookmark");
+        var health = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Contains("disk is full", await health.Content.ReadAsStringAsync());
 
-            Run("mount", "-o", "remount,size=64m", directory);
-            await cluster.WaitForReplicasAsync(bookmark, Converge);
-            Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
-            Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
-        }
-        finally
-        {
-            cluster.Replicas[0]?.Kill();
-            Run("umount", "-l", directory);
-        }
-    }
+        Run("mount", "-o", "remount,size=64m", directory);
+        await cluster.WaitForReplicasAsync(bookmark, Converge);
+        Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+        Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
+    });
 
     /// <summary>
     /// A new replica on a disk too small for the database: every resync fails while staging the copy. Each failure is
@@ -73,65 +56,47 @@ public sealed class DiskFullTests(ITestOutputHelper output)
     /// black-box review). Once space is freed the next retry builds the replica.
     /// </summary>
     [Fact]
-    public async Task ResyncsFailingOnAFullDiskBackOffAndLeaveNoSnapshotsOnThePrimary()
+    public Task ResyncsFailingOnAFullDiskBackOffAndLeaveNoSnapshotsOnThePrimary() => OnTmpfsAsync("replica1", "3m", async (cluster, directory) =>
     {
-        if (Environment.UserName != "root")
-        {
-            output.WriteLine("not root: cannot mount the tmpfs this test needs; nothing was checked");
-            return;
-        }
-        using var cluster = new EndToEndCluster();
-        var directory = Path.GetDirectoryName(cluster.ReplicaDb(0))!;
-        var config = File.ReadAllText(Path.Combine(directory, "litecast.yml"));
-        Run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", directory);
-        try
-        {
-            File.WriteAllText(Path.Combine(directory, "litecast.yml"), config);
-            // 6 MB of rows before the replica starts: its first resync cannot fit.
-            cluster.App("""
-                db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')
-                for i in range(60):
-                    db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
-                """);
-            cluster.StartPrimary();
-            await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-            var bookmark = await cluster.SyncAsync();
-            cluster.StartReplica(0);
-            var replica = cluster.Replicas[0]!;
+        // 6 MB of rows before the replica starts: its first resync cannot fit.
+        cluster.App("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')
+            for i in range(60):
+                db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
+            """);
+        cluster.StartPrimary();
+        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
+        var bookmark = await cluster.SyncAsync();
+        cluster.StartReplica(0);
+        var replica = cluster.Replicas[0]!;
 
-            var clock = Stopwatch.StartNew();
-            string? problem = null;
-            while (problem?.Contains("resync failed") != true || !problem.Contains("No space left on device"))
-            {
-                if (clock.Elapsed > Converge) throw new TimeoutException($"the failed resync was not reported: {problem}\n{replica.Output}");
-                await Task.Delay(200);
-                try { problem = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("problem").GetString(); }
-                catch (HttpRequestException) { }
-            }
-            output.WriteLine($"reported after {clock.Elapsed.TotalSeconds:F1} s: {problem}");
-
-            // Retries 1 s, 2 s, 4 s ... apart: at most three sessions begin in 6 s (it was several a second).
-            var before = Count(replica.Output, "resyncing from the primary");
-            await Task.Delay(TimeSpan.FromSeconds(6));
-            var sessions = Count(replica.Output, "resyncing from the primary") - before;
-            output.WriteLine($"sessions begun in 6 s: {sessions}");
-            Assert.InRange(sessions, 0, 3);
-            var snapshots = Directory.GetFiles(Litecast.Storage.PositionFile.StateDirectory(cluster.PrimaryDb), "snapshot-*");
-            Assert.True(snapshots.Length <= 1, $"snapshots left on the primary: {snapshots.Length}\n{cluster.Primary!.Output}");
-            // One line per failure, not a stack trace each.
-            Assert.DoesNotContain("   at Litecast.", replica.Output);
-
-            Run("mount", "-o", "remount,size=64m", directory);
-            await cluster.WaitForReplicasAsync(bookmark, Converge);
-            Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
-            Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
-        }
-        finally
+        var clock = Stopwatch.StartNew();
+        string? problem = null;
+        while (problem?.Contains("resync failed") != true || !problem.Contains("No space left on device"))
         {
-            cluster.Replicas[0]?.Kill();
-            Run("umount", "-l", directory);
+            if (clock.Elapsed > Converge) throw new TimeoutException($"the failed resync was not reported: {problem}\n{replica.Output}");
+            await Task.Delay(200);
+            try { problem = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0].GetProperty("problem").GetString(); }
+            catch (HttpRequestException) { }
         }
-    }
+        output.WriteLine($"reported after {clock.Elapsed.TotalSeconds:F1} s: {problem}");
+
+        // Retries 1 s, 2 s, 4 s ... apart: at most three sessions begin in 6 s (it was several a second).
+        var before = Count(replica.Output, "resyncing from the primary");
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        var sessions = Count(replica.Output, "resyncing from the primary") - before;
+        output.WriteLine($"sessions begun in 6 s: {sessions}");
+        Assert.InRange(sessions, 0, 3);
+        var snapshots = Directory.GetFiles(Litecast.Storage.PositionFile.StateDirectory(cluster.PrimaryDb), "snapshot-*");
+        Assert.True(snapshots.Length <= 1, $"snapshots left on the primary: {snapshots.Length}\n{cluster.Primary!.Output}");
+        // One line per failure, not a stack trace each.
+        Assert.DoesNotContain("   at Litecast.", replica.Output);
+
+        Run("mount", "-o", "remount,size=64m", directory);
+        await cluster.WaitForReplicasAsync(bookmark, Converge);
+        Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+        Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
+    });
 
     /// <summary>
     /// The primary's own disk fills up (the application gets "database or disk is full"): its tailer's checkpoints
@@ -140,7 +105,51 @@ public sealed class DiskFullTests(ITestOutputHelper output)
     /// row the application committed.
     /// </summary>
     [Fact]
-    public async Task FullDiskOnThePrimaryIsReportedAndClearsWhenSpaceIsFreed()
+    public Task FullDiskOnThePrimaryIsReportedAndClearsWhenSpaceIsFreed() => OnTmpfsAsync("primary", "4m", async (cluster, directory) =>
+    {
+        await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')", replicas: 1, Converge);
+
+        // Rows of 100 KB until the disk is full: the application's last insert fails, the ones before it committed.
+        var committed = int.Parse(cluster.App("""
+            n = 0
+            try:
+                for i in range(100):
+                    db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
+                    n += 1
+            except sqlite3.OperationalError as e:
+                assert 'full' in str(e), e
+            print(n)
+            """).Trim());
+        output.WriteLine($"the application committed {committed} rows before the disk was full");
+        Assert.InRange(committed, 1, 99);
+
+        var clock = Stopwatch.StartNew();
+        string? problem = null;
+        while (problem?.Contains("full") != true)
+        {
+            if (clock.Elapsed > Converge) throw new TimeoutException($"the full disk was not reported: {problem}\n{cluster.Primary!.Output}");
+            await Task.Delay(200);
+            problem = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0].GetProperty("problem").GetString();
+        }
+        output.WriteLine($"reported after {clock.Elapsed.TotalSeconds:F1} s: {problem}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await cluster.Http.GetAsync($"{cluster.PrimaryUrl}/healthz")).StatusCode);
+
+        Run("mount", "-o", "remount,size=64m", directory);
+        await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
+        await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
+        Assert.Equal(committed.ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+    },
+    // Checkpoints after 50 frames (two rows): the tailer backfills into the database file as the disk fills.
+    (cluster, config) => config.Replace($"  - path: {cluster.PrimaryDb}\n", $"  - path: {cluster.PrimaryDb}\n    checkpoint-threshold-pages: 50\n"));
+
+    /// <summary>
+    /// Runs <paramref name="test"/> on a new cluster whose node directory <paramref name="node"/> ("primary",
+    /// "replica1") is a tmpfs of <paramref name="size"/>, its litecast.yml written onto it (through
+    /// <paramref name="config"/> when given); every node is killed before the tmpfs is unmounted. Mounting needs root,
+    /// as CI and the development machines run; without it nothing is checked.
+    /// </summary>
+    private async Task OnTmpfsAsync(string node, string size, Func<EndToEndCluster, string, Task> test,
+        Func<EndToEndCluster, string, string>? config = null)
     {
         if (Environment.UserName != "root")
         {
@@ -148,51 +157,19 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             return;
         }
         using var cluster = new EndToEndCluster();
-        var directory = Path.GetDirectoryName(cluster.PrimaryDb)!;
-        var config = File.ReadAllText(Path.Combine(directory, "litecast.yml"));
-        Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", directory);
+        var directory = Path.Combine(cluster.Root, node);
+        var yml = File.ReadAllText(Path.Combine(directory, "litecast.yml"));
+        Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", directory);
         try
         {
-            // Checkpoints after 50 frames (two rows): the tailer backfills into the database file as the disk fills.
-            var dbLine = $"  - path: {cluster.PrimaryDb}\n";
-            Assert.Contains(dbLine, config);
-            File.WriteAllText(Path.Combine(directory, "litecast.yml"), config.Replace(dbLine, dbLine + "    checkpoint-threshold-pages: 50\n"));
-            await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)')", replicas: 1, Converge);
-
-            // Rows of 100 KB until the disk is full: the application's last insert fails, the ones before it committed.
-            var committed = int.Parse(cluster.App("""
-                n = 0
-                try:
-                    for i in range(100):
-                        db.execute('INSERT INTO t(v) VALUES (randomblob(100000))')
-                        n += 1
-                except sqlite3.OperationalError as e:
-                    assert 'full' in str(e), e
-                print(n)
-                """).Trim());
-            output.WriteLine($"the application committed {committed} rows before the disk was full");
-            Assert.InRange(committed, 1, 99);
-
-            var clock = Stopwatch.StartNew();
-            string? problem = null;
-            while (problem?.Contains("full") != true)
-            {
-                if (clock.Elapsed > Converge) throw new TimeoutException($"the full disk was not reported: {problem}\n{cluster.Primary!.Output}");
-                await Task.Delay(200);
-                problem = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0].GetProperty("problem").GetString();
-            }
-            output.WriteLine($"reported after {clock.Elapsed.TotalSeconds:F1} s: {problem}");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await cluster.Http.GetAsync($"{cluster.PrimaryUrl}/healthz")).StatusCode);
-
-            Run("mount", "-o", "remount,size=64m", directory);
-            await cluster.WaitHealthyAsync($"{cluster.PrimaryUrl}/healthz", Converge, () => cluster.Primary!.Output);
-            await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
-            Assert.Equal(committed.ToString(), EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+            var written = config?.Invoke(cluster, yml) ?? yml;
+            Assert.True(config is null || written != yml, "the config change did not apply");
+            File.WriteAllText(Path.Combine(directory, "litecast.yml"), written);
+            await test(cluster, directory);
         }
         finally
         {
-            cluster.Primary?.Kill();
-            cluster.Replicas[0]?.Kill();
+            foreach (var process in cluster.Replicas.Append(cluster.Primary)) process?.Kill();
             Run("umount", "-l", directory);
         }
     }
