@@ -50,7 +50,13 @@ public sealed partial class DatabaseLock : IDisposable
             using (file)
             {
                 if (errno != WouldBlock) throw new IOException($"{databasePath}: cannot lock {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
-                var holder = HolderPid(file) is { } pid ? $" (pid {pid})" : "";
+                var holderPid = HolderPid(file);
+                // Two dbs entries naming one file by different paths (a symlinked directory): the holder is this process,
+                // which the message must not call another litecast.
+                if (holderPid == Environment.ProcessId)
+                    throw new IOException($"{databasePath} is already run by this process: another dbs entry (or another node here) " +
+                                          $"names the same file by another path, and both lock {path}");
+                var holder = holderPid is { } pid ? $" (pid {pid})" : "";
                 throw new IOException($"{databasePath} is already in use by another litecast{holder}, which holds {path}; " +
                                       "a database can be run by one litecast at a time");
             }

@@ -30,6 +30,22 @@ public static class SqliteConnections
     /// database ATTACHed later, which would silently make the attached replica an in-memory copy.</remarks>
     public static SqliteConnection OpenMemory() => Open(":memory:", SqliteOpenMode.ReadWriteCreate);
 
+    /// <summary>
+    /// Switches the existing database at <paramref name="path"/> to WAL mode, as Litestream does, which replication
+    /// requires; returns the journal mode it had, or null when it was in WAL mode already. Throws when SQLite keeps
+    /// another mode (an application holding the database past the busy timeout).
+    /// </summary>
+    public static string? SwitchToWal(string path)
+    {
+        using var connection = OpenExisting(path);
+        var mode = connection.Scalar<string>("PRAGMA journal_mode");
+        if (string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase)) return null;
+        var switched = connection.Scalar<string>("PRAGMA journal_mode = WAL");
+        if (!string.Equals(switched, "wal", StringComparison.OrdinalIgnoreCase))
+            throw new IOException($"{path}: could not switch journal_mode from {mode} to WAL (got {switched})");
+        return mode;
+    }
+
     private static SqliteConnection Open(string path, SqliteOpenMode mode)
     {
         NativeSqlite.EnsureLoaded();

@@ -72,7 +72,7 @@ public sealed class RejoinTests(ITestOutputHelper output) : IAsyncDisposable
         // The node, not an incarnation, holds its database: a second node on it is still refused after the rejoin.
         var refused = Assert.Throws<IOException>(() =>
             LitecastNode.Start(new LitecastConfig { Dbs = [new DbConfig { Path = replicaPath, Name = "app.db" }], Cluster = cluster }, _ => { }));
-        Assert.StartsWith($"{replicaPath} is already in use by another litecast", refused.Message);
+        Assert.StartsWith($"{replicaPath} is already run by this process", refused.Message);
         for (var i = 0; i < 20; i++) app.Execute($"INSERT INTO t(v) VALUES ('after {i}')");
         await Converged(primary, replica);
         var reached = await wait.WaitAsync(TimeSpan.FromSeconds(30));

@@ -20,10 +20,22 @@ public sealed class DatabaseLockTests : IDisposable
         using var held = DatabaseLock.Acquire(database);
         var written = File.GetLastWriteTimeUtc(lockPath);
 
-        // A flock belongs to an open file, so a second node in this very process is refused as another process is.
+        // A flock belongs to an open file, so a second lock in this very process is refused as another process's is,
+        // and said to be this process's own (two dbs entries naming one file through a symlinked directory, found by
+        // a black-box review, were said to be run by "another litecast" with this process's pid).
         var e = Assert.Throws<IOException>(() => DatabaseLock.Acquire(database));
-        Assert.Equal($"{database} is already in use by another litecast (pid {Environment.ProcessId}), which holds {lockPath}; " +
-                     "a database can be run by one litecast at a time", e.Message);
+        Assert.Equal($"{database} is already run by this process: another dbs entry (or another node here) names the same file " +
+                     $"by another path, and both lock {lockPath}", e.Message);
+        var linked = Path.Combine(Path.GetTempPath(), "litecast-lock-link-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateSymbolicLink(linked, _directory);
+        try
+        {
+            Assert.Contains("is already run by this process", Assert.Throws<IOException>(() => DatabaseLock.Acquire(Path.Combine(linked, "app.db"))).Message);
+        }
+        finally
+        {
+            Directory.Delete(linked);
+        }
         Assert.Equal(written, File.GetLastWriteTimeUtc(lockPath));
     }
 

@@ -164,16 +164,11 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         return true;
     }
 
-    /// <summary>A primary that is not in WAL mode is switched to WAL, as Litestream does, and the log says so.</summary>
+    /// <summary>A primary that is not in WAL mode is switched to WAL, and the log says so.</summary>
     private void EnsureWalMode()
     {
-        using var connection = SqliteConnections.OpenExisting(_settings.Path);
-        var mode = connection.Scalar<string>("PRAGMA journal_mode");
-        if (string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase)) return;
-        var switched = connection.Scalar<string>("PRAGMA journal_mode = WAL");
-        if (!string.Equals(switched, "wal", StringComparison.OrdinalIgnoreCase))
-            throw new IOException($"could not switch journal_mode from {mode} to WAL (got {switched})");
-        _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
+        if (SqliteConnections.SwitchToWal(_settings.Path) is { } mode)
+            _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
     }
 
     private void CatchUp(CatchUpRequest request)

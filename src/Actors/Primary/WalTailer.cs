@@ -259,6 +259,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private void Establish(string? contradiction = null)
     {
         _state.Resume = _state.Resume with { Consistent = false };
+        // A file created anew while the tailer ran (after a deletion, or renamed over the old one) is in the
+        // application's journal mode, usually a rollback journal: the guard's read transaction then held a shared lock
+        // that failed every write of the application, for good (a black-box review). Switched as at the first start.
+        if (SqliteConnections.SwitchToWal(_settings.Path) is { } mode)
+            _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {

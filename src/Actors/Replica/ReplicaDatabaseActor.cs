@@ -794,6 +794,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         return wal.Exists ? wal.Length : 0;
     }
 
+    /// <summary>How far behind the primary the copy is, in txids when it is of the primary's generation (in an older
+    /// one they do not count: the message read "  txids behind").</summary>
+    private static string Behind(ulong? lagTxids) =>
+        lagTxids is { } txids ? $"{txids} txids behind the primary" : "behind the primary";
+
     private DatabaseStatus ReplicaStatus()
     {
         var heartbeat = _lastHeartbeat;
@@ -813,9 +818,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         if (_resync is not null) problem ??= $"resyncing ({_resyncReason})";
         else if (_position is null) problem ??= "no data yet";
         else if (state == ReplicaStates.Stalled)
-            problem = $"stalled: {lagTxids} txids behind the primary, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {_replicaProblem ?? WaitingFor()}";
+            problem = $"stalled: {Behind(lagTxids)}, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {_replicaProblem ?? WaitingFor()}";
         else if (behind > _settings.MaxLag)
-            problem = $"{lagTxids} txids behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
+            problem = $"{Behind(lagTxids)} for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, WalBytes(), _localWrites,
             _resyncBytesBefore + (_resyncProgress?.BytesReceived ?? 0), _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
