@@ -135,7 +135,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         }
         try
         {
-            EnsureWalMode();
+            WalTailer.EnsureWalMode(_settings, _log);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
@@ -162,13 +162,6 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             .WithAutoReset(TimeSpan.FromSeconds(10))
             .WithReplyWhileStopped(TailerRestarting)), "tailer-supervisor");
         return true;
-    }
-
-    /// <summary>A primary that is not in WAL mode is switched to WAL, and the log says so.</summary>
-    private void EnsureWalMode()
-    {
-        if (SqliteConnections.SwitchToWal(_settings.Path) is { } mode)
-            _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
     }
 
     private void CatchUp(CatchUpRequest request)

@@ -262,8 +262,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         // A file created anew while the tailer ran (after a deletion, or renamed over the old one) is in the
         // application's journal mode, usually a rollback journal: the guard's read transaction then held a shared lock
         // that failed every write of the application, for good (a black-box review). Switched as at the first start.
-        if (SqliteConnections.SwitchToWal(_settings.Path) is { } mode)
-            _log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", _settings.Name, mode);
+        EnsureWalMode(_settings, _log);
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
@@ -414,6 +413,15 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     {
         var walBytes = _reader.FileLength();
         if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
+    }
+
+    /// <summary>A primary that is not in WAL mode is switched to WAL, and the log says so: before the tailer first
+    /// starts (PrimaryDatabaseActor, which reports a failure as what it waits for) and whenever it establishes a
+    /// generation.</summary>
+    internal static void EnsureWalMode(DatabaseSettings settings, ILoggingAdapter log)
+    {
+        if (SqliteConnections.SwitchToWal(settings.Path) is { } mode)
+            log.Warning("{Database}: journal_mode was {Mode}; switched it to WAL, which replication requires", settings.Name, mode);
     }
 
     private string FileDeleted => $"{_settings.Path} was deleted; waiting for the application to create it again";
