@@ -438,6 +438,22 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void TwoPathsOfOneFileAreAnError()
+    {
+        var db = Path.Combine(_t.Dir, "db");
+        var link = Path.Combine(_t.Dir, "hardlink");
+        File.WriteAllBytes(db, [1, 2, 3]);
+        using (var ln = System.Diagnostics.Process.Start("ln", [db, link])) ln.WaitForExit();
+        Assert.True(File.Exists(link));
+
+        var e = _t.Fail($"dbs:\n  - path: {db}\n  - path: {link}\n    name: other\n");
+        Assert.Contains($"dbs[1].path: '{link}' is the same file as dbs[0] '{db}' (line 2), a hard link or another mount of it", e.Message);
+        At(e, 3, 5, "dbs[1].path");
+        Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(db));
+        Assert.Equal(2, _t.Load($"dbs:\n  - path: {db}\n  - path: {_t.Dir}/absent\n").Dbs.Count);
+    }
+
+    [Fact]
     public void DuplicatePathsAndNamesAreErrors()
     {
         var e = _t.Fail("dbs:\n  - path: /data/db\n  - path: /data/other\n  - path: /data/../data/db\n");

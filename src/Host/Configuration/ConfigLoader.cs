@@ -529,12 +529,22 @@ public static class ConfigLoader
         {
             var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var paths = new Dictionary<string, int>(StringComparer.Ordinal);
+            var files = new Dictionary<Litecast.Storage.FileIdentity, int>();
             for (int i = 0; i < dbs.Count; i++)
             {
                 var at = entries[i].Start;
                 if (paths.TryGetValue(dbs[i].Path, out int j))
                     throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is already configured as dbs[{j}] (line {entries[j].Start.Line})");
                 paths[dbs[i].Path] = i;
+                // Two names of one file (a hard link, or the file through another mount; symbolic links are refused
+                // above) would each get a state directory and a lock of their own and replicate it twice over. stat(2)
+                // opens nothing.
+                if (Litecast.Storage.FileIdentity.Of(dbs[i].Path) is { } file)
+                {
+                    if (files.TryGetValue(file, out j))
+                        throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is the same file as dbs[{j}] '{dbs[j].Path}' (line {entries[j].Start.Line}), a hard link or another mount of it; configure it once");
+                    files[file] = i;
+                }
                 if (names.TryGetValue(dbs[i].Name, out j))
                     throw Error(at, $"dbs[{i}].name", $"dbs[{i}].name: database name '{dbs[i].Name}' is already used by dbs[{j}] (line {entries[j].Start.Line}); set a distinct 'name:'");
                 names[dbs[i].Name] = i;
