@@ -138,7 +138,11 @@ public static class StatusClient
         }
         catch (HttpRequestException e)
         {
-            return (null, $"cannot reach {statusUrl}: {AdminHttpClient.Describe(e, statusUrl)}\nIs `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere.");
+            // Only when nothing answered: after a refused certificate or a failed handshake, something listens there.
+            var hint = e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
+                ? "\nIs `litecast replicate` running there, and is that its `addr`? Use -url to point elsewhere."
+                : "";
+            return (null, $"cannot reach {statusUrl}: {AdminHttpClient.Describe(e, statusUrl)}{hint}");
         }
         catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
         {

@@ -115,6 +115,9 @@ public sealed class AdminSecurityTests : IDisposable
         Assert.Contains("does not chain to a CA this system trusts", both);
         Assert.Contains("its certificate names 127.0.0.1, not localhost", both);
         Assert.Contains("give the cluster's CA with -ca", both);
+        // The node answered: not the hint for a node that is not running.
+        Assert.DoesNotContain("running there", error);
+        Assert.DoesNotContain("running there", both);
     }
 
     [Fact]
@@ -127,6 +130,7 @@ public sealed class AdminSecurityTests : IDisposable
         var error = await StatusErrorAsync(http, new Uri($"https://127.0.0.1:{server.BaseUrl.Port}"));
         Assert.Contains("(the node may serve plain http: try http://)", error);
         Assert.DoesNotContain("-ca", error);
+        Assert.DoesNotContain("running there", error);
     }
 
     [Fact]

@@ -78,6 +78,7 @@ public sealed class StatusCommandTests(ITestOutputHelper log)
         Assert.Equal(1, code);
         Assert.Equal("", output.ToString());
         Assert.Contains($"cannot reach http://127.0.0.1:{port}/status", error.ToString());
+        Assert.Contains("Is `litecast replicate` running there", error.ToString());
     }
 
     [Fact]
