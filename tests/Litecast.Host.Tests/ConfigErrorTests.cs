@@ -441,14 +441,19 @@ public sealed class ConfigErrorTests : IDisposable
     public void TwoPathsOfOneFileAreAnError()
     {
         var db = Path.Combine(_t.Dir, "db");
-        var link = Path.Combine(_t.Dir, "hardlink");
+        var hardLink = Path.Combine(_t.Dir, "hardlink");
+        var throughLinkedDirectory = Path.Combine(_t.Dir, "linked-dir", "db");
         File.WriteAllBytes(db, [1, 2, 3]);
-        using (var ln = System.Diagnostics.Process.Start("ln", [db, link])) ln.WaitForExit();
-        Assert.True(File.Exists(link));
+        using (var ln = System.Diagnostics.Process.Start("ln", [db, hardLink])) ln.WaitForExit();
+        Assert.True(File.Exists(hardLink));
+        Directory.CreateSymbolicLink(Path.Combine(_t.Dir, "linked-dir"), _t.Dir);
 
-        var e = _t.Fail($"dbs:\n  - path: {db}\n  - path: {link}\n    name: other\n");
-        Assert.Contains($"dbs[1].path: '{link}' is the same file as dbs[0] '{db}' (line 2), a hard link or another mount of it", e.Message);
-        At(e, 3, 5, "dbs[1].path");
+        foreach (var other in new[] { hardLink, throughLinkedDirectory })
+        {
+            var e = _t.Fail($"dbs:\n  - path: {db}\n  - path: {other}\n    name: other\n");
+            Assert.Contains($"dbs[1].path: '{other}' is the same file as dbs[0] '{db}' (line 2), through a hard link, a linked directory or another mount", e.Message);
+            At(e, 3, 5, "dbs[1].path");
+        }
         Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(db));
         Assert.Equal(2, _t.Load($"dbs:\n  - path: {db}\n  - path: {_t.Dir}/absent\n").Dbs.Count);
     }

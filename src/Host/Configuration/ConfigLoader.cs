@@ -1,4 +1,5 @@
 using System.Net;
+using Litecast.Storage;
 using YamlDotNet.Core;
 
 namespace Litecast.Host.Configuration;
@@ -529,20 +530,20 @@ public static class ConfigLoader
         {
             var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var paths = new Dictionary<string, int>(StringComparer.Ordinal);
-            var files = new Dictionary<Litecast.Storage.FileIdentity, int>();
+            var files = new Dictionary<FileIdentity, int>();
             for (int i = 0; i < dbs.Count; i++)
             {
                 var at = entries[i].Start;
                 if (paths.TryGetValue(dbs[i].Path, out int j))
                     throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is already configured as dbs[{j}] (line {entries[j].Start.Line})");
                 paths[dbs[i].Path] = i;
-                // Two names of one file (a hard link, or the file through another mount; symbolic links are refused
-                // above) would each get a state directory and a lock of their own and replicate it twice over. stat(2)
-                // opens nothing.
-                if (Litecast.Storage.FileIdentity.Of(dbs[i].Path) is { } file)
+                // Two names of one file (a hard link, a path through a linked directory, another mount; a link to the
+                // file itself is refused above) would each get a state directory and a lock of their own and replicate
+                // it twice over. stat(2) opens nothing.
+                if (FileIdentity.Of(dbs[i].Path) is { } file)
                 {
                     if (files.TryGetValue(file, out j))
-                        throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is the same file as dbs[{j}] '{dbs[j].Path}' (line {entries[j].Start.Line}), a hard link or another mount of it; configure it once");
+                        throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is the same file as dbs[{j}] '{dbs[j].Path}' (line {entries[j].Start.Line}), through a hard link, a linked directory or another mount; configure it once");
                     files[file] = i;
                 }
                 if (names.TryGetValue(dbs[i].Name, out j))
