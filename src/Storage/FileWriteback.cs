@@ -17,7 +17,21 @@ public static partial class FileWriteback
     public static void Start(SafeFileHandle file, long offset, long length)
     {
         if (!OperatingSystem.IsLinux() || length <= 0) return;
-        _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+        // Held for the call: a file closed by another thread meanwhile must not have its descriptor number reused.
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already: nothing left to hint about.
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
     }
 
     // No SetLastError: the result is ignored (see above), so errno is not worth marshalling.

@@ -147,20 +147,25 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
     /// now, counting them, failing or corrupting the ranges <see cref="Tamper"/> picks.</summary>
     private sealed class FakeFetcher(string primaryPath) : ISnapshotFetcher
     {
-        private readonly byte[] _file = Pages.ReadRaw(primaryPath).SelectMany(p => p).ToArray();
+        private byte[] _file = Read(primaryPath);
         private int _bytesServed;
+
+        private static byte[] Read(string path) => Pages.ReadRaw(path).SelectMany(p => p).ToArray();
+
+        /// <summary>Serves the primary file as it is now from here on (a fetch already started keeps its bytes).</summary>
+        public void Reload() => Volatile.Write(ref _file, Read(primaryPath));
 
         /// <summary>Given the offset and the bytes about to be served: throw to fail the fetch, or change them.</summary>
         public Action<long, byte[]>? Tamper { get; init; }
 
         public int BytesServed => Volatile.Read(ref _bytesServed);
 
-        public Task<byte[]> FetchAsync(Guid session, long offset, int length, CancellationToken cancellation) => Task.Run(() =>
+        public Task FetchAsync(Guid session, long offset, Memory<byte> destination, CancellationToken cancellation) => Task.Run(() =>
         {
-            var data = _file.AsSpan((int)offset, length).ToArray();
+            var data = Volatile.Read(ref _file).AsSpan((int)offset, destination.Length).ToArray();
             Tamper?.Invoke(offset, data);
-            Interlocked.Add(ref _bytesServed, length);
-            return data;
+            Interlocked.Add(ref _bytesServed, data.Length);
+            data.CopyTo(destination);
         }, cancellation);
     }
 
@@ -223,6 +228,55 @@ public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.
         Assert.True(fetcher.BytesServed >= rangeBytes, $"{fetcher.BytesServed} bytes were fetched");
         Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
         Assert.Equal(400, ApplierFiles.Count(files.ReplicaPath));
+    }
+
+    /// <summary>
+    /// Fetches are staged off the applier's thread, so a session can be given up while some are still running. Here
+    /// the first session's fetches hold the primary's pages from before an update and finish only once a second
+    /// session (after the update) is staging: their pages, which match the first session's offers, must land nowhere
+    /// the second session's file can see, and the replica installed at the end is the updated primary.
+    /// </summary>
+    [Fact]
+    public void FetchesOfASessionGivenUpStageNothingIntoTheNextSession()
+    {
+        using var files = new ApplierFiles(Rows);
+        DeleteReplica(files);
+        using var release = new ManualResetEventSlim();
+        var held = new CountdownEvent(Applier.ResyncRangesInFlight);
+        var finished = new CountdownEvent(Applier.ResyncRangesInFlight);
+        var holding = 1;
+        var fetcher = new FakeFetcher(files.PrimaryPath)
+        {
+            Tamper = (_, _) =>
+            {
+                if (Volatile.Read(ref holding) == 0) return;
+                held.Signal();
+                release.Wait();
+                finished.Signal();
+            },
+        };
+        var applier = ChildActorOf(Applier.Props(files.Settings with { SnapshotFetcher = fetcher }));
+        Assert.Null(ExpectMsg<Applier.Ready>(Timeout).Position);
+        var first = BeginSession(applier, files);
+        for (var i = 0; i < Applier.ResyncRangesInFlight; i++) applier.Tell(first.NextOffer()!, TestActor);
+        Assert.True(held.Wait(Timeout), "the first session's fetches started");
+
+        files.Commit("UPDATE t SET v = 'after the first session'");
+        fetcher.Reload();
+        Volatile.Write(ref holding, 0);
+        var second = BeginSession(applier, files);
+        var done = RunSession(applier, second, demand =>
+        {
+            if (demand.FirstPage != 1) return;
+            release.Set();
+            Assert.True(finished.Wait(Timeout), "the first session's fetches ended");
+        });
+
+        Assert.Equal(second.Hash, Assert.IsType<Applier.ResyncDone>(done).Hash);
+        Pages.AssertIdentical(files.PrimaryPath, files.ReplicaPath);
+        using var read = SqliteConnections.OpenReadOnly(files.ReplicaPath);
+        Assert.Equal(400, read.Scalar<long>("SELECT count(*) FROM t WHERE v = 'after the first session'"));
+        Assert.Equal("ok", read.Scalar<string>("PRAGMA integrity_check"));
     }
 
     /// <summary>

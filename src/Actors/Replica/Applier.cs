@@ -54,8 +54,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
     /// disk), and the replica must resync.</summary>
     public sealed record Scrubbed(ScrubView Scrub, string? Damage);
 
-    /// <summary>The end of a fetch of a range through <see cref="ISnapshotFetcher"/>: its bytes, or why it failed.</summary>
-    private sealed record RangeFetched(Guid Session, uint FirstPage, byte[]? Data, string? Failure);
+    /// <summary>The end of a fetch of a range through <see cref="ISnapshotFetcher"/>: its pages checked and staged,
+    /// or why not.</summary>
+    private sealed record RangeFetched(Guid Session, uint FirstPage, long Bytes, string? Failure);
 
     /// <summary>Once a second: notice local writes, and checkpoint the replica's WAL between batches.</summary>
     private sealed record Maintenance
@@ -538,54 +539,43 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         CompleteRanges();
     }
 
-    /// <summary>Fetches a range the replica needs whole outside the cluster's messages; its demand (empty) is sent
-    /// once the pages are in, which is what lets the primary offer a further range.</summary>
+    /// <summary>Fetches a range the replica needs whole outside the cluster's messages and stages it, off the actor's
+    /// thread; its demand (empty) is sent once the pages are in, which is what lets the primary offer a further range.
+    /// </summary>
     private void Fetch(ISnapshotFetcher fetcher, RangeInFlight range, int pageSize)
     {
         var session = _session!.Value;
         var first = range.FirstPage;
-        fetcher.FetchAsync(session, (long)(first - 1) * pageSize, range.Hashes.Length * pageSize, _fetches!.Token)
-            .PipeTo(Self, success: data => new RangeFetched(session, first, data, null),
-                failure: e => new RangeFetched(session, first, null, e.GetBaseException().Message));
+        var bytes = (long)range.Hashes.Length * pageSize;
+        FetchedRange.StageAsync(fetcher, session, first, range.Hashes, pageSize, _staging!.SafeFileHandle, _fetches!.Token)
+            .PipeTo(Self, success: () => new RangeFetched(session, first, bytes, null),
+                failure: e => new RangeFetched(session, first, bytes, e.GetBaseException().Message));
     }
 
     /// <summary>
-    /// A fetch ended. Every page is checked against the hash the primary offered before any is staged. A range that
-    /// failed or does not check is asked for through the cluster instead, and so is the rest of the session (an older
-    /// primary has no endpoint for it; a network or a proxy that fails once is likely to again).
+    /// A fetch ended: its pages were checked against the hashes the primary offered and staged, or it failed. A range
+    /// that failed or does not check is asked for through the cluster instead, and so is the rest of the session (an
+    /// older primary has no endpoint for it; a network or a proxy that fails once is likely to again).
     /// </summary>
     private void Fetched(RangeFetched fetched)
     {
         var range = _ranges.FirstOrDefault(r => r.FirstPage == fetched.FirstPage && r.Demand is null);
         if (range is null) { Abort($"pages for range {fetched.FirstPage} were fetched, which no offer awaits"); return; }
-        var pageSize = _firstOffer!.PageSize;
-        var problem = fetched.Failure;
-        var hashes = new ulong[range.Hashes.Length];
-        if (fetched.Data is { } data && data.Length != hashes.Length * pageSize)
-            problem = $"{data.Length} bytes arrived for range {range.FirstPage}..{range.LastPage}, expected {hashes.Length * pageSize}";
-        for (var i = 0; problem is null && i < hashes.Length; i++)
-        {
-            var pageNumber = range.FirstPage + (uint)i;
-            hashes[i] = DatabaseHash.PageHash(pageNumber, fetched.Data.AsSpan(i * pageSize, pageSize));
-            if (hashes[i] != range.Hashes[i]) problem = $"page {pageNumber} does not have the hash the primary offered for it";
-        }
-        if (problem is not null)
+        if (fetched.Failure is { } problem)
         {
             if (!_fetchFailed)
                 _log.Warning("{Database}: fetching resync pages from the primary failed ({Reason}); the rest of resync {Session} comes through the cluster",
                     _settings.Name, problem, fetched.Session);
             _fetchFailed = true;
-            range.Demand = Enumerable.Range(0, hashes.Length).Select(i => range.FirstPage + (uint)i).ToArray();
+            range.Demand = Enumerable.Range(0, range.Hashes.Length).Select(i => range.FirstPage + (uint)i).ToArray();
             SendDemands();
             return;
         }
-        for (var i = 0; i < hashes.Length; i++) _newFile?.SetPageHash(range.FirstPage + (uint)i, hashes[i]);
-        RandomAccess.Write(_staging!.SafeFileHandle, fetched.Data, (long)(range.FirstPage - 1) * pageSize);
-        FileWriteback.Start(_staging.SafeFileHandle, (long)(range.FirstPage - 1) * pageSize, fetched.Data!.Length);
+        for (var i = 0; i < range.Hashes.Length; i++) _newFile?.SetPageHash(range.FirstPage + (uint)i, range.Hashes[i]);
         range.Missing = 0;
         range.Demand = [];
-        _bytesFetched += fetched.Data!.Length;
-        Context.Parent.Tell(new ResyncFetched(fetched.Session, range.FirstPage, fetched.Data.Length));
+        _bytesFetched += fetched.Bytes;
+        Context.Parent.Tell(new ResyncFetched(fetched.Session, range.FirstPage, fetched.Bytes));
         SendDemands();
         CompleteRanges();
     }

@@ -8,8 +8,8 @@ namespace Litecast.Actors.Replica;
 /// </summary>
 public interface ISnapshotFetcher
 {
-    /// <summary>Exactly <paramref name="length"/> bytes of the snapshot from <paramref name="offset"/>. Throws when the
-    /// primary does not serve them (no such session, an older primary, the network); the replica then asks for the
-    /// pages through the cluster.</summary>
-    Task<byte[]> FetchAsync(Guid session, long offset, int length, CancellationToken cancellation);
+    /// <summary>Fills <paramref name="destination"/> with the snapshot's bytes from <paramref name="offset"/>, exactly
+    /// its length. Throws when the primary does not serve them (no such session, an older primary, the network); the
+    /// replica then asks for the pages through the cluster.</summary>
+    Task FetchAsync(Guid session, long offset, Memory<byte> destination, CancellationToken cancellation);
 }

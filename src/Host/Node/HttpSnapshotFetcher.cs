@@ -12,9 +12,10 @@ namespace Litecast.Host.Node;
 /// <param name="primary">The primary's admin endpoint: <c>upstream.url</c>'s origin.</param>
 internal sealed class HttpSnapshotFetcher(HttpClient http, Uri primary) : ISnapshotFetcher
 {
-    public async Task<byte[]> FetchAsync(Guid session, long offset, int length, CancellationToken cancellation)
+    public async Task FetchAsync(Guid session, long offset, Memory<byte> destination, CancellationToken cancellation)
     {
         var url = new Uri(primary, $"/resync/{session:N}");
+        var length = destination.Length;
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Range = new RangeHeaderValue(offset, offset + length - 1);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
@@ -26,9 +27,7 @@ internal sealed class HttpSnapshotFetcher(HttpClient http, Uri primary) : ISnaps
         var range = response.Content.Headers.ContentRange;
         if (range?.From != offset || range.To != offset + length - 1)
             throw new IOException($"GET {url} answered bytes {range?.From}-{range?.To}, not the {offset}-{offset + length - 1} asked for");
-        var data = new byte[length];
         await using var stream = await response.Content.ReadAsStreamAsync(cancellation);
-        await stream.ReadExactlyAsync(data, cancellation);
-        return data;
+        await stream.ReadExactlyAsync(destination, cancellation);
     }
 }

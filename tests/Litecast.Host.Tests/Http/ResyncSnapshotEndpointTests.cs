@@ -43,7 +43,8 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
         using var http = AdminHttpClient.Create(null, null, TimeSpan.FromSeconds(30));
         var fetcher = new HttpSnapshotFetcher(http, server.BaseUrl);
 
-        var data = await fetcher.FetchAsync(_session, 4096, 3 * 4096, CancellationToken.None);
+        var data = new byte[3 * 4096];
+        await fetcher.FetchAsync(_session, 4096, data, CancellationToken.None);
 
         Assert.Equal(_snapshot.AsSpan(4096, 3 * 4096).ToArray(), data);
         Assert.Equal([3 * 4096L], _node.ResyncSnapshotBytes);
@@ -59,13 +60,15 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
         var copied = new TaskCompletionSource();
         _node.ResyncSnapshotCopied = copied.Task;
 
-        var fetch = fetcher.FetchAsync(_session, 0, 4096, CancellationToken.None);
+        var data = new byte[4096];
+        var fetch = fetcher.FetchAsync(_session, 0, data, CancellationToken.None);
         Assert.NotSame(fetch, await Task.WhenAny(fetch, Task.Delay(300)));
         copied.SetResult();
-        Assert.Equal(_snapshot.AsSpan(0, 4096).ToArray(), await fetch);
+        await fetch;
+        Assert.Equal(_snapshot.AsSpan(0, 4096).ToArray(), data);
 
         _node.ResyncSnapshotCopied = Task.FromException(new IOException("copying the snapshot failed: No space left on device"));
-        var e = await Assert.ThrowsAsync<IOException>(() => fetcher.FetchAsync(_session, 0, 4096, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<IOException>(() => fetcher.FetchAsync(_session, 0, new byte[4096], CancellationToken.None));
         Assert.Contains("503", e.Message);
         Assert.Contains("No space left on device", e.Message);
     }
@@ -77,7 +80,7 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
         using var http = AdminHttpClient.Create(null, null, TimeSpan.FromSeconds(30));
         var other = Guid.NewGuid();
 
-        var e = await Assert.ThrowsAsync<IOException>(() => new HttpSnapshotFetcher(http, server.BaseUrl).FetchAsync(other, 0, 4096, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<IOException>(() => new HttpSnapshotFetcher(http, server.BaseUrl).FetchAsync(other, 0, new byte[4096], CancellationToken.None));
 
         Assert.Contains("404", e.Message);
         Assert.Contains($"no resync session {other} is in flight", e.Message);
@@ -96,7 +99,8 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
 
         using var refused = await anonymous.GetAsync(url);
         using var status = await anonymous.GetAsync(new Uri(server.BaseUrl, "status"));
-        var data = await new HttpSnapshotFetcher(withToken, server.BaseUrl).FetchAsync(_session, 0, 4096, CancellationToken.None);
+        var data = new byte[4096];
+        await new HttpSnapshotFetcher(withToken, server.BaseUrl).FetchAsync(_session, 0, data, CancellationToken.None);
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(HttpStatusCode.OK, status.StatusCode);
