@@ -123,6 +123,16 @@ internal static class StorageBenchmark
             rows.Add(checkpoint);
             rows.Add(raw);
 
+            // 5. DatabaseHash.Compute of the replica file just written, from the page cache: a replica's startup check,
+            //    a resync's rehash and a scrub each hash the whole file this way.
+            rows.Add(Measure($"DatabaseHash.Compute ({pages.Count} pages)", "pages/s", runs, () =>
+            {
+                using var connection = SqliteConnections.OpenReadOnly(replicaPath);
+                var hash = DatabaseHash.Compute(connection);
+                if (hash.PageCount != pages.Count) throw new InvalidOperationException($"hashed {hash.PageCount} pages of {pages.Count}");
+                return hash.PageCount;
+            }));
+
             // 5. Wire codec: one 256 KiB part of a batch, encoded and decoded by the hand codec and by protobuf.
             var (handRates, protoRates) = WireCodecBenchmark.Run(pages, runs, smoke ? 50 : 2000);
             var hand = Row.From("Wire round trip, hand codec (64 pages)", "parts/s", handRates);

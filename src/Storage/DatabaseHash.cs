@@ -82,6 +82,13 @@ public sealed class DatabaseHash
         _pages[pageNumber - 1] = hash;
     }
 
+    /// <summary>Records consecutive pages from <paramref name="firstPage"/>, given as one span of whole pages.</summary>
+    public void SetPages(uint firstPage, ReadOnlySpan<byte> pages)
+    {
+        if (pages.Length % PageSize != 0) throw new ArgumentException($"{pages.Length} bytes are not whole pages of {PageSize}", nameof(pages));
+        for (var i = 0; i < pages.Length / PageSize; i++) SetPage(firstPage + (uint)i, pages.Slice(i * PageSize, PageSize));
+    }
+
     /// <summary>Applies a committed batch: the pages, then the size after commit.</summary>
     public void Apply(IEnumerable<PageImage> pages, uint pageCount)
     {
@@ -120,31 +127,27 @@ public sealed class DatabaseHash
     }
 
     /// <summary>
-    /// Hashes every page of a database through SQLite (<c>sqlite_dbpage</c> of <paramref name="schema"/>), as seen by
-    /// the connection's current (or a new implicit) read transaction.
+    /// Hashes every page of the main database as the connection's read transaction sees it: the one it has open, or
+    /// one this starts and ends. The pages are read in large blocks (<see cref="SnapshotPages"/>), most of them
+    /// straight from the database file; <paramref name="cancellation"/> stops it between two blocks.
     /// </summary>
-    public static DatabaseHash Compute(SqliteConnection connection, string schema = "main", CancellationToken cancellation = default)
+    public static DatabaseHash Compute(SqliteConnection connection, CancellationToken cancellation = default)
     {
-        var pageSize = connection.Scalar<int>($"PRAGMA \"{schema}\".page_size");
-        var hash = new DatabaseHash(pageSize);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT pgno, data FROM sqlite_dbpage(@schema)";
-        command.Parameters.AddWithValue("@schema", schema);
-        var count = 0u;
-        using (var reader = command.ExecuteReader())
+        var ownTransaction = SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) != 0;
+        if (ownTransaction) connection.Execute("BEGIN");
+        try
         {
-            while (reader.Read())
-            {
-                cancellation.ThrowIfCancellationRequested();
-                var pageNumber = (uint)reader.GetInt64(0);
-                var buffer = reader.GetFieldValue<byte[]>(1);
-                if (buffer.Length != pageSize) throw new InvalidDataException($"page {pageNumber} of {connection.DataSource} is {buffer.Length} bytes, expected {pageSize}");
-                hash.SetPage(pageNumber, buffer);
-                count = Math.Max(count, pageNumber);
-            }
+            // The first read of the transaction fixes its snapshot; the page size cannot change within it.
+            var pageCount = (uint)connection.Scalar<long>("PRAGMA page_count");
+            var hash = new DatabaseHash(connection.Scalar<int>("PRAGMA page_size"));
+            SnapshotPages.Read(connection, hash.PageSize, pageCount, hash.SetPages, cancellation);
+            hash.SetPageCount(pageCount);
+            return hash;
         }
-        hash.SetPageCount(count);
-        return hash;
+        finally
+        {
+            if (ownTransaction) connection.Execute("ROLLBACK");
+        }
     }
 
     public override string ToString() => $"{Value:x16}";

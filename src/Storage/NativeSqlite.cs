@@ -83,6 +83,14 @@ public static class NativeSqlite
         var methods = *(IntPtr*)file;
         var read = *(delegate* unmanaged<IntPtr, byte*, int, long, int>*)(methods + 2 * IntPtr.Size);
         fixed (byte* data = buffer) rc = read(file, data, buffer.Length, offset);
-        if (rc != 0 && rc != IoErrShortRead) throw new IOException($"{connection.DataSource}: reading {buffer.Length} bytes at {offset} failed (SQLite error {rc})");
+        // An SQLite error, as the same read through SQLite's pager would give: a scrub takes an I/O error for damage.
+        if (rc != 0 && rc != IoErrShortRead)
+            throw new Microsoft.Data.Sqlite.SqliteException($"{connection.DataSource}: reading {buffer.Length} bytes at {offset} failed (SQLite error {rc})", rc & 0xff, rc);
     }
+
+    /// <summary>The full path of the main database file of <paramref name="connection"/>, as SQLite opened it.</summary>
+    public static string MainFileName(Microsoft.Data.Sqlite.SqliteConnection connection) =>
+        raw.sqlite3_db_filename(connection.Handle, "main").utf8_to_string() is { Length: > 0 } path
+            ? path
+            : throw new IOException($"{connection.DataSource}: SQLite names no file for its main database");
 }

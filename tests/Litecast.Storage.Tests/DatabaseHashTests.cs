@@ -135,3 +135,92 @@ public class DatabaseHashTests
         }
     }
 }
+
+/// <summary>
+/// <see cref="DatabaseHash.Compute"/> reads most pages straight from the database file in blocks; these compare it with
+/// the page-by-page hash through <c>sqlite_dbpage</c> in the same read transaction, on files whose newest pages are in
+/// the WAL, across several 4 MiB blocks, and while another connection commits and checkpoints.
+/// </summary>
+public sealed class DatabaseHashComputeTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("litecast-hash-").FullName;
+    private string Path => System.IO.Path.Combine(_directory, "db");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    /// <summary>The hash of every page <c>sqlite_dbpage</c> gives in the connection's current read transaction.</summary>
+    private static ulong PageByPage(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pgno, data FROM sqlite_dbpage";
+        using var reader = command.ExecuteReader();
+        ulong total = 0;
+        while (reader.Read()) total ^= DatabaseHash.PageHash((uint)reader.GetInt64(0), (byte[])reader.GetValue(1));
+        return total;
+    }
+
+    /// <summary>About 12 MB (three blocks) of rows, checkpointed into the file, the WAL then empty.</summary>
+    private Microsoft.Data.Sqlite.SqliteConnection CreateCheckpointed()
+    {
+        var writer = SqliteConnections.OpenOrCreate(Path);
+        writer.Execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+        writer.Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO t SELECT i, randomblob(3500) FROM n");
+        writer.Execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        return writer;
+    }
+
+    [Fact]
+    public void PagesWhoseNewestImagesAreInTheWalAreHashedAsTheTransactionSeesThem()
+    {
+        using var writer = CreateCheckpointed();
+        // Rows spread over every block; then the same rows again, so the WAL holds two images of each page and the
+        // database file a third (one checkpoint between them backfills the first).
+        writer.Execute("UPDATE t SET v = randomblob(3500) WHERE id % 97 = 0");
+        writer.Execute("PRAGMA wal_checkpoint(PASSIVE)");
+        writer.Execute("UPDATE t SET v = randomblob(3500) WHERE id % 97 = 0");
+        writer.Execute("INSERT INTO t SELECT id + 10000, randomblob(3500) FROM t WHERE id <= 300");
+        Assert.True(new FileInfo(Path + "-wal").Length > 0);
+
+        using var read = SqliteConnections.OpenReadOnly(Path);
+        var computed = DatabaseHash.Compute(read);
+
+        Assert.Equal(PageByPage(read), computed.Value);
+        Assert.Equal(read.Scalar<long>("PRAGMA page_count"), computed.PageCount);
+        Assert.True(computed.PageCount > 2 * (4 << 20) / 4096, $"{computed.PageCount} pages span more than two blocks");
+    }
+
+    /// <summary>
+    /// A hash in a read transaction describes its snapshot while another connection commits and checkpoints. Started
+    /// on an empty WAL the reader needs no frame (SQLite's read mark 0): a checkpoint must then write nothing into the
+    /// file the hash reads. Started after frames, its mark bounds the checkpoint.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AHashInAReadTransactionIsOfItsSnapshotWhateverIsCheckpointedMeanwhile(bool framesBeforeTheReader)
+    {
+        using var writer = CreateCheckpointed();
+        if (framesBeforeTheReader) writer.Execute("UPDATE t SET v = randomblob(3500) WHERE id % 89 = 0");
+        using var read = SqliteConnections.OpenReadOnly(Path);
+        read.Execute("BEGIN");
+        var snapshot = PageByPage(read);
+
+        writer.Execute("UPDATE t SET v = zeroblob(3500) WHERE id % 3 = 0");
+        writer.Execute("PRAGMA wal_checkpoint(PASSIVE)");
+        writer.Execute("DELETE FROM t WHERE id % 5 = 0");
+        writer.Execute("PRAGMA wal_checkpoint(PASSIVE)");
+        var during = DatabaseHash.Compute(read);
+        read.Execute("ROLLBACK");
+        var after = DatabaseHash.Compute(read);
+
+        Assert.Equal(snapshot, during.Value);
+        Assert.NotEqual(snapshot, after.Value);
+        read.Execute("BEGIN");
+        Assert.Equal(PageByPage(read), after.Value);
+        read.Execute("ROLLBACK");
+    }
+}
