@@ -61,4 +61,36 @@ public class PackagingTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>A busy <c>-addr</c> (9090 by default) or a <c>-dir</c> that is a file ended the demo with a stack trace and
+    /// exit code 134 (a black-box review): it refuses to start, as <c>replicate</c> does, and writes no database.</summary>
+    [Fact]
+    public void DemoRefusesABusyAddressAndADirectoryThatIsAFile()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "litecast-demo-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            busy.Start();
+            var port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+            var (code, output) = LitecastProcess.Run(dir, "demo", "-duration", "5s", "-addr", $"127.0.0.1:{port}");
+            Assert.True(code == 1, output);
+            Assert.Contains($"litecast: cannot start: -addr: 127.0.0.1:{port} is already in use by another process", output);
+            Assert.DoesNotContain("Exception", output);
+            Assert.False(Directory.Exists(Path.Combine(dir, "litecast-demo")), "the refused demo created its directory");
+
+            var file = Path.Combine(dir, "a-file");
+            File.WriteAllText(file, "not a directory");
+            (code, output) = LitecastProcess.Run(dir, "demo", "-duration", "5s", "-addr", "127.0.0.1:0", "-dir", file);
+            Assert.True(code == 1, output);
+            Assert.Contains($"litecast: cannot start: -dir {file} is a file, not a directory", output);
+            Assert.DoesNotContain("Exception", output);
+            Assert.Equal("not a directory", File.ReadAllText(file));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

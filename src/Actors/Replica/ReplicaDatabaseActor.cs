@@ -472,12 +472,22 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
 
     /// <summary>How old the replica's data is when it is behind the primary's known txid (0 when it is not), on this
     /// node's clock; null when the primary's position is not known. After a pause, until the primary is heard again,
-    /// and while the primary is in another generation than the copy (a resync is due), the age since it was last known
-    /// current: a replica whose resyncs kept failing reported 0 (a black-box review).</summary>
+    /// while the primary is in another generation than the copy (a resync is due), and while the primary is silent
+    /// (unreachable, or no heartbeat for <see cref="SilentPrimaryAfter"/>), the age since it was last known current: a
+    /// replica whose resyncs kept failing reported 0, and so did one cut off from a stopped primary, whose proxy then
+    /// kept serving reads past its max-lag (black-box reviews).</summary>
     private TimeSpan? BehindFor() =>
         _lastHeartbeat is null || _position is null ? null
-        : _position.Txid >= _primaryTxid && _resumedAt is null && _lastHeartbeat.Generation == _position.Generation ? TimeSpan.Zero
-        : Stopwatch.GetElapsedTime(_currentAt);
+        : _position.Txid >= _primaryTxid && _resumedAt is null && _lastHeartbeat.Generation == _position.Generation && !PrimarySilent()
+            ? TimeSpan.Zero
+            : Stopwatch.GetElapsedTime(_currentAt);
+
+    /// <summary>A primary that sends a heartbeat every <see cref="DatabaseSettings.HeartbeatInterval"/> and was not heard
+    /// for two of them may have committed what this copy lacks.</summary>
+    private TimeSpan SilentPrimaryAfter => 2 * _settings.HeartbeatInterval;
+
+    private bool PrimarySilent() =>
+        PrimaryUnreachableSince() is not null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > SilentPrimaryAfter;
 
     /// <summary>
     /// Since when this node cannot reach the primary: its own failure detector calls the primary unavailable, or the

@@ -75,7 +75,7 @@ public static class ResyncClient
                 // A session that failed, with none in flight: the replica clears an earlier failure when it is asked, so
                 // this one came after. It retries by itself, later and later; the command does not wait for that (it
                 // showed 0% forever while a replica file of another page size failed every session).
-                if (db.Problem?.StartsWith(Litecast.Actors.ReplicaStates.ResyncFailedPrefix, StringComparison.Ordinal) == true)
+                if (TellsOfAFailedSession(db.Problem))
                 {
                     await error.WriteLineAsync($"litecast resync: {db.Problem} (the replica retries by itself; litecast status shows how it stands)");
                     return 1;
@@ -95,4 +95,10 @@ public static class ResyncClient
         }
         return 1;
     }
+
+    /// <summary>The replica's problem names a failed session, alone or after what it says of its lag ("behind the primary
+    /// for 157 s (max-lag 10 s); resync failed: ..."; the command hung on that one, found by a black-box review).</summary>
+    private static bool TellsOfAFailedSession(string? problem) =>
+        problem is not null && (problem.StartsWith(Litecast.Actors.ReplicaStates.ResyncFailedPrefix, StringComparison.Ordinal)
+                                || problem.Contains("; " + Litecast.Actors.ReplicaStates.ResyncFailedPrefix, StringComparison.Ordinal));
 }

@@ -28,7 +28,18 @@ internal static class DemoRunner
         var root = Path.GetFullPath(command.Dir);
         var primaryPath = Path.Combine(root, "primary", DatabaseName);
         var replicaPaths = new[] { Path.Combine(root, "replica1", DatabaseName), Path.Combine(root, "replica2", DatabaseName) };
-        foreach (var path in replicaPaths.Append(primaryPath)) Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // A busy -addr (9090 by default) or a -dir that is a file ended the demo with a stack trace (a black-box review).
+        try
+        {
+            ListenCheck.EnsureCanListen("-addr", "-addr", command.Addr.Host, command.Addr.Port);
+            if (File.Exists(root)) throw new IOException($"-dir {root} is a file, not a directory");
+            foreach (var path in replicaPaths.Append(primaryPath)) Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"litecast: cannot start: {e.Message}");
+            return 1;
+        }
 
         using var cancel = new CancellationTokenSource();
         if (command.Duration is { } duration) cancel.CancelAfter(duration);
