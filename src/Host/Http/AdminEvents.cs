@@ -134,6 +134,31 @@ public sealed class AdminEvents(ILitecastNode node)
                 yield return db.Problem is null
                     ? Event("problem-cleared", ("db", db.Name), ("was", old!.Problem))
                     : Event("problem-raised", ("db", db.Name), ("problem", db.Problem));
+            if (old is not null)
+                foreach (var e in BetweenLooks(old, db)) yield return e;
+        }
+    }
+
+    /// <summary>
+    /// What the counters say happened wholly between two looks: a local write repaired and a resync over within 100 ms
+    /// (a small replica's usual case) showed in neither, and the stream said nothing of them (a black-box review saw the
+    /// problem for 20 ms in 1,518 polls of <c>/status</c>). Each missed resync and local write is told as its pair of
+    /// events, in the order they happened.
+    /// </summary>
+    private static IEnumerable<JsonObject> BetweenLooks(DatabaseStatus before, DatabaseStatus after)
+    {
+        // A problem that changed between the looks was told (the replica's own text names the local write).
+        if (after.Counters.LocalWritesDetected > before.Counters.LocalWritesDetected && before.Problem == after.Problem)
+        {
+            const string LocalWrite = "a local write changed the replica; it was resynced";
+            yield return Event("problem-raised", ("db", after.Name), ("problem", LocalWrite));
+            yield return Event("problem-cleared", ("db", after.Name), ("was", LocalWrite));
+        }
+        if (before.Resync is not null || after.Resync is not null) yield break;
+        for (var missed = before.Counters.Resyncs; missed < after.Counters.Resyncs; missed++)
+        {
+            yield return Event("resync-started", ("db", after.Name), ("replica", null));
+            yield return Event("resync-finished", ("db", after.Name), ("replica", null));
         }
     }
 
