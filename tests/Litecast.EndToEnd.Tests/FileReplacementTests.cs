@@ -1,3 +1,5 @@
+using Litecast.Storage;
+
 namespace Litecast.EndToEnd.Tests;
 
 /// <summary>
@@ -98,6 +100,29 @@ public sealed class FileReplacementTests
         Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
         Pages.AssertIdentical(cluster.PrimaryDb, cluster.ReplicaDb(0));
         Assert.Contains("was deleted or replaced", cluster.Replicas[0]!.Output);
+    }
+
+    /// <summary>A reader that had the replica open when its file was deleted keeps the copy as it was then (the README's
+    /// promise): Litecast noticed the deletion on its once-a-second check only, and applied the batches of that second
+    /// to the unlinked file, which that reader saw move (a black-box review).</summary>
+    [Fact]
+    public async Task AReaderOfADeletedReplicaFileKeepsItFrozenWhereItWasDeleted()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("""
+            db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')
+            db.executemany('INSERT INTO t(v) VALUES (?)', [('row %d' % i,) for i in range(50)])
+            """, replicas: 1, Converge);
+        using var reader = SqliteConnections.OpenReadOnly(cluster.ReplicaDb(0));
+        long Count() => reader.Scalar<long>("SELECT count(*) FROM t");
+        Assert.Equal(50, Count());
+
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(cluster.ReplicaDb(0) + suffix);
+        cluster.App("for i in range(10): db.execute('INSERT INTO t(v) VALUES (?)', ('after %d' % i,))");
+        await WaitForReplicaAsync(cluster);
+
+        Assert.Equal("60", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t"));
+        Assert.Equal(50, Count());
     }
 
     /// <summary>Waits for the replica to reach the primary's bookmark, with its file in place: /wait answering from a

@@ -395,7 +395,9 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         if (batch.Part == 0)
         {
             AbandonOpen();
-            if (DetectLocalWrite()) return;
+            // Checked at each batch, not only on the maintenance tick: the batches of the second after a deletion went
+            // into the unlinked file, and its open readers, promised a copy frozen where it was deleted, saw them.
+            if (DetectFileLost() || DetectLocalWrite()) return;
             // A hash equal to the post-apply hash means the batch is already applied (a restart after the commit but
             // before the position was saved); only the last part carries that hash, so such a batch is followed to
             // its end without writing.
