@@ -55,6 +55,24 @@ public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKi
         Stop(applier);
     }
 
+    /// <summary>A file changed while Litecast was down fails the startup check: a scrub too, an unsound one (the status
+    /// showed no scrub at all, found by a black-box review); the resync is asked for by the Ready, not again.</summary>
+    [Fact]
+    public void AStartupCheckThatFindsTheFileChangedCountsAsAnUnsoundScrub()
+    {
+        using var files = new ApplierFiles(Rows);
+        files.WriteReplicaLocally("UPDATE t SET v = 'changed while Litecast was down' WHERE id = 1");
+        var applier = ChildActorOf(Applier.Props(files.Settings with { ScrubInterval = TimeSpan.FromHours(1) }));
+
+        var ready = ExpectMsg<Applier.Ready>(Timeout);
+        Assert.Null(ready.Position);
+        Assert.Contains("differs from the saved position's", ready.Problem);
+        var check = ExpectMsg<Applier.Scrubbed>(Timeout);
+        Assert.Equal((ApplierFiles.StartTxid, false, (uint)Pages.Read(files.ReplicaPath).Count), (check.Scrub.Txid, check.Scrub.Sound, check.Scrub.Pages));
+        Assert.Null(check.Damage);
+        Stop(applier);
+    }
+
     /// <summary>
     /// A commit to the replica through SQLite by another connection is reported once as a local write, never as damage
     /// behind SQLite's back: the file no longer hashes as the applied pages say, but the cause is known, and the scrubs

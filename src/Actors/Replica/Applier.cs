@@ -183,9 +183,10 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         if (_settings.ScrubInterval is not { } scrub) return;
         Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
         // The startup check hashed the whole file against the saved position: a scrub, and the last one for a replica
-        // restarted more often than its interval.
-        if (ready.Position is { } verified)
-            Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, verified.Txid, _hash!.PageCount, Sound: true), null));
+        // restarted more often than its interval. One that found the file changed while Litecast was down is an
+        // unsound scrub (the status showed none); the Ready above already asks for the resync.
+        if (_position is { } saved && _hash is { } found)
+            Context.Parent.Tell(new Scrubbed(new ScrubView(DateTimeOffset.UtcNow, saved.Txid, found.PageCount, Sound: ready.Position is not null), null));
     }
 
     protected override void PostStop()
