@@ -267,7 +267,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             : TimeSpan.MaxValue;
         if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter && behindFor > ReplicaSilentAfter)
             return ReplicaStates.Stalled;
-        return view.LagMs is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
+        // The lag as of now: a replica frozen behind showed "following" with a lag of seconds until it was stalled.
+        return LagNow(replica, generation) is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
 
     /// <summary>
