@@ -37,8 +37,9 @@ public sealed partial class DatabaseLock : IDisposable
         {
             Directory.CreateDirectory(directory);
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
+            // IOException: a part of the path is a file (the message named only the state directory, not the database).
             throw new IOException($"{databasePath}: cannot create its state directory {directory}: {e.Message}", e);
         }
         var fd = Open(path, OpenReadWrite | OpenCreate | OpenCloseOnExec, CreateMode);

@@ -420,6 +420,24 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Contains("expected a mapping", e.Message);
     }
 
+    /// <summary>Found by a black-box review: a config path that is a directory was reported as not found, and a file that
+    /// is not UTF-8 was read with its bad bytes as U+FFFD (a database name made of them was accepted).</summary>
+    [Fact]
+    public void ADirectoryOrAFileThatIsNotUtf8IsNamedAsSuch()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(_t.Dir, _t.Options));
+        Assert.Equal($"{_t.Dir}: config file {_t.Dir} (from -config) is a directory; give the path of the file, such as {_t.Dir}/litecast.yml", e.Message);
+
+        string path = _t.Write("dbs:\n  - path: /d\n");
+        File.WriteAllBytes(path, [.. "dbs:\n  - path: /d\n    name: "u8, 0xC3, 0x28, (byte)'\n']);
+        e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path, _t.Options));
+        Assert.Equal($"{path}:3: the file is not valid UTF-8 (byte 28); save it as UTF-8", e.Message);
+
+        // A byte-order mark is allowed, and UTF-8 beyond ASCII is read as written.
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "dbs:\n  - path: /d\n    name: caf\u00e9\n"u8]);
+        Assert.Equal("caf\u00e9", ConfigLoader.LoadFile(path, _t.Options).Dbs[0].Name);
+    }
+
     [Fact]
     public void EmptyFileAndNonMappingTopLevel()
     {

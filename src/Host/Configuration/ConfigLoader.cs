@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using Litecast.Storage;
 using YamlDotNet.Core;
 
@@ -51,15 +52,13 @@ public static class ConfigLoader
         options ??= new ConfigLoadOptions();
         if (!string.IsNullOrEmpty(explicitPath))
         {
-            if (!options.FileExists(explicitPath))
-                throw new ConfigException(explicitPath, null, null, null, $"config file not found (from -config): {Describe(explicitPath)}");
+            if (!options.FileExists(explicitPath)) throw NotFound(explicitPath, "-config");
             return explicitPath;
         }
         string? fromEnv = options.GetEnvironmentVariable(ConfigEnvironmentVariable);
         if (!string.IsNullOrEmpty(fromEnv))
         {
-            if (!options.FileExists(fromEnv))
-                throw new ConfigException(fromEnv, null, null, null, $"config file not found (from ${ConfigEnvironmentVariable}): {Describe(fromEnv)}");
+            if (!options.FileExists(fromEnv)) throw NotFound(fromEnv, "$" + ConfigEnvironmentVariable);
             return fromEnv;
         }
         string[] tried = [LocalConfigPath, SystemConfigPath];
@@ -71,6 +70,12 @@ public static class ConfigLoader
         throw new ConfigException(LocalConfigPath, null, null, null,
             $"no config file found; tried {Describe(LocalConfigPath)} and {SystemConfigPath} (pass -config PATH)");
     }
+
+    /// <summary>A config path given by <paramref name="source"/> that is not a file: missing, or a directory (which was
+    /// reported as "not found", found by a black-box review).</summary>
+    private static ConfigException NotFound(string path, string source) => new(path, null, null, null, Directory.Exists(path)
+        ? $"config file {Describe(path)} (from {source}) is a directory; give the path of the file, such as {System.IO.Path.Join(path, "litecast.yml")}"
+        : $"config file not found (from {source}): {Describe(path)}");
 
     /// <summary>Resolves the path (<see cref="ResolvePath"/>) and loads it (<see cref="LoadFile"/>).</summary>
     public static LitecastConfig Load(string? explicitPath, ConfigLoadOptions? options = null)
@@ -85,7 +90,7 @@ public static class ConfigLoader
         string text;
         try
         {
-            text = System.IO.File.ReadAllText(path);
+            text = DecodeUtf8(path, System.IO.File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -139,6 +144,27 @@ public static class ConfigLoader
             detail += $" (unset environment variables, expanded to nothing: {string.Join(", ", unset)})";
         return detail == e.Detail ? e : new ConfigException(e.File, e.Line, e.Column, e.Key, detail, e.InnerException);
     }
+
+    /// <summary>
+    /// The file's text, which must be UTF-8 (a byte-order mark allowed). Decoded leniently, an invalid byte became U+FFFD
+    /// and a database name made of such bytes was accepted and shown as question marks (a black-box review).
+    /// </summary>
+    private static string DecodeUtf8(string path, byte[] bytes)
+    {
+        var start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        try
+        {
+            return StrictUtf8.GetString(bytes, start, bytes.Length - start);
+        }
+        catch (DecoderFallbackException e)
+        {
+            var offset = start + Math.Max(0, e.Index);
+            var line = bytes.AsSpan(0, Math.Min(offset, bytes.Length)).Count((byte)'\n') + 1;
+            throw new ConfigException(path, line, null, null, $"the file is not valid UTF-8 (byte {offset}); save it as UTF-8", e);
+        }
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static string Describe(string path)
     {
