@@ -19,6 +19,8 @@ internal static class ReplicateRunner
 
         Log($"litecast {Program.Version} starting with {config.File}: " +
             string.Join(", ", config.Dbs.Select(d => $"{d.Path} ({(d.Role == DbRole.Primary ? "primary" : "replica of " + d.Upstream!.Url)})")));
+        if (config.UnsetVariables.Count > 0)
+            Log($"warning: {config.File} names environment variables that are not set, each expanded to nothing: {string.Join(", ", config.UnsetVariables)}");
         LitecastNode node;
         try
         {

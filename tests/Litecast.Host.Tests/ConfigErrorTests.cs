@@ -287,6 +287,18 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.EndsWith("dbs[0].max-lag: must not be empty (unset environment variables, expanded to nothing: $NOPE_UNSET)", e.Message);
     }
 
+    /// <summary>A valid file that names unset variables loads as Litestream's does (each expanded to nothing), and says
+    /// which they were, for the node's warning at start: <c>$DATA/app.db</c> with DATA unset is <c>/app.db</c>.</summary>
+    [Fact]
+    public void AValidConfigSaysWhichVariablesWereUnset()
+    {
+        _t.Env["SET"] = "1h";
+        var config = _t.Load("dbs:\n  - path: $NOPE_DATA/app.db\n    scrub-interval: ${SET}\n  - path: ${NOPE_DATA}/b.db\n");
+        Assert.Equal("/app.db", config.Dbs[0].Path);
+        Assert.Equal(["$NOPE_DATA"], config.UnsetVariables);
+        Assert.Empty(_t.Load("dbs:\n  - path: /d\n").UnsetVariables);
+    }
+
     [Fact]
     public void ADatabasePathThatIsADirectoryIsRefused()
     {

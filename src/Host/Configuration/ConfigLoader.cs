@@ -121,7 +121,10 @@ public static class ConfigLoader
             });
         try
         {
-            return new Validator(file, options).Validate(ConfigYaml.Read(text, file));
+            return new Validator(file, options).Validate(ConfigYaml.Read(text, file)) with
+            {
+                UnsetVariables = variables.Where(v => v.Value is null).Select(v => "$" + v.Name).Distinct().ToList(),
+            };
         }
         catch (ConfigException e) when (variables.Count > 0)
         {

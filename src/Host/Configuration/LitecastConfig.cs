@@ -32,6 +32,10 @@ public sealed record LitecastConfig
     /// <summary><c>proxy</c>: the HTTP proxy in front of this node's application; null for none.</summary>
     public ProxyConfig? Proxy { get; init; }
 
+    /// <summary>The environment variables the file names that were not set, each expanded to nothing (as Litestream
+    /// does); the node warns of them at start, since an unset one in a path names another file than meant.</summary>
+    public IReadOnlyList<string> UnsetVariables { get; init; } = [];
+
     /// <summary>The databases this node is the primary of (no <c>upstream</c>).</summary>
     public IEnumerable<DbConfig> PrimaryDbs => Dbs.Where(d => d.Role == DbRole.Primary);
 
