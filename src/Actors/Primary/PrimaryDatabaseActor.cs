@@ -252,9 +252,17 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (_state is { Ready: true } state) _replicaWaiters.Answer(w => Reached(w, state.Generation));
     }
 
+    /// <summary>A replica's view with its lag and state as of now, both from one reading of the lag.</summary>
+    private ReplicaView ViewNow(HeardReplica replica, ulong generation, ulong txid)
+    {
+        var lag = LagNow(replica, generation);
+        return replica.View with { State = ReplicaStateOf(replica, generation, txid, lag), LagMs = lag };
+    }
+
     /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or
-    /// behind and advancing.</summary>
-    private string ReplicaStateOf(HeardReplica replica, ulong generation, ulong txid)
+    /// behind and advancing (by <paramref name="lagNow"/>, <see cref="LagNow"/>: a replica frozen behind showed
+    /// "following" with a lag of seconds until it was stalled).</summary>
+    private string ReplicaStateOf(HeardReplica replica, ulong generation, ulong txid, double? lagNow)
     {
         var view = replica.View;
         if (_settings.Clock.GetElapsedTime(replica.HeardAt) > ReplicaSilentAfter) return ReplicaStates.Disconnected;
@@ -267,8 +275,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             : TimeSpan.MaxValue;
         if (_settings.Clock.GetElapsedTime(replica.ProgressAt) > ReplicaSilentAfter && behindFor > ReplicaSilentAfter)
             return ReplicaStates.Stalled;
-        // The lag as of now: a replica frozen behind showed "following" with a lag of seconds until it was stalled.
-        return LagNow(replica, generation) is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
+        return lagNow is < 1000 ? ReplicaStates.Following : ReplicaStates.CatchingUp;
     }
 
     /// <summary>
@@ -376,7 +383,7 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
             report.WalBytes, 0, _resyncBytesSent);
         return new DatabaseStatus(_settings.Name, _settings.Path, "primary", generation, txid, hash, null, null,
             _replicas.Values.OrderBy(r => r.View.Node, StringComparer.Ordinal)
-                .Select(r => r.View with { State = ReplicaStateOf(r, generation, txid), LagMs = LagNow(r, generation) }).ToList(), problem is null && state is { Ready: true },
+                .Select(r => ViewNow(r, generation, txid)).ToList(), problem is null && state is { Ready: true },
             problem ?? (state is { Ready: true } ? null : "starting"), counters, NativeSqlite.Version, LastScrub: report.LastScrub);
     }
 }

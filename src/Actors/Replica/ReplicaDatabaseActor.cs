@@ -65,6 +65,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private IActorRef? _primary;
     private Heartbeat? _lastHeartbeat;
     private long _lastHeartbeatAt;
+    // The last heartbeat or batch from the primary: either shows it alive.
+    private long _primaryHeardAt;
     private long _reportedAt;
     /// <summary>The highest txid the primary asked to hear of as soon as it is applied (write-ack), while this replica
     /// is short of it: until then every apply is reported at once, so every txid asked for below it is too.</summary>
@@ -154,6 +156,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<PageBatch>(batch =>
         {
+            _primaryHeardAt = Stopwatch.GetTimestamp();
             PrimaryAt(batch.Generation, batch.LastTxid);
             if (_position is null || batch.Generation != _position.Generation)
             {
@@ -237,6 +240,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<PageBatch>(batch =>
         {
+            _primaryHeardAt = Stopwatch.GetTimestamp();
             PrimaryAt(batch.Generation, batch.LastTxid);
             Hold(batch);
         });
@@ -483,11 +487,13 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
             : Stopwatch.GetElapsedTime(_currentAt);
 
     /// <summary>A primary that sends a heartbeat every <see cref="DatabaseSettings.HeartbeatInterval"/> and was not heard
-    /// for two of them may have committed what this copy lacks.</summary>
-    private TimeSpan SilentPrimaryAfter => 2 * _settings.HeartbeatInterval;
+    /// (no heartbeat, no batch) for three of them may have committed what this copy lacks. Three, not two: a heartbeat
+    /// can queue behind another database's big transaction on the same connection, and a healthy replica's lag then
+    /// jumped to seconds for a moment.</summary>
+    private TimeSpan SilentPrimaryAfter => 3 * _settings.HeartbeatInterval;
 
     private bool PrimarySilent() =>
-        PrimaryUnreachableSince() is not null || Stopwatch.GetElapsedTime(_lastHeartbeatAt) > SilentPrimaryAfter;
+        PrimaryUnreachableSince() is not null || Stopwatch.GetElapsedTime(_primaryHeardAt) > SilentPrimaryAfter;
 
     /// <summary>
     /// Since when this node cannot reach the primary: its own failure detector calls the primary unavailable, or the
@@ -598,7 +604,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Alive(heartbeat);
         _primary = Sender;
         _lastHeartbeat = heartbeat;
-        _lastHeartbeatAt = Stopwatch.GetTimestamp();
+        _lastHeartbeatAt = _primaryHeardAt = Stopwatch.GetTimestamp();
         PrimaryAt(heartbeat.Generation, heartbeat.Txid);
     }
 
@@ -813,7 +819,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     {
         var heartbeat = _lastHeartbeat;
         var sinceHeartbeat = heartbeat is null ? (TimeSpan?)null : Stopwatch.GetElapsedTime(_lastHeartbeatAt);
-        ulong? lagTxids = heartbeat is not null && _position is not null && heartbeat.Generation == _position.Generation
+        // A silent primary's position is unknown: how many txids the copy lacks is too.
+        ulong? lagTxids = heartbeat is not null && _position is not null && heartbeat.Generation == _position.Generation && !PrimarySilent()
             ? _primaryTxid > _position.Txid ? _primaryTxid - _position.Txid : 0
             : null;
         var behind = BehindFor();
@@ -830,7 +837,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         else if (state == ReplicaStates.Stalled)
             problem = $"stalled: {Behind(lagTxids)}, no progress for {Stopwatch.GetElapsedTime(_progressAt).TotalSeconds:F0} s; {_replicaProblem ?? WaitingFor()}";
         else if (behind > _settings.MaxLag)
-            problem = $"{Behind(lagTxids)} for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
+            // Cut off, the reason it is behind is the silence, which the problem already says when it was found.
+            problem = PrimarySilent()
+                ? problem ?? $"behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); " +
+                             $"nothing heard from the primary for {Stopwatch.GetElapsedTime(_primaryHeardAt).TotalSeconds:F0} s"
+                : $"{Behind(lagTxids)} for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
         var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, WalBytes(), _localWrites,
             _resyncBytesBefore + (_resyncProgress?.BytesReceived ?? 0), _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,

@@ -123,7 +123,7 @@ public static class ConfigLoader
         {
             return new Validator(file, options).Validate(ConfigYaml.Read(text, file)) with
             {
-                UnsetVariables = variables.Where(v => v.Value is null).Select(v => "$" + v.Name).Distinct().ToList(),
+                UnsetVariables = Unset(variables),
             };
         }
         catch (ConfigException e) when (variables.Count > 0)
@@ -131,6 +131,10 @@ public static class ConfigLoader
             throw WithVariables(e, variables);
         }
     }
+
+    /// <summary>The variables the file names that were not set, each once.</summary>
+    private static List<string> Unset(List<(string Name, string? Value)> variables) =>
+        variables.Where(v => v.Value is null).Select(v => "$" + v.Name).Distinct().ToList();
 
     /// <summary>
     /// An error in expanded text, told in the file's own terms: a variable's value never appears in it (a token that
@@ -142,7 +146,7 @@ public static class ConfigLoader
         var detail = e.Detail;
         foreach (var (name, value) in variables.Where(v => v.Value is { Length: >= 3 }).OrderByDescending(v => v.Value!.Length))
             detail = detail.Replace(value!, $"${{{name}}}", StringComparison.Ordinal);
-        var unset = variables.Where(v => v.Value is null).Select(v => "$" + v.Name).Distinct().ToList();
+        var unset = Unset(variables);
         if (unset.Count > 0)
             detail += $" (unset environment variables, expanded to nothing: {string.Join(", ", unset)})";
         return detail == e.Detail ? e : new ConfigException(e.File, e.Line, e.Column, e.Key, detail, e.InnerException);

@@ -140,17 +140,19 @@ public sealed class AdminEvents(ILitecastNode node)
     }
 
     /// <summary>
-    /// What the counters say happened wholly between two looks: a local write repaired and a resync over within 100 ms
-    /// (a small replica's usual case) showed in neither, and the stream said nothing of them (a black-box review saw the
-    /// problem for 20 ms in 1,518 polls of <c>/status</c>). Each missed resync and local write is told as its pair of
-    /// events, in the order they happened.
+    /// What a replica's counters say happened wholly between two looks: a local write repaired and a resync over within
+    /// 100 ms (a small replica's usual case) showed in neither, and the stream said nothing of them (a black-box review
+    /// saw the problem for 20 ms in 1,518 polls of <c>/status</c>). Local writes are told as one raised-and-cleared
+    /// problem, each resync session as its started-and-finished pair. A primary's resync counter counts the sessions it
+    /// serves, which its replicas' own events tell.
     /// </summary>
     private static IEnumerable<JsonObject> BetweenLooks(DatabaseStatus before, DatabaseStatus after)
     {
+        if (after.Role != "replica") yield break;
         // A problem that changed between the looks was told (the replica's own text names the local write).
         if (after.Counters.LocalWritesDetected > before.Counters.LocalWritesDetected && before.Problem == after.Problem)
         {
-            const string LocalWrite = "a local write changed the replica; it was resynced";
+            const string LocalWrite = "a local write changed the replica";
             yield return Event("problem-raised", ("db", after.Name), ("problem", LocalWrite));
             yield return Event("problem-cleared", ("db", after.Name), ("was", LocalWrite));
         }

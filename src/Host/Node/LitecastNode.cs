@@ -84,7 +84,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         // its file. A primary path in a directory that does not exist (a typo, an unset $VAR) waited forever for a file
         // that could not come, after creating that directory for the lock (found by a black-box review).
         foreach (var db in dbs)
-            if (db.Role == DbRole.Primary && Path.GetDirectoryName(db.Path) is { } directory && !Directory.Exists(directory))
+            if (db.Role == DbRole.Primary && Path.GetDirectoryName(Path.GetFullPath(db.Path)) is { } directory && !Directory.Exists(directory))
                 throw new IOException($"{db.Path}: its directory {directory} does not exist; Litecast waits for the application " +
                                       "to create the database, not its directory (is the path right?)");
         var locks = new List<DatabaseLock>();

@@ -125,12 +125,16 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
         var events = AdminEvents.Changes([a], [a], [before], [after]).ToList();
 
         Assert.Equal(["position", "problem-raised", "problem-cleared", "resync-started", "resync-finished"], events.Select(e => (string)e["type"]!));
-        Assert.Equal("a local write changed the replica; it was resynced", (string)events[1]["problem"]!);
+        Assert.Equal("a local write changed the replica", (string)events[1]["problem"]!);
         Assert.All(events.Skip(1), e => Assert.Equal(before.Name, (string)e["db"]!));
         // A resync seen under way is told by its progress, not again by the counter; a problem seen is told as it read.
         var seen = after with { Resync = new ResyncProgressView(1, 10, 4096, 40960, 4096, DateTimeOffset.UtcNow, 1e6, 0.1), Problem = "resyncing (a local write changed the replica)" };
         Assert.Equal(["position", "resync-started", "resync-progress", "problem-raised"],
             AdminEvents.Changes([a], [a], [before], [seen]).Select(e => (string)e["type"]!));
+        // A primary counts the sessions it serves: its replicas tell those, with their names.
+        var primary = FakeNode.PrimaryStatus();
+        var served = primary with { Counters = primary.Counters with { Resyncs = primary.Counters.Resyncs + 1 } };
+        Assert.Empty(AdminEvents.Changes([a], [a], [primary], [served]));
     }
 
     [Fact]
