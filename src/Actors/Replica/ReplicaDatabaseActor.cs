@@ -156,8 +156,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<PageBatch>(batch =>
         {
-            _primaryHeardAt = Stopwatch.GetTimestamp();
-            PrimaryAt(batch.Generation, batch.LastTxid);
+            BatchHeard(batch);
             if (_position is null || batch.Generation != _position.Generation)
             {
                 Hold(batch);
@@ -240,8 +239,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         });
         Receive<PageBatch>(batch =>
         {
-            _primaryHeardAt = Stopwatch.GetTimestamp();
-            PrimaryAt(batch.Generation, batch.LastTxid);
+            BatchHeard(batch);
             Hold(batch);
         });
         Receive<ResyncOffer>(o =>
@@ -425,6 +423,13 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// replica's old copy seems to have reached.
     /// </summary>
     private void AnswerWaiters() => _waiters.Answer(_position?.Generation ?? 0, _position?.Txid ?? 0, _lastHeartbeat?.Generation ?? 0);
+
+    /// <summary>A batch arrived: the primary is alive, and at least at its last txid.</summary>
+    private void BatchHeard(PageBatch batch)
+    {
+        _primaryHeardAt = Stopwatch.GetTimestamp();
+        PrimaryAt(batch.Generation, batch.LastTxid);
+    }
 
     /// <summary>Notes the primary's txid from a heartbeat or batch of the replica's generation.</summary>
     private void PrimaryAt(ulong generation, ulong txid)

@@ -72,21 +72,29 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
     /// IOException naming the database when another litecast runs one of them.</summary>
     public static LitecastNode Start(LitecastConfig config, Action<string> log, string? hoconOverrides = null)
     {
+        RefuseMissingPrimaryDirectories(config.PrimaryDbs);
         var node = new LitecastNode(config, LockDatabases(config.Dbs), log, hoconOverrides);
         node._run = Task.Run(node.RunAsync);
         foreach (var db in config.ReplicaDbs) _ = node.RememberCopyOnDiskAsync(db);
         return node;
     }
 
-    private static List<DatabaseLock> LockDatabases(IReadOnlyList<DbConfig> dbs)
+    /// <summary>
+    /// A primary's file is the application's to create, and so is its directory; a replica's directory is made with its
+    /// file. A primary path in a directory that does not exist (a typo, an unset $VAR) waited forever for a file that
+    /// could not come, after creating that directory for the lock (found by a black-box review). Checked before any
+    /// database is locked, so a refused node has created nothing.
+    /// </summary>
+    private static void RefuseMissingPrimaryDirectories(IEnumerable<DbConfig> primaries)
     {
-        // A primary's file is the application's to create, and so is its directory; a replica's directory is made with
-        // its file. A primary path in a directory that does not exist (a typo, an unset $VAR) waited forever for a file
-        // that could not come, after creating that directory for the lock (found by a black-box review).
-        foreach (var db in dbs)
-            if (db.Role == DbRole.Primary && Path.GetDirectoryName(Path.GetFullPath(db.Path)) is { } directory && !Directory.Exists(directory))
+        foreach (var db in primaries)
+            if (Path.GetDirectoryName(Path.GetFullPath(db.Path)) is { } directory && !Directory.Exists(directory))
                 throw new IOException($"{db.Path}: its directory {directory} does not exist; Litecast waits for the application " +
                                       "to create the database, not its directory (is the path right?)");
+    }
+
+    private static List<DatabaseLock> LockDatabases(IEnumerable<DbConfig> dbs)
+    {
         var locks = new List<DatabaseLock>();
         try
         {
