@@ -17,7 +17,18 @@ public sealed class LitecastProcess : IDisposable
     }
 
     public int Id => _process.Id;
-    public bool HasExited => _process.HasExited;
+    /// <summary>True once the process has exited and its output has been read to the end: the exit comes before the
+    /// output handlers have read the pipes to their end, and a test that polled for the exit and then read
+    /// <see cref="Output"/> found it empty (the resync command's "done" line, in one CI run).</summary>
+    public bool HasExited
+    {
+        get
+        {
+            if (!_process.HasExited) return false;
+            _process.WaitForExit();
+            return true;
+        }
+    }
     public int ExitCode => _process.ExitCode;
 
     public static LitecastProcess Start(string workingDirectory, IDictionary<string, string>? environment, params string[] args)
