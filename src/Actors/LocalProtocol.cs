@@ -16,8 +16,9 @@ public sealed record GetDatabaseStatus
 /// <param name="Resyncing">True while it resyncs.</param>
 /// <param name="LastSeen">When its last report arrived (primary's clock).</param>
 /// <param name="State">following, catching-up, resyncing or stalled (no report for a while, or behind without progress).</param>
+/// <param name="Resyncs">The resync sessions it has started since it started, as it last reported (null: not reported).</param>
 public sealed record ReplicaView(string Node, ulong Generation, ulong Txid, double? LagMs, bool Resyncing, DateTimeOffset LastSeen,
-    string State = ReplicaStates.Following);
+    string State = ReplicaStates.Following, long? Resyncs = null);
 
 /// <summary>The states a replica reports in /status (replica side and, per replica, primary side).</summary>
 public static class ReplicaStates

@@ -208,7 +208,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
     {
         string replica = PathOf(m.Replica);
         long size = 1 + WireWriter.SizeOfString(m.Database) + WireWriter.SizeOfString(m.ReplicaNode) + 8 * 3 + 1
-                    + WireWriter.SizeOfString(replica) + 8;
+                    + WireWriter.SizeOfString(replica) + 8 + 8;
         byte[] buffer = Allocate(size, ReplicaPositionReportManifest);
         var w = Start(buffer);
         w.WriteString(m.Database);
@@ -219,6 +219,7 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         w.WriteBool(m.Resyncing);
         w.WriteString(replica);
         w.WriteUInt64(m.SinceApplied is { } since ? (ulong)Math.Max(0, since.Ticks / TimeSpan.TicksPerMicrosecond) : UnknownDuration);
+        w.WriteUInt64(m.Resyncs is { } resyncs ? (ulong)Math.Max(0, resyncs) : UnknownCount);
         return Finish(buffer, w);
     }
 
@@ -385,7 +386,8 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         IActorRef replica = ReadActorRef(ref r, "Replica");
         // Appended in a later version: absent from an older sender's reports.
         TimeSpan? sinceApplied = r.AtEnd ? null : ReadDuration(ref r, "SinceApplied");
-        return new ReplicaPositionReport(database, replicaNode, generation, txid, hash, resyncing, replica, sinceApplied);
+        long? resyncs = r.AtEnd ? null : ReadCount(ref r, "Resyncs");
+        return new ReplicaPositionReport(database, replicaNode, generation, txid, hash, resyncing, replica, sinceApplied, resyncs);
     }
 
     /// <summary>Marks a duration field as unknown.</summary>
@@ -399,6 +401,18 @@ public sealed class LitecastSerializer : SerializerWithStringManifest
         if (micros > (ulong)(TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond))
             throw r.Error($"field '{field}' holds {micros} microseconds, more than a duration can be");
         return TimeSpan.FromMicroseconds(micros);
+    }
+
+    /// <summary>Marks a count field as unknown.</summary>
+    private const ulong UnknownCount = ulong.MaxValue;
+
+    /// <summary>A count, or <see cref="UnknownCount"/>; a count past <see cref="long.MaxValue"/> is refused.</summary>
+    private static long? ReadCount(ref WireReader r, string field)
+    {
+        ulong count = r.ReadUInt64(field);
+        if (count == UnknownCount) return null;
+        if (count > long.MaxValue) throw r.Error($"field '{field}' holds {count}, more than a count can be");
+        return (long)count;
     }
 
     private ResyncRequest ReadResyncRequest(ref WireReader r)

@@ -17,6 +17,9 @@ namespace Litecast.Messages;
 /// clock, a duration only); null when unknown (a sender that predates the field). The primary subtracts it from the time
 /// since it published <paramref name="Txid"/>, so the lag it reports is publish to apply, on the primary's clock, not
 /// inflated by how long the replica waited before reporting.</param>
+/// <param name="Resyncs">How many resync sessions the replica has started since it started; null when unknown (a sender
+/// that predates the field). A session that starts and ends between two reports shows only here, so the primary's
+/// event stream can tell it.</param>
 public sealed record ReplicaPositionReport(
     string Database,
     string ReplicaNode,
@@ -25,7 +28,8 @@ public sealed record ReplicaPositionReport(
     ulong Hash,
     bool Resyncing,
     IActorRef Replica,
-    TimeSpan? SinceApplied = null);
+    TimeSpan? SinceApplied = null,
+    long? Resyncs = null);
 
 /// <summary>
 /// Sent by the primary to a replica while something waits for replicas to apply a txid (the proxy's

@@ -14,9 +14,9 @@ public class OperatorViewTests(ITestOutputHelper output)
 
     /// <summary>A local write on a small replica is found and repaired within 100 ms, between two looks of the event
     /// stream, which then said nothing of it in 3 tries of 4 (a black-box review); the README promises a
-    /// <c>problem-raised</c> event for it.</summary>
+    /// <c>problem-raised</c> event for it, and the primary's stream tells its replicas' resyncs.</summary>
     [Fact]
-    public async Task ALocalWriteOnAReplicaIsToldOnItsEventStream()
+    public async Task ALocalWriteOnAReplicaIsToldOnItsEventStreamAndItsResyncOnThePrimarys()
     {
         using var cluster = new EndToEndCluster();
         await cluster.StartAsync("db.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)')", replicas: 1, Converge);
@@ -24,22 +24,13 @@ public class OperatorViewTests(ITestOutputHelper output)
         await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge);
 
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        using var response = await http.GetAsync($"{cluster.ReplicaUrl(0)}/events", HttpCompletionOption.ResponseHeadersRead);
-        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var types = new List<string>();
-        async Task<JsonElement> Next()
-        {
-            while (true)
-            {
-                var line = await stream.ReadLineAsync(deadline.Token) ?? throw new EndOfStreamException("the event stream ended");
-                if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
-                var e = JsonDocument.Parse(line[6..]).RootElement.Clone();
-                types.Add(Type(e));
-                return e;
-            }
-        }
-        Assert.Equal("snapshot", Type(await Next()));
+        using var replicaEvents = await EventStream.OpenAsync(http, cluster.ReplicaUrl(0), deadline.Token);
+        using var primaryEvents = await EventStream.OpenAsync(http, cluster.PrimaryUrl, deadline.Token);
+        Assert.Equal("snapshot", Type(await replicaEvents.NextAsync()));
+        var primarySnapshot = await primaryEvents.NextAsync();
+        Assert.Equal("snapshot", Type(primarySnapshot));
+        var database = primarySnapshot.GetProperty("status").GetProperty("dbs")[0].GetProperty("name").GetString();
 
         EndToEndCluster.Python($"""
             import sqlite3
@@ -47,12 +38,54 @@ public class OperatorViewTests(ITestOutputHelper output)
             db.execute("INSERT INTO t(v) VALUES ('written on the replica')")
             """);
         JsonElement raised;
-        while (Type(raised = await Next()) != "problem-raised") { }
-        output.WriteLine(string.Join(", ", types));
+        while (Type(raised = await replicaEvents.NextAsync()) != "problem-raised") { }
+        output.WriteLine("replica: " + string.Join(", ", replicaEvents.Types));
         Assert.Contains("local write", raised.GetProperty("problem").GetString());
         await cluster.WaitForReplicasAsync(await cluster.SyncAsync(), Converge,
             _ => EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t") == "10");
         Assert.Equal("0", EndToEndCluster.ReadOnlyQuery(cluster.ReplicaDb(0), "SELECT count(*) FROM t WHERE v = 'written on the replica'"));
+
+        // The primary tells the repair's resync, named by its replica, however short it was.
+        JsonElement started, finished;
+        while (Type(started = await primaryEvents.NextAsync()) != "resync-started") { }
+        while (Type(finished = await primaryEvents.NextAsync()) != "resync-finished") { }
+        output.WriteLine("primary: " + string.Join(", ", primaryEvents.Types));
+        var replicaNode = started.GetProperty("replica").GetString();
+        Assert.StartsWith("akka.tcp://", replicaNode);
+        Assert.Equal(replicaNode, finished.GetProperty("replica").GetString());
+        Assert.Equal(database, started.GetProperty("db").GetString());
+        Assert.Equal(database, finished.GetProperty("db").GetString());
+    }
+
+    /// <summary>One node's <c>GET /events</c>, read event by event.</summary>
+    private sealed class EventStream(HttpResponseMessage response, StreamReader reader, CancellationToken cancellation) : IDisposable
+    {
+        public List<string> Types { get; } = [];
+
+        public static async Task<EventStream> OpenAsync(HttpClient http, string nodeUrl, CancellationToken cancellation)
+        {
+            var response = await http.GetAsync($"{nodeUrl}/events", HttpCompletionOption.ResponseHeadersRead, cancellation);
+            response.EnsureSuccessStatusCode();
+            return new EventStream(response, new StreamReader(await response.Content.ReadAsStreamAsync(cancellation)), cancellation);
+        }
+
+        public async Task<JsonElement> NextAsync()
+        {
+            while (true)
+            {
+                var line = await reader.ReadLineAsync(cancellation) ?? throw new EndOfStreamException("the event stream ended");
+                if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+                var e = JsonDocument.Parse(line[6..]).RootElement.Clone();
+                Types.Add(Type(e));
+                return e;
+            }
+        }
+
+        public void Dispose()
+        {
+            reader.Dispose();
+            response.Dispose();
+        }
     }
 
     [Fact]

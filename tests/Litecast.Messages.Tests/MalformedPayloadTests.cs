@@ -50,26 +50,23 @@ public sealed class MalformedPayloadTests
         Assert.Throws<SerializationException>(() => Serializer.Manifest(new PageImage(1, new byte[1])));
     }
 
-    /// <summary>Bytes of fields appended in a later version at the end of <paramref name="message"/>'s payload: a payload
-    /// cut exactly before them is what an older sender writes, and must be read as such.</summary>
-    private static int AppendedFieldBytes(object message) => message switch
+    /// <summary>The payloads an older sender of <paramref name="message"/> writes: cut before the fields appended in each
+    /// later version (how many bytes shorter), with what each must be read as.</summary>
+    private static (int Cut, object ReadsAs)[] OlderLayouts(object message) => message switch
     {
-        ReplicaPositionReport => 8, // SinceApplied, microseconds
-        ResyncRequest => 4, // RangesInFlight, an int32
-        _ => 0,
+        ReplicaPositionReport report =>
+        [
+            (8, report with { Resyncs = null }), // Resyncs, a count
+            (16, report with { SinceApplied = null, Resyncs = null }), // and SinceApplied, microseconds
+        ],
+        ResyncRequest request => [(4, request with { RangesInFlight = 1 })], // RangesInFlight, an int32
+        _ => [],
     };
 
-    /// <summary>What an older sender's payload of <paramref name="message"/> (without the appended fields) reads as.</summary>
-    private static object WithoutAppendedFields(object message) => message switch
-    {
-        ReplicaPositionReport report => report with { SinceApplied = null },
-        ResyncRequest request => request with { RangesInFlight = 1 },
-        _ => message,
-    };
-
-    /// <summary>A prefix that is a complete payload of an older writer: the fields appended later are absent, not cut.</summary>
-    private static bool IsOlderLayout(object message, byte[] bytes, int length) =>
-        AppendedFieldBytes(message) > 0 && length == bytes.Length - AppendedFieldBytes(message);
+    /// <summary>What a prefix of <paramref name="length"/> bytes reads as when it is a complete payload of an older
+    /// writer (the fields appended later absent, not cut); null for any other prefix.</summary>
+    private static object? OlderLayout(object message, byte[] bytes, int length) =>
+        OlderLayouts(message).Where(l => length == bytes.Length - l.Cut).Select(l => l.ReadsAs).FirstOrDefault();
 
     [Fact]
     public void Every_truncated_prefix_is_rejected()
@@ -80,9 +77,9 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             for (int length = 0; length < bytes.Length; length++)
             {
-                if (IsOlderLayout(message, bytes, length))
+                if (OlderLayout(message, bytes, length) is { } older)
                 {
-                    MessageAssert.Equal(WithoutAppendedFields(message), Serializer.FromBinary(bytes.AsSpan(0, length).ToArray(), manifest));
+                    MessageAssert.Equal(older, Serializer.FromBinary(bytes.AsSpan(0, length).ToArray(), manifest));
                     continue;
                 }
                 SerializationException e = Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
@@ -100,7 +97,7 @@ public sealed class MalformedPayloadTests
             string manifest = Serializer.Manifest(message);
             int step = Math.Max(1, bytes.Length / 97);
             for (int length = bytes.Length - 1; length >= 0; length -= step)
-                if (!IsOlderLayout(message, bytes, length))
+                if (OlderLayout(message, bytes, length) is null)
                     Rejects(Serializer, bytes.AsSpan(0, length).ToArray(), manifest);
         }
     }
@@ -110,7 +107,7 @@ public sealed class MalformedPayloadTests
     {
         var report = new ReplicaPositionReport("db", "node", 1, 2, 3, false, _fixture.Replica, TimeSpan.FromMilliseconds(3));
         byte[] bytes = Serializer.ToBinary(report);
-        var older = (ReplicaPositionReport)Serializer.FromBinary(bytes.AsSpan(0, bytes.Length - 8).ToArray(), Serializer.Manifest(report));
+        var older = (ReplicaPositionReport)Serializer.FromBinary(bytes.AsSpan(0, bytes.Length - 16).ToArray(), Serializer.Manifest(report));
         Assert.Null(older.SinceApplied);
         Assert.Equal(2UL, older.Txid);
         Assert.Equal(TimeSpan.FromMilliseconds(3), ((ReplicaPositionReport)Serializer.FromBinary(bytes, Serializer.Manifest(report))).SinceApplied);
@@ -121,9 +118,24 @@ public sealed class MalformedPayloadTests
     {
         var report = new ReplicaPositionReport("db", "node", 1, 2, 3, false, _fixture.Replica, TimeSpan.Zero);
         byte[] bytes = Serializer.ToBinary(report);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(bytes.Length - 8), ulong.MaxValue - 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(bytes.Length - 16), ulong.MaxValue - 1);
         SerializationException e = Rejects(Serializer, bytes, Serializer.Manifest(report));
         Assert.Contains("SinceApplied", e.Message);
+    }
+
+    [Fact]
+    public void A_resync_count_past_a_signed_count_is_rejected_and_an_older_sender_has_none()
+    {
+        var report = new ReplicaPositionReport("db", "node", 1, 2, 3, false, _fixture.Replica, TimeSpan.Zero, Resyncs: 4);
+        byte[] bytes = Serializer.ToBinary(report);
+        Assert.Equal(4, ((ReplicaPositionReport)Serializer.FromBinary(bytes, Serializer.Manifest(report))).Resyncs);
+        var older = (ReplicaPositionReport)Serializer.FromBinary(bytes.AsSpan(0, bytes.Length - 8).ToArray(), Serializer.Manifest(report));
+        Assert.Null(older.Resyncs);
+        Assert.Equal(TimeSpan.Zero, older.SinceApplied);
+
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(bytes.Length - 8), (ulong)long.MaxValue + 1);
+        SerializationException e = Rejects(Serializer, bytes, Serializer.Manifest(report));
+        Assert.Contains("Resyncs", e.Message);
     }
 
     [Fact]

@@ -72,6 +72,7 @@ public static class MessageAssert
                 Assert.Equal(e.Resyncing, a.Resyncing);
                 ActorRefEqual(e.Replica, a.Replica);
                 Assert.Equal(e.SinceApplied, a.SinceApplied);
+                Assert.Equal(e.Resyncs, a.Resyncs);
                 break;
             }
             case ResyncRequest e:

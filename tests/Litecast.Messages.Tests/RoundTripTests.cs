@@ -22,7 +22,7 @@ public sealed class RoundTripTests
             MessageAssert.Equal(message, result);
             count++;
         }
-        Assert.Equal(29, count);
+        Assert.Equal(30, count);
     }
 
     [Fact]

@@ -46,6 +46,7 @@ public sealed class Samples
         yield return new ReplicaPositionReport(Unicode, Unicode, ulong.MaxValue, ulong.MaxValue, ulong.MaxValue, true, Replica);
         yield return new ReplicaPositionReport("main.db", "replica-1", 3, 42, 0xabcdef, false, Replica, TimeSpan.FromMicroseconds(1234));
         yield return new ReplicaPositionReport("main.db", "replica-1", 3, 42, 0xabcdef, false, Replica, TimeSpan.Zero);
+        yield return new ReplicaPositionReport("main.db", "replica-1", 3, 42, 0xabcdef, true, Replica, TimeSpan.Zero, long.MaxValue);
 
         yield return new ResyncRequest("main.db", "replica-1", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), Replica);
         yield return new ResyncRequest(Unicode, "", Guid.Empty, Replica);
@@ -78,7 +79,7 @@ public sealed class Samples
         yield return new Heartbeat("db", "node-é", 1, 2, 3, 16, 2, "3.50.4");
         yield return new CatchUpRequest("db", "node", 1, 2, Replica);
         yield return new CatchUpUnavailable("db", 1, 2, "gone");
-        yield return new ReplicaPositionReport("db", "node", 1, 2, 3, true, Replica, TimeSpan.FromMilliseconds(7));
+        yield return new ReplicaPositionReport("db", "node", 1, 2, 3, true, Replica, TimeSpan.FromMilliseconds(7), 2);
         yield return new ResyncRequest("db", "node", session, Replica);
         yield return new ResyncOffer(session, 1, 2, 16, 3, 4, 1, new ulong[] { 10, 20, 30 });
         yield return new ResyncDemand(session, 1, new uint[] { 1, 3 });

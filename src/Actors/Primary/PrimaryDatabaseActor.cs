@@ -210,7 +210,8 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         if (lag is null && previous is not null && previous.View.Txid == report.Txid) lag = previous.View.LagMs;
         var heardAt = _settings.Clock.GetTimestamp();
         _replicas[report.ReplicaNode] = new HeardReplica(
-            new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, _settings.Clock.GetUtcNow()),
+            new ReplicaView(report.ReplicaNode, report.Generation, report.Txid, lag, report.Resyncing, _settings.Clock.GetUtcNow(),
+                Resyncs: report.Resyncs),
             heardAt, unchanged ? previous!.ProgressAt : heardAt, report.Replica);
         AnswerReplicaWaiters();
     }

@@ -805,7 +805,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         _reportedAt = Stopwatch.GetTimestamp();
         _primary.Tell(new ReplicaPositionReport(_settings.Upstream!.PrimaryPath, _settings.NodeId, _position?.Generation ?? 0,
             _position?.Txid ?? 0, _position?.Hash ?? 0, _resync is not null, Self,
-            _appliedAt is { } appliedAt ? Stopwatch.GetElapsedTime(appliedAt) : null));
+            _appliedAt is { } appliedAt ? Stopwatch.GetElapsedTime(appliedAt) : null, _resyncs));
     }
 
     /// <summary>The size of the replica's WAL file (0 when there is none).</summary>

@@ -122,12 +122,10 @@ public sealed class AdminEvents(ILitecastNode node)
             foreach (var e in ResyncChanges(db.Name, null, old?.Resync, db.Resync)) yield return e;
             // The primary sees its replicas' resyncs too (without the pages: those are the replica's to count).
             foreach (var replica in db.Replicas)
-            {
-                var oldReplica = old?.Replicas.FirstOrDefault(r => r.Node == replica.Node);
-                if (oldReplica is not null && oldReplica.Resyncing != replica.Resyncing)
-                    yield return Event(replica.Resyncing ? "resync-started" : "resync-finished", ("db", db.Name), ("replica", replica.Node),
-                        ("txid", replica.Txid));
-            }
+                if (old?.Replicas.FirstOrDefault(r => r.Node == replica.Node) is { } oldReplica)
+                    foreach (var started in ReplicaResyncChanges(oldReplica, replica))
+                        yield return Event(started ? "resync-started" : "resync-finished", ("db", db.Name), ("replica", replica.Node),
+                            ("txid", replica.Txid));
             if (db.LastScrub is { } scrub && scrub != old?.LastScrub)
                 yield return Event("scrub", ("db", db.Name), ("at", scrub.At), ("txid", scrub.Txid), ("pages", scrub.Pages), ("sound", scrub.Sound));
             if (old?.Problem != db.Problem)
@@ -144,7 +142,7 @@ public sealed class AdminEvents(ILitecastNode node)
     /// 100 ms (a small replica's usual case) showed in neither, and the stream said nothing of them (a black-box review
     /// saw the problem for 20 ms in 1,518 polls of <c>/status</c>). Local writes are told as one raised-and-cleared
     /// problem, each resync session as its started-and-finished pair. A primary's resync counter counts the sessions it
-    /// serves, which its replicas' own events tell.
+    /// serves; the replicas' own counts tell them on the primary (<see cref="ReplicaResyncChanges"/>).
     /// </summary>
     private static IEnumerable<JsonObject> BetweenLooks(DatabaseStatus before, DatabaseStatus after)
     {
@@ -161,6 +159,28 @@ public sealed class AdminEvents(ILitecastNode node)
         {
             yield return Event("resync-started", ("db", after.Name), ("replica", null));
             yield return Event("resync-finished", ("db", after.Name), ("replica", null));
+        }
+    }
+
+    /// <summary>
+    /// A replica's resync sessions between two looks, as the primary sees them (true: one started, false: one
+    /// finished). The replica's count of sessions tells those that started and ended wholly between two reports; a
+    /// replica that does not send it (an older one), or whose count went back (it restarted), is judged on its
+    /// resyncing flag alone.
+    /// </summary>
+    internal static IEnumerable<bool> ReplicaResyncChanges(ReplicaView before, ReplicaView after)
+    {
+        if (before.Resyncs is not { } was || after.Resyncs is not { } now || now < was)
+        {
+            if (before.Resyncing != after.Resyncing) yield return after.Resyncing;
+            yield break;
+        }
+        var started = Math.Max(now - was, !before.Resyncing && after.Resyncing ? 1 : 0);
+        if (before.Resyncing && (started > 0 || !after.Resyncing)) yield return false;
+        for (var session = 1; session <= started; session++)
+        {
+            yield return true;
+            if (session < started || !after.Resyncing) yield return false;
         }
     }
 

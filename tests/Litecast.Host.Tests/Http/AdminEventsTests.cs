@@ -137,6 +137,50 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
         Assert.Empty(AdminEvents.Changes([a], [a], [primary], [served]));
     }
 
+    /// <summary>The primary sees a replica's resync through the replica's reports; one over within 100 ms showed in
+    /// none of them as resyncing, and the primary's stream said nothing of it. The replica's count of sessions tells
+    /// it.</summary>
+    [Theory]
+    [InlineData(false, 3, false, 3, "")]
+    [InlineData(false, 3, true, 4, "started")]
+    [InlineData(true, 4, false, 4, "finished")]
+    [InlineData(false, 3, false, 4, "started finished")]
+    [InlineData(false, 3, false, 5, "started finished started finished")]
+    [InlineData(true, 4, true, 5, "finished started")]
+    [InlineData(true, 4, false, 5, "finished started finished")]
+    [InlineData(false, 3, true, 5, "started finished started")]
+    public void AReplicasResyncsBetweenTwoLooksAreToldOnThePrimary(bool wasResyncing, long was, bool isResyncing, long now, string told)
+    {
+        var replica = new ReplicaView("akka.tcp://litecast@r1:4053", FakeNode.Generation, 98, 12.5, wasResyncing, FakeNode.LastSeen, Resyncs: was);
+        var after = replica with { Resyncing = isResyncing, Resyncs = now };
+
+        var changes = AdminEvents.ReplicaResyncChanges(replica, after).Select(started => started ? "started" : "finished");
+
+        Assert.Equal(told, string.Join(" ", changes));
+    }
+
+    /// <summary>A replica that does not count its sessions (an older one) or whose count went back (it restarted) is
+    /// judged on its resyncing flag, as before the count existed.</summary>
+    [Fact]
+    public void AReplicaWithoutACountIsJudgedOnItsFlag()
+    {
+        var replica = new ReplicaView("akka.tcp://litecast@r1:4053", FakeNode.Generation, 98, 12.5, false, FakeNode.LastSeen);
+        Assert.Empty(AdminEvents.ReplicaResyncChanges(replica, replica));
+        Assert.Equal([true], AdminEvents.ReplicaResyncChanges(replica, replica with { Resyncing = true }));
+        Assert.Equal([false], AdminEvents.ReplicaResyncChanges(replica with { Resyncing = true }, replica));
+        Assert.Empty(AdminEvents.ReplicaResyncChanges(replica with { Resyncs = 7 }, replica with { Resyncs = 0 }));
+
+        // Through Changes: the event names the replica and the database.
+        var before = FakeNode.PrimaryStatus();
+        var counted = before with { Replicas = before.Replicas.Select(r => r with { Resyncs = 1 }).ToList() };
+        var after = before with { Replicas = before.Replicas.Select(r => r with { Resyncs = r.Resyncing ? 1 : 2 }).ToList() };
+        ClusterMember a = new("akka.tcp://litecast@a:1", [], "up", true);
+        var events = AdminEvents.Changes([a], [a], [counted], [after]).ToList();
+        Assert.Equal(["resync-started", "resync-finished"], events.Select(e => (string)e["type"]!));
+        Assert.All(events, e => Assert.Equal(before.Replicas[0].Node, (string)e["replica"]!));
+        Assert.All(events, e => Assert.Equal(before.Name, (string)e["db"]!));
+    }
+
     [Fact]
     public async Task TheDashboardPageNeedsNoTokenButItsDataDoes()
     {
