@@ -27,8 +27,7 @@ public static class GenerationSetup
         var walEmpty = false;
         var resumed = new List<WalTransaction>();
 
-        guard.BeginRotation();
-        var visible = guard.NextVisibleEnd;
+        var visible = guard.BeginRotation();
         if (saved is not null)
         {
             var cursor = new WalCursor(saved.Salt1, saved.Salt2, saved.WalOffset, new WalChecksum(saved.Checksum1, saved.Checksum2));

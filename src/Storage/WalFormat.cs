@@ -106,6 +106,9 @@ public readonly record struct WalHeader(
 /// </summary>
 public readonly record struct WalVisibleEnd(uint Salt1, uint Salt2, uint MaxFrame)
 {
+    /// <summary>A view of no frame: the database file alone.</summary>
+    public static WalVisibleEnd NoFrames => default;
+
     /// <summary>The file offset just past the last visible frame.</summary>
     public long Offset(int pageSize) => WalFormat.HeaderSize + (long)MaxFrame * (WalFormat.FrameHeaderSize + pageSize);
 

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -39,22 +37,23 @@ public sealed class WalGuard : IDisposable
     }
 
     /// <summary>
-    /// Opens the next guard. Its snapshot is fixed now: read the WAL up to <see cref="NextVisibleEnd"/> (or to its end)
-    /// before <see cref="CompleteRotation"/>.
+    /// Opens the next guard. Its snapshot is fixed now: read the WAL up to what it sees (returned, and kept in
+    /// <see cref="NextVisibleEnd"/>) before <see cref="CompleteRotation"/>.
     /// </summary>
-    public void BeginRotation()
+    public WalVisibleEnd BeginRotation()
     {
         lock (_gate)
         {
-            if (_next is not null) return;
+            if (_next is not null) return NextVisibleEnd!.Value;
             var connection = _idle ?? SqliteConnections.OpenExisting(_databasePath);
             _idle = null;
+            WalVisibleEnd visible;
             try
             {
                 // A deferred BEGIN takes its snapshot only at the first read: read at once.
                 connection.Execute("BEGIN");
                 connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
-                NextVisibleEnd = VisibleEnd(connection);
+                visible = VisibleEnd(connection);
             }
             catch
             {
@@ -62,38 +61,37 @@ public sealed class WalGuard : IDisposable
                 throw;
             }
             _next = connection;
+            NextVisibleEnd = visible;
+            return visible;
         }
     }
 
     /// <summary>
-    /// The part of the WAL the guard opened by <see cref="BeginRotation"/> can see, or null when SQLite cannot say (no
-    /// WAL written yet). Reading up to it reads everything that guard sees, and never the frames of a transaction still
-    /// being written, which a reader going to the end of the file would check again on every call.
+    /// The part of the WAL the guard opened by <see cref="BeginRotation"/> can see; null before the first rotation.
+    /// Reading up to it reads everything that guard sees, and never the frames of a transaction still being written
+    /// or of one SQLite never counted (a writer killed before it updated the WAL-index).
     /// </summary>
     public WalVisibleEnd? NextVisibleEnd { get; private set; }
 
     /// <summary>
-    /// Reads the WAL-index header SQLite copies into a snapshot handle (sqlite3_snapshot_get; the layout is the
-    /// documented wal-index header, https://sqlite.org/walformat.html#the_wal_index_file_format): mxFrame, a native
-    /// 32-bit integer at offset 16, and the salts at offset 32, copied byte for byte from the WAL header (big-endian).
+    /// Reads the WAL-index header SQLite copies into a snapshot handle (sqlite3_snapshot_get; see
+    /// <see cref="WalIndex.Parse"/>). SQLite has no snapshot of a WAL-index that never recorded a frame: the view is
+    /// then the database file alone, whatever frames the WAL file holds (they were never committed).
     /// </summary>
-    private static WalVisibleEnd? VisibleEnd(SqliteConnection connection)
+    private static WalVisibleEnd VisibleEnd(SqliteConnection connection)
     {
         var rc = raw.sqlite3_snapshot_get(connection.Handle, "main", out var snapshot);
         using (snapshot)
         {
-            if (rc != raw.SQLITE_OK) return null;
-            Span<byte> header = stackalloc byte[48];
+            if (rc != raw.SQLITE_OK) return WalVisibleEnd.NoFrames;
             unsafe
             {
-                new ReadOnlySpan<byte>((void*)snapshot.DangerousGetHandle(), header.Length).CopyTo(header);
+                return WalIndex.Parse(new ReadOnlySpan<byte>((void*)snapshot.DangerousGetHandle(), WalIndex.HeaderSize));
             }
-            return new WalVisibleEnd(BinaryPrimitives.ReadUInt32BigEndian(header[32..]), BinaryPrimitives.ReadUInt32BigEndian(header[36..]),
-                MemoryMarshal.Read<uint>(header[16..]));
         }
     }
 
-    /// <summary>What the current guard sees (see <see cref="NextVisibleEnd"/>); null when SQLite cannot say.</summary>
+    /// <summary>What the current guard sees (see <see cref="NextVisibleEnd"/>); null while no guard is held.</summary>
     public WalVisibleEnd? CurrentVisibleEnd { get; private set; }
 
     /// <summary>Closes the previous guard; the one opened by <see cref="BeginRotation"/> takes its place.</summary>

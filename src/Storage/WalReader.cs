@@ -108,6 +108,20 @@ public sealed class WalReader : IDisposable
         visible is not { } v || v.MaxFrame == 0
         || _header is { } h && h.Salt1 == v.Salt1 && h.Salt2 == v.Salt2 && _committedOffset == v.Offset(h.PageSize);
 
+    /// <summary>
+    /// True when a frame of the WAL being followed (its salts) lies just past the cursor: a transaction being written,
+    /// or one whose frames are written and which SQLite has not counted yet, or never will (its writer was killed and
+    /// the next writer overwrites it). Frames left from before the WAL's last restart do not count.
+    /// </summary>
+    public bool HasFramesAfterCursor()
+    {
+        if (_file is null || _header is not { } header) return false;
+        Span<byte> frameHeader = stackalloc byte[WalFormat.FrameHeaderSize];
+        return _file.ReadAtMost(_committedOffset, frameHeader) == frameHeader.Length
+               && BinaryPrimitives.ReadUInt32BigEndian(frameHeader[8..]) == header.Salt1
+               && BinaryPrimitives.ReadUInt32BigEndian(frameHeader[12..]) == header.Salt2;
+    }
+
     /// <summary>The identity of the WAL file the reader follows, once it opened one.</summary>
     public FileIdentity? WalFile => _fileIdentity;
 
@@ -179,10 +193,13 @@ public sealed class WalReader : IDisposable
     }
 
     /// <summary>
-    /// Reads the committed transactions that follow the cursor, at most <paramref name="maxTransactions"/>, and when
-    /// <paramref name="visible"/> describes this WAL, no further than it. When the WAL restarted since the last read,
-    /// returns <see cref="WalReadOutcome.Restarted"/> with no transactions; the caller decides about continuity and
-    /// calls again to read the new WAL.
+    /// Reads the committed transactions that follow the cursor, at most <paramref name="maxTransactions"/>, and no
+    /// further than <paramref name="visible"/>: a view of another WAL (other salts) or of no frame shows none of this
+    /// file's frames. Without a view the reader goes to the end of the file, which only a WAL no live SQLite writes
+    /// allows: a commit's frames are in the file before SQLite counts them, and one it never counts (its writer killed
+    /// first) is overwritten by the next writer. When the WAL restarted since the last read, returns
+    /// <see cref="WalReadOutcome.Restarted"/> with no transactions; the caller decides about continuity and calls again
+    /// to read the new WAL.
     /// </summary>
     public WalReadResult Read(int maxTransactions = int.MaxValue, WalVisibleEnd? visible = null)
     {
@@ -205,7 +222,12 @@ public sealed class WalReader : IDisposable
                 return new WalReadResult(replaced ? WalReadOutcome.Replaced : WalReadOutcome.Restarted, [], WalStop.EndOfFile,
                     WalFormat.HeaderSize, null, previous, header);
         }
-        var end = visible is { } v && v.Salt1 == header.Salt1 && v.Salt2 == header.Salt2 ? v.Offset(header.PageSize) : long.MaxValue;
+        var end = visible switch
+        {
+            null => long.MaxValue,
+            { MaxFrame: > 0 } v when v.Salt1 == header.Salt1 && v.Salt2 == header.Salt2 => v.Offset(header.PageSize),
+            _ => WalFormat.HeaderSize,
+        };
         return ReadFrames(file, header, maxTransactions, end);
     }
 
@@ -240,7 +262,7 @@ public sealed class WalReader : IDisposable
             var available = length - offset;
             if (available < frameSize)
             {
-                stop = available != 0 ? WalStop.PartialFrame : offset == end ? WalStop.VisibleEnd : WalStop.EndOfFile;
+                stop = offset >= end ? WalStop.VisibleEnd : available > 0 ? WalStop.PartialFrame : WalStop.EndOfFile;
                 break;
             }
             var frames = (int)Math.Min(ReadChunkFrames, available / frameSize);
@@ -304,10 +326,10 @@ public sealed class WalReader : IDisposable
     /// <summary>
     /// Reads every committed transaction up to <paramref name="visible"/> (the guard's view), collecting them if asked.
     /// False when the reader did not stop exactly there: the WAL restarted under a guard that read the database file
-    /// only, or SQLite could not say what the guard sees and frames were found. Throws when a frame SQLite counts as
-    /// committed fails its checksum: no rotation gets past it.
+    /// only (its view is of the previous WAL). Throws when a frame SQLite counts as committed fails its checksum: no
+    /// rotation gets past it.
     /// </summary>
-    public bool ReadUpTo(WalVisibleEnd? visible, List<WalTransaction>? collect)
+    public bool ReadUpTo(WalVisibleEnd visible, List<WalTransaction>? collect)
     {
         while (true)
         {

@@ -109,13 +109,16 @@ public sealed class ReplicationHarness : IDisposable
         return started.Elapsed;
     }
 
-    /// <summary>Reads every committed transaction and applies each to the replica, checking hashes.</summary>
+    /// <summary>Reads every transaction the WAL-index counts as committed, as the tailer does, and applies each to the
+    /// replica, checking hashes.</summary>
     public List<WalTransaction> Drain(bool apply = true)
     {
         var all = new List<WalTransaction>();
         while (true)
         {
-            var result = Reader.Read();
+            var counted = WalIndex.ReadCommittedEnd(PrimaryPath);
+            Assert.True(counted is not null, $"the WAL-index of {PrimaryPath} cannot be read");
+            var result = Reader.Read(visible: counted);
             LastRead = result;
             Assert.NotEqual(WalReadOutcome.InvalidHeader, result.Outcome);
             if (result.Outcome == WalReadOutcome.Restarted)

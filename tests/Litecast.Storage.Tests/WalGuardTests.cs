@@ -116,19 +116,4 @@ public sealed class WalGuardTests : IDisposable
         Assert.Equal(check.Scalar<long>("PRAGMA page_count"), transaction.PageCount);
         Assert.Equal(2001, check.Scalar<long>("SELECT count(*) FROM t"));
     }
-
-    [Fact]
-    public void BoundIsIgnoredForAnotherWal()
-    {
-        using var app = SqliteConnections.OpenOrCreate(_path);
-        app.Execute($"PRAGMA page_size = {PageSize}; PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0");
-        app.Execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-        using var reader = new WalReader(WalFormat.WalPath(_path));
-        var header = reader.Read().Header!.Value;
-        var otherWal = new WalVisibleEnd(header.Salt1 + 1, header.Salt2, 0);
-        app.Execute("INSERT INTO t(v) VALUES (randomblob(100))");
-        var result = reader.Read(visible: otherWal);
-        Assert.Single(result.Transactions);
-        Assert.Equal(WalStop.EndOfFile, result.Stop);
-    }
 }

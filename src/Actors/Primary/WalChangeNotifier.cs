@@ -132,7 +132,7 @@ internal static partial class WalChangeNotifier
                     var now = Stopwatch.GetTimestamp();
                     var pause = Stopwatch.GetElapsedTime(lastDispatch, now) < BusyWithin ? BusyPause : QuietPause;
                     lastDispatch = now;
-                    usleep((uint)pause.TotalMicroseconds);
+                    ShortSleep.For(pause);
                 }
             }
             finally
@@ -185,8 +185,5 @@ internal static partial class WalChangeNotifier
 
         [LibraryImport("libc", SetLastError = true)]
         private static partial int close(int fd);
-
-        [LibraryImport("libc", SetLastError = true)]
-        private static partial int usleep(uint microseconds);
     }
 }

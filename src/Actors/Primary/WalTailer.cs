@@ -23,10 +23,10 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         public static readonly Tick Instance = new();
     }
 
-    /// <summary>The WAL changed (file notification): read the new commits now. Reading needs no guard rotation: the
-    /// current guard already keeps every frame after it from being overwritten; rotation, checkpoints and saving the
-    /// position stay on the timer. (While a big transaction is being written the tailer rotates anyway, to learn from
-    /// the new guard where the committed frames end: see <see cref="BigWriteInProgressBytes"/>.)</summary>
+    /// <summary>The WAL changed (file notification), or SQLite counted a commit the tailer saw written
+    /// (<see cref="CommitWatch"/>): read the new commits now, as far as the WAL-index counts them. Reading needs no
+    /// guard rotation: the current guard already keeps every frame after it from being overwritten; rotation,
+    /// checkpoints and saving the position stay on the timer.</summary>
     private sealed record Wake
     {
         public static readonly Wake Instance = new();
@@ -58,18 +58,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(2);
 
-    /// <summary>
-    /// A read that finds no commit but at least this many bytes of frames after the last one is looking at a big
-    /// transaction still being written. Every read to the end of the file checks those frames again, and the wake-ups
-    /// come as fast as the application appends them: a 100 MB transaction cost 2 GB of checksumming, one core for as
-    /// long as the application was writing it. Until the next commit is found, reads therefore stop where the committed
-    /// frames end, which a freshly rotated guard tells (<see cref="WalGuard.NextVisibleEnd"/>). (A read that stops
-    /// sooner, at a frame failing its checksum, does not count: at 1,000 tx/s a WAL reused after a restart shows one at
-    /// its tail whenever the application has written a frame's header but not yet its page, and rotating the guard at
-    /// every such wake-up took the application's commit p99 from 750-960 us to 1,210-1,450 us.)
-    /// </summary>
-    private const long BigWriteInProgressBytes = 1 << 20;
-
     private readonly DatabaseSettings _settings;
     private readonly PrimaryState _state;
     private readonly WalGuard _guard;
@@ -82,18 +70,17 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// <summary>How many txids one durable write of the <see cref="TxidCeiling"/> reserves.</summary>
     internal const ulong TxidReservation = 100_000;
 
-    /// <summary>Pinning a snapshot fails when the WAL restarts between a rotation and the pin, or while the tailer has
-    /// read a commit SQLite has not published yet (see <see cref="PinWhereRead"/>); the attempts wait 1, 2, ... ms
-    /// between them, about 0.2 s in all.</summary>
+    /// <summary>Pinning a snapshot fails when the WAL restarts between a rotation and the pin (see
+    /// <see cref="PinWhereRead"/>); the attempts wait 1, 2, ... ms between them, about 0.2 s in all.</summary>
     private const int MaxPinAttempts = 20;
     private WalReader _reader;
     private readonly WalCheckpointer _checkpointer;
     private (long Offset, long Since)? _stall;
-    private bool _bigWriteInProgress;
     private PrimaryPosition? _persisted;
     private long _persistedAt;
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
     private IDisposable? _walWatch;
+    private CommitWatch? _commitWatch;
     private int _wakePending;
 
     /// <summary>
@@ -144,8 +131,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             _changedAt = Stopwatch.GetTimestamp();
             if (_idle) SetPollInterval(idle: false);
             if (!_state.Ready || !_guard.IsHeld) return;
-            if (_bigWriteInProgress) RotateAndDrain();
-            else DrainAndPublish(null);
+            DrainCounted();
             // The bound must not wait for the poll timer: under a busy writer on a loaded machine its tick came
             // hundreds of milliseconds late and the WAL outgrew the bound (BoundedWalTests). Past the threshold a checkpoint
             // may wait up to WriteLockWait for the application's write lock, so it is tried at most once per such wait:
@@ -203,10 +189,12 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         if (_settings.ScrubInterval is { } scrub) Timers.StartPeriodicTimer("scrub", Scrub.Instance, scrub);
         var self = Self;
         // At most one wake-up waits in the mailbox however many writes the application makes.
-        _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), () =>
+        void WakeUp()
         {
             if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Wake.Instance);
-        });
+        }
+        _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), WakeUp);
+        _commitWatch = new CommitWatch(_settings.Path, WakeUp);
     }
 
     /// <summary>The WAL file of <paramref name="resume"/> when the guard has been held since its cursor was read and
@@ -242,6 +230,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         while (_snapshotsWaiting.TryDequeue(out var waiting))
             waiting.Requester.Tell(new Status.Failure(new IOException("the tailer stopped before taking the snapshot")));
         _walWatch?.Dispose();
+        _commitWatch?.Dispose();
         _reader.Dispose();
         _checkpointer.Dispose();
         try { Persist(durable: true); }
@@ -434,9 +423,25 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         Establish();
     }
 
-    /// <summary>Reads and publishes the committed transactions after the cursor, up to <paramref name="visible"/> when
-    /// given (else to the end of the file).</summary>
-    private void DrainAndPublish(WalVisibleEnd? visible)
+    /// <summary>
+    /// Reads and publishes what the WAL-index counts as committed now, without a guard rotation (the current guard keeps
+    /// every frame after it in place). Frames written past it are a commit SQLite has not counted yet, or never will (its
+    /// writer was killed); the commit watch wakes the tailer when the index moves. An index that cannot be read as it
+    /// stands is left to SQLite: a rotation's read transaction recovers it.
+    /// </summary>
+    private void DrainCounted()
+    {
+        if (WalIndex.ReadCommittedEnd(_settings.Path) is not { } counted)
+        {
+            RotateAndDrain();
+            return;
+        }
+        DrainAndPublish(counted);
+        if (_reader.HasFramesAfterCursor()) _commitWatch?.Await(counted);
+    }
+
+    /// <summary>Reads and publishes the committed transactions after the cursor, up to <paramref name="visible"/>.</summary>
+    private void DrainAndPublish(WalVisibleEnd visible)
     {
         while (true)
         {
@@ -478,8 +483,6 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             }
             foreach (var group in Group(result.Transactions)) Publish(group);
             _state.Resume = ResumeAt(_reader.Cursor);
-            if (result.Transactions.Count > 0) _bigWriteInProgress = false;
-            else if (result.StopOffset - cursor >= BigWriteInProgressBytes) _bigWriteInProgress = true;
             TrackStall(result);
             if (result.Stop != WalStop.Limit) return;
         }
@@ -613,14 +616,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
 
     private void RotateAndDrain()
     {
-        _guard.BeginRotation();
-        // A big transaction written right after the WAL was reset (Litecast's own TRUNCATE when the application paused)
-        // leaves the new guard a view of no frame whose salts are the index's, not those the application drew for the
-        // file, so the view cannot bound a read of the file (WalReader.Read): every wake-up and poll read the
-        // transaction again from its first frame, 630 MB of reads and checksums for one of 100 MB. A view of no frame
-        // means nothing was committed since the read that found the big transaction, which had read every commit
-        // before it: there is nothing to read.
-        if (!(_bigWriteInProgress && _guard.NextVisibleEnd is { MaxFrame: 0 })) DrainAndPublish(_guard.NextVisibleEnd);
+        DrainAndPublish(_guard.BeginRotation());
         _guard.CompleteRotation();
     }
 
@@ -785,12 +781,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// happen in <see cref="MaxPinAttempts"/> attempts.
     /// </summary>
     /// <remarks>
-    /// The tailer reads commits as soon as their frames are in the WAL file (a wake-up reads to the end of the file),
-    /// but SQLite makes a commit visible to new read transactions only after it wrote and, at synchronous=FULL, synced
-    /// it: for a few milliseconds the reader can be one commit past what a new guard sees. Such an attempt waits a
-    /// little for SQLite to publish that commit; the next guard then sees it, and the reader, bounded by that guard's
-    /// view, stops exactly there. Seen under a writer committing back to back, where 20 immediate retries all fell
-    /// inside one commit's sync (the chaos harness, seed 301).
+    /// Every read stops where SQLite's index counts the commits, so after a rotation the reader stands exactly at the
+    /// new guard's view, unless the application restarted the WAL under a guard that read the database file only (the
+    /// view is then of the previous WAL, and the next rotation sees the new one). Before reads were bounded so, a
+    /// wake-up read commits SQLite had not counted yet, and under a writer committing back to back 20 immediate
+    /// retries all fell inside one commit's fsync (the chaos harness, seed 301): the attempts still wait a little.
     /// </remarks>
     private PrimarySnapshot? PinWhereRead(out string failure)
     {
