@@ -216,9 +216,16 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         if (!File.Exists(_settings.Path) || new FileInfo(_settings.Path).Length == 0)
             return new Ready(null, $"{_settings.Path} does not exist yet");
-        using (var connection = SqliteConnections.OpenReadOnly(_settings.Path))
-            _hash = DatabaseHash.Compute(connection);
-        OpenApplier(_hash.PageSize);
+        try
+        {
+            RehashFromFile();
+        }
+        catch (Exception e) when (ReplicaScrubRead.IsDamage(e))
+        {
+            // The resync sets the file aside (StartSession); failing here restarted the applier for ever.
+            return new Ready(null, Unreadable(e));
+        }
+        OpenApplier(_hash!.PageSize);
         if (_position is null) return new Ready(null, unreadable ?? "no saved position");
         if (_position.Hash != _hash.Value)
             return new Ready(null, $"the file's hash {_hash} differs from the saved position's {_position.Hash:x16} (txid {_position.Txid})");
@@ -477,6 +484,25 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         _localWriteUnresolved = false;
     }
 
+    private string Unreadable(Exception e) => $"{_settings.Path} cannot be read as a database ({e.Message})";
+
+    /// <summary>
+    /// Moves a replica file SQLite cannot read (with its WAL) into the state directory, so the resync makes the replica
+    /// anew at the path. Kept, not deleted: the path may name a file that is not Litecast's. Readers that have it open
+    /// keep what they have, which they could not read either.
+    /// </summary>
+    private void SetAside(string reason)
+    {
+        CloseApplier();
+        _hash = null;
+        Directory.CreateDirectory(_settings.StateDirectory);
+        var aside = System.IO.Path.Combine(_settings.StateDirectory, $"unreadable-{DateTime.UtcNow:yyyyMMdd'T'HHmmss.fff'Z'}.db");
+        File.Move(_settings.Path, aside);
+        if (File.Exists(_settings.Path + "-wal")) File.Move(_settings.Path + "-wal", aside + "-wal");
+        File.Delete(_settings.Path + "-shm");
+        _log.Warning("{Database}: {Reason}; moved it to {Aside}, the resync makes the replica anew", _settings.Name, reason, aside);
+    }
+
     private void StartSession(Guid session)
     {
         AbandonOpen();
@@ -493,7 +519,17 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         // Compare against the file as it is, not as the applier last left it: a local write changed pages behind the
         // in-memory hashes. The data version is taken first, so a write during the rehash shows as a change.
         _sessionDataVersion = _applier?.DataVersion();
-        if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0) RehashFromFile();
+        if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0)
+        {
+            try
+            {
+                RehashFromFile();
+            }
+            catch (Exception e) when (ReplicaScrubRead.IsDamage(e))
+            {
+                SetAside(Unreadable(e));
+            }
+        }
         // No file at all (an empty file may be held open by a process that created it): nothing can be reading the
         // replica, so the staged file can become it whole (see Install).
         _replicaAbsent = !File.Exists(_settings.Path);
