@@ -252,6 +252,8 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         // application's journal mode, usually a rollback journal: the guard's read transaction then held a shared lock
         // that failed every write of the application, for good (a black-box review). Switched as at the first start.
         EnsureWalMode(_settings, _log);
+        // Such a file is checkpointed through connections of its own (see WalCheckpointer.CloseConnections).
+        _checkpointer.CloseConnections();
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
@@ -347,6 +349,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         var identity = FileIdentity.Of(_settings.Path);
         if (identity is null)
         {
+            if (_state.Report.Problem != FileDeleted) _log.Warning("{Database}: {Problem}", _settings.Name, FileDeleted);
             SetProblem(FileDeleted);
             return;
         }
