@@ -94,8 +94,16 @@ public sealed record DatabaseSettings
 /// <param name="Txid">The copy's last applied txid.</param>
 /// <param name="Hash">The copy's hash at <paramref name="Txid"/>.</param>
 /// <param name="PrimaryGeneration">The primary's generation as its last heartbeat gave it (0: never heard).</param>
-public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash, ulong PrimaryGeneration)
+/// <param name="CurrentAt">When the copy was last known current (a <see cref="System.Diagnostics.Stopwatch"/>
+/// timestamp): its lag is the time since.</param>
+public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash, ulong PrimaryGeneration, long CurrentAt)
 {
+    /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp of a moment <paramref name="utc"/> on the wall
+    /// clock (a file's time), never later than now.</summary>
+    public static long TimestampOf(DateTime utc) =>
+        System.Diagnostics.Stopwatch.GetTimestamp()
+        - (long)(Math.Max(0, (DateTime.UtcNow - utc).TotalSeconds) * System.Diagnostics.Stopwatch.Frequency);
+
     /// <summary>Whether a read-your-writes wait for <paramref name="txid"/> (of <paramref name="generation"/> when
     /// given) is answered by this copy, by the rule the running replica applies.</summary>
     public bool Reached(ulong txid, ulong? generation) => TxidWaiters.Answers(Generation, Txid, PrimaryGeneration, txid, generation);
@@ -111,10 +119,13 @@ public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash,
         try
         {
             if (!File.Exists(path) || new FileInfo(path).Length == 0) return null;
-            if (Storage.PositionFile.Read<Storage.ReplicaPosition>(DatabaseSettings.ReplicaPositionPathOf(path)) is not { } position) return null;
+            var positionPath = DatabaseSettings.ReplicaPositionPathOf(path);
+            if (Storage.PositionFile.Read<Storage.ReplicaPosition>(positionPath) is not { } position) return null;
             using var connection = Storage.SqliteConnections.OpenReadOnly(path);
+            // As stale as its last save, as the replica's own startup counts it.
             return Storage.DatabaseHash.Compute(connection).Value == position.Hash
-                ? new ReplicaCopyAtStop(position.Generation, position.Txid, position.Hash, position.Generation)
+                ? new ReplicaCopyAtStop(position.Generation, position.Txid, position.Hash, position.Generation,
+                    TimestampOf(File.GetLastWriteTimeUtc(positionPath)))
                 : null;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException

@@ -10,7 +10,8 @@ namespace Litecast.EndToEnd.Tests;
 /// cannot join while the primary is down. Until then no database actor ran, and the node answered as if it held
 /// nothing (found by a black-box review): <c>/status</c> showed txid 0 and generation 0, and <c>/wait</c> for txids
 /// already in the file timed out, so reads carrying a bookmark were sent to the dead primary. The node now answers for
-/// the copy as its last incarnation left it.
+/// the copy as its last incarnation left it. Its lag, the time since the copy was last known current, went null there
+/// (<c>litecast_lag_seconds</c> NaN), the one moment an operator's alert needs it (a later review).
 /// </summary>
 public class PrimaryDownTests(ITestOutputHelper output)
 {
@@ -37,6 +38,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
             var db = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0];
             Assert.True(db.GetProperty("txid").GetInt64() >= txid, $"/status shows txid {db.GetProperty("txid")}, the file holds {txid}");
             Assert.Equal("disconnected", db.GetProperty("state").GetString());
+            AssertLagAtLeast(db, clock.Elapsed - TimeSpan.FromSeconds(2));
             var wait = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
             Assert.Equal(HttpStatusCode.OK, wait.StatusCode);
             await Task.Delay(500);
@@ -71,6 +73,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
 
         cluster.Primary!.Kill();
         cluster.Replicas[0]!.Kill();
+        var killed = Stopwatch.StartNew();
         cluster.StartReplica(0);
 
         var clock = Stopwatch.StartNew();
@@ -83,6 +86,8 @@ public class PrimaryDownTests(ITestOutputHelper output)
         Assert.Equal(txid, db.Value.GetProperty("txid").GetInt64());
         Assert.Equal(generation, db.Value.GetProperty("generation").GetString());
         Assert.Equal("disconnected", db.Value.GetProperty("state").GetString());
+        // The copy was last known current no later than its last save, before the kill.
+        AssertLagAtLeast(db.Value, killed.Elapsed);
         var wait = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
         Assert.Equal(HttpStatusCode.OK, wait.StatusCode);
         var now = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=0s");
@@ -101,6 +106,13 @@ public class PrimaryDownTests(ITestOutputHelper output)
         var txid = await cluster.SyncAsync();
         await cluster.WaitForReplicasAsync(txid, Converge);
         return txid;
+    }
+
+    private static void AssertLagAtLeast(JsonElement db, TimeSpan atLeast)
+    {
+        var lag = db.GetProperty("lagMs");
+        Assert.True(lag.ValueKind == JsonValueKind.Number, $"the replica's lag is {lag}, not the time since its copy was current");
+        Assert.True(lag.GetDouble() >= atLeast.TotalMilliseconds, $"the replica's lag {lag} ms is below {atLeast.TotalMilliseconds:F0} ms");
     }
 
     private static async Task<JsonElement?> TryStatusAsync(EndToEndCluster cluster)

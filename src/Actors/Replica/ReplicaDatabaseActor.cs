@@ -391,8 +391,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         Cluster.Get(Context.System).Unsubscribe(Self);
+        // A current replica hears it at every heartbeat: _currentAt is at most a heartbeat old.
         _settings.Stopped?.Invoke(new ReplicaCopyAtStop(_position?.Generation ?? 0, _position?.Txid ?? 0, _position?.Hash ?? 0,
-            _lastHeartbeat?.Generation ?? 0));
+            _lastHeartbeat?.Generation ?? 0, _currentAt));
     }
 
     /// <summary>
@@ -486,8 +487,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// replica whose resyncs kept failing reported 0, and so did one cut off from a stopped primary, whose proxy then
     /// kept serving reads past its max-lag (black-box reviews).</summary>
     private TimeSpan? BehindFor() =>
-        _lastHeartbeat is null || _position is null ? null
-        : _position.Txid >= _primaryTxid && _resumedAt is null && _lastHeartbeat.Generation == _position.Generation && !PrimarySilent()
+        _position is null ? null
+        : _lastHeartbeat is not null && _position.Txid >= _primaryTxid && _resumedAt is null && _lastHeartbeat.Generation == _position.Generation
+          && !PrimarySilent()
             ? TimeSpan.Zero
             : Stopwatch.GetElapsedTime(_currentAt);
 
@@ -588,8 +590,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         // A replica starting behind is as stale as its last save, not as its start. An applier restarted later keeps
         // what this actor saw: a save is as recent as the last apply, and the replica may have been current long after
         // it while the primary was idle (its lag jumped by that idle time, found by a black-box review).
-        if (ready.SavedAt is { } savedAt && !_currentSeen)
-            _currentAt = Stopwatch.GetTimestamp() - (long)(Math.Max(0, (DateTime.UtcNow - savedAt).TotalSeconds) * Stopwatch.Frequency);
+        if (ready.SavedAt is { } savedAt && !_currentSeen) _currentAt = ReplicaCopyAtStop.TimestampOf(savedAt);
         if (ready.Problem is { } problem)
         {
             _log.Info("{Database}: replica needs a resync: {Problem}", _settings.Name, problem);
