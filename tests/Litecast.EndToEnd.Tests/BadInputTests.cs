@@ -235,6 +235,35 @@ public sealed class BadInputTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_dir, ".app.db-litecast", "primary.json")));
     }
 
+    /// <summary>An open <c>/events</c> stream ends when litecast is told to stop: it held the shutdown for Kestrel's 30 s
+    /// (a black-box review), longer than <c>docker stop</c> waits before it kills.</summary>
+    [Fact]
+    public async Task SigtermEndsOpenEventStreamsAndExitsWithinDockersGracePeriod()
+    {
+        var httpPort = Ports.Free();
+        var db = CreateWalDatabase("app.db");
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: 127.0.0.1
+              port: {Ports.Free()}
+            """);
+        using var process = LitecastProcess.Start(_dir, null, "replicate");
+        await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var response = await http.GetAsync($"http://127.0.0.1:{httpPort}/events", HttpCompletionOption.ResponseHeadersRead);
+        using var events = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: {\"type\":\"snapshot\"", await events.ReadLineAsync());
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, process.Terminate(TimeSpan.FromSeconds(10)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"SIGTERM took {clock.Elapsed.TotalSeconds:F1} s with an event stream open");
+        // The stream ended rather than being cut: what was sent can be read to its end.
+        while (await events.ReadLineAsync() is not null) { }
+    }
+
     /// <summary>A replica stopped with SIGTERM is the one leaving: Akka's cluster ends by announcing every member
     /// removed, the primary included, and the replica once logged "the primary ... left the cluster; leaving to rejoin
     /// the primary's cluster" on its way out.</summary>

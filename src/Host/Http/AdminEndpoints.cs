@@ -110,15 +110,18 @@ public static class AdminEndpoints
             // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
             context.Response.Headers["X-Accel-Buffering"] = "no";
             await context.Response.Body.FlushAsync(context.RequestAborted);
+            // The stream ends when the client goes or the server stops: an open stream held a SIGTERM for Kestrel's
+            // whole shutdown timeout, 30 s.
+            using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, app.Lifetime.ApplicationStopping);
             try
             {
-                await foreach (var e in events.ListenAsync(context.RequestAborted))
+                await foreach (var e in events.ListenAsync(ended.Token))
                 {
-                    await context.Response.WriteAsync($"data: {e.ToJsonString()}\n\n", context.RequestAborted);
-                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                    await context.Response.WriteAsync($"data: {e.ToJsonString()}\n\n", ended.Token);
+                    await context.Response.Body.FlushAsync(ended.Token);
                 }
             }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (ended.IsCancellationRequested)
             {
             }
         });
