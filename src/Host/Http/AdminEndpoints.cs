@@ -51,6 +51,14 @@ public static class AdminEndpoints
             }
         });
 
+        // A HEAD answer has headers only. Kestrel drops the body of one over HTTP/1.1, but over HTTP/2 it sent the
+        // body of every answer without a Content-Length (the JSON documents, the errors) as DATA frames, which clients
+        // reject as a protocol error (curl exit 92): a load balancer's health check over HTTPS failed.
+        app.Use(async (context, next) =>
+        {
+            if (HttpMethods.IsHead(context.Request.Method)) context.Response.Body = Stream.Null;
+            await next(context);
+        });
         app.Use(async (context, next) =>
         {
             try
