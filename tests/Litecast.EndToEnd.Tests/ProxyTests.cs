@@ -195,6 +195,28 @@ public sealed class ProxyTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A write forwarded by a replica's proxy waits as long as the primary's proxy may hold it (its own wait-timeout,
+    /// under write-ack), not the replica's: with a shorter one the replica answered 503 "not retried" with a
+    /// Retry-After for a write that had committed (a black-box review), inviting the client to write it twice.
+    /// </summary>
+    [Fact]
+    public async Task AForwardedWriteWaitsForThePrimarysWriteAckEvenWithAShorterWaitTimeoutOnTheReplica()
+    {
+        using var proxies = new ProxyCluster(node => node == 0 ? "  write-ack: 1\n  wait-timeout: 5s" : "  wait-timeout: 1s");
+        await proxies.StartAsync(replicas: 1, Converge);
+        using (ProxyCluster.HoldWriteLock(proxies.Cluster.ReplicaDb(0)))
+        {
+            var clock = Stopwatch.StartNew();
+            var response = await proxies.Api.PostAsync($"{proxies.ProxyUrl(1)}/rows", new StringContent("committed, not acknowledged"));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.GatewayTimeout, $"{(int)response.StatusCode} {body}\n{proxies.Outputs()}");
+            Assert.Contains("the write committed at txid", JsonDocument.Parse(body).RootElement.GetProperty("error").GetString());
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(4.9), TimeSpan.FromSeconds(15));
+        }
+        Assert.Equal("1", EndToEndCluster.ReadOnlyQuery(proxies.Cluster.PrimaryDb, "SELECT count(*) FROM t WHERE v = 'committed, not acknowledged'"));
+    }
+
     [Fact]
     public async Task PrimaryDownIsA503WithinTheTimeoutAndAnApplicationDownA502()
     {

@@ -159,7 +159,8 @@ public static class AdminEndpoints
 
         app.MapMethods("/cluster", ReadMethods, () => Results.Json(
             new ClusterResponse(node.NodeId,
-                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString()),
+                node.Databases.Select(d => new ClusterDbJson(d.Name, d.Path, AdminJson.RoleName(d.Role))).ToList(), node.ProxyUrl?.ToString(),
+                node.ProxyWaitTimeout?.TotalMilliseconds),
             AdminJsonContext.Default.ClusterResponse));
 
         // A replica fetches the snapshot of its resync session range by range (Range: bytes=...), sent from the file

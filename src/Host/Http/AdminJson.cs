@@ -53,7 +53,9 @@ public sealed record ReplicaJson(string Node, ulong Txid, double? LagMs, bool Re
 /// <summary><c>GET /cluster</c>: what a replica that only knows <c>upstream.url</c> asks to find the cluster.</summary>
 /// <param name="Node">The node's cluster address (<c>akka.tcp://litecast@host:port</c>).</param>
 /// <param name="Proxy">The node's proxy URL, where replicas' proxies forward writes; null without one.</param>
-public sealed record ClusterResponse(string Node, IReadOnlyList<ClusterDbJson> Dbs, string? Proxy);
+/// <param name="ProxyWaitTimeoutMs">The node's proxy's <c>wait-timeout</c> in milliseconds, how long it may hold a
+/// write's answer (<c>write-ack</c>): a replica's proxy waits that long for a forwarded write. Null without a proxy.</param>
+public sealed record ClusterResponse(string Node, IReadOnlyList<ClusterDbJson> Dbs, string? Proxy, double? ProxyWaitTimeoutMs);
 
 /// <summary>One configured database in <see cref="ClusterResponse"/>.</summary>
 public sealed record ClusterDbJson(string Name, string Path, string Role);

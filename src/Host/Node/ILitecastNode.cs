@@ -18,6 +18,9 @@ public interface ILitecastNode
     /// <summary>The URL other nodes' proxies reach this node's proxy by (<c>proxy</c>), or null without one.</summary>
     Uri? ProxyUrl => null;
 
+    /// <summary>This node's proxy's <c>wait-timeout</c>, or null without a proxy.</summary>
+    TimeSpan? ProxyWaitTimeout => null;
+
     /// <summary>A problem with the node as a whole (e.g. the upstream is unreachable), or null.</summary>
     string? NodeProblem { get; }
 

@@ -135,6 +135,8 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     public Uri? ProxyUrl => _config.Proxy?.AdvertisedUrl(_config.Cluster.PublicHost);
 
+    public TimeSpan? ProxyWaitTimeout => _config.Proxy?.WaitTimeout;
+
     public IReadOnlyList<ClusterMember> Members
     {
         get

@@ -3,12 +3,13 @@ using System.Text.Json.Serialization;
 
 namespace Litecast.Host.Node;
 
-/// <summary>What a node's <c>GET /cluster</c> answers: its cluster address, its databases and its proxy's URL (null
-/// without a proxy, or from a node older than the proxy).</summary>
+/// <summary>What a node's <c>GET /cluster</c> answers: its cluster address, its databases, its proxy's URL and
+/// wait-timeout in milliseconds (null without a proxy, or from a node older than the proxy or the field).</summary>
 public sealed record ClusterInfo(
     [property: JsonPropertyName("node")] string Node,
     [property: JsonPropertyName("dbs")] IReadOnlyList<ClusterDatabase> Dbs,
-    [property: JsonPropertyName("proxy")] string? Proxy = null);
+    [property: JsonPropertyName("proxy")] string? Proxy = null,
+    [property: JsonPropertyName("proxyWaitTimeoutMs")] double? ProxyWaitTimeoutMs = null);
 
 /// <summary>One database in <see cref="ClusterInfo"/>.</summary>
 public sealed record ClusterDatabase(

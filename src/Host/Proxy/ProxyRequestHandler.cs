@@ -29,9 +29,6 @@ public sealed class ProxyRequestHandler(
     private readonly PrimaryWriteTransformer _primaryWrite = new(node, config, metrics, log);
     private readonly string _target = config.Target.GetLeftPart(UriPartial.Authority);
 
-    // The primary may hold a write for wait-timeout (write-ack) before it answers; longer than that with no answer at
-    // all, it is gone. A WebSocket or an event stream may be silent for longer: it keeps YARP's default (100 s).
-    private readonly ForwarderRequestConfig _toPrimary = new() { ActivityTimeout = 2 * config.WaitTimeout + TimeSpan.FromSeconds(1) };
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -118,10 +115,10 @@ public sealed class ProxyRequestHandler(
                 $"a request forwarded to the primary's proxy reached this replica's proxy; is the primary's proxy.public-url this node's ({config.Db.Upstream!.Origin} advertises it)?");
             return;
         }
-        Uri url;
+        PrimaryProxy primaryProxy;
         try
         {
-            url = await locator!.LocateAsync(context.RequestAborted);
+            primaryProxy = await locator!.LocateAsync(context.RequestAborted);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
@@ -130,8 +127,9 @@ public sealed class ProxyRequestHandler(
                 $"the primary's proxy cannot be found through {config.Db.Upstream!.Origin}: {e.Message}");
             return;
         }
+        var url = primaryProxy.Url;
         var error = await forwarder.SendAsync(context, url.GetLeftPart(UriPartial.Authority), primary,
-            IsStream(context.Request) ? ForwarderRequestConfig.Empty : _toPrimary, ToPrimaryTransformer.Instance);
+            IsStream(context.Request) ? ForwarderRequestConfig.Empty : ToPrimary(primaryProxy), ToPrimaryTransformer.Instance);
         if (error == ForwarderError.None)
         {
             metrics.Request(kind, RequestOutcome.Primary);
@@ -141,6 +139,18 @@ public sealed class ProxyRequestHandler(
         metrics.Request(kind, RequestOutcome.PrimaryUnreachable);
         await ForwardFailedAsync(context, StatusCodes.Status503ServiceUnavailable,
             $"the primary's proxy at {url} did not answer ({error}): {Describe(context)}; the request was not retried");
+    }
+
+    /// <summary>
+    /// How long a request forwarded to the primary's proxy may go without an answer: the primary's proxy may hold a
+    /// write for its wait-timeout (write-ack) before it answers, which can be longer than this proxy's; longer than
+    /// that with no answer at all, it is gone. A WebSocket or an event stream may be silent for longer: it keeps
+    /// YARP's default (100 s).
+    /// </summary>
+    private ForwarderRequestConfig ToPrimary(PrimaryProxy primaryProxy)
+    {
+        var held = primaryProxy.WaitTimeout is { } theirs && theirs > config.WaitTimeout ? theirs : config.WaitTimeout;
+        return new ForwarderRequestConfig { ActivityTimeout = 2 * held + TimeSpan.FromSeconds(1) };
     }
 
     /// <summary>
