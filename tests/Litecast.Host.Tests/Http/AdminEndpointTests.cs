@@ -167,12 +167,14 @@ public sealed class AdminEndpointTests : FakeNodeServer
     public async Task Cluster_and_status_name_the_nodes_proxy()
     {
         Node.ProxyUrl = new Uri("http://app1:8080");
+        Node.ProxyWaitTimeout = TimeSpan.FromSeconds(7.5);
         foreach (var route in new[] { "/cluster", "/status" })
         {
             var (status, json) = await Get(route);
             Assert.Equal(HttpStatusCode.OK, status);
             Assert.Equal("http://app1:8080/", json.GetProperty("proxy").GetString());
         }
+        Assert.Equal(7500, (await Get("/cluster")).Json.GetProperty("proxyWaitTimeoutMs").GetDouble());
     }
 
     [Fact]
@@ -180,8 +182,9 @@ public sealed class AdminEndpointTests : FakeNodeServer
     {
         var (status, json) = await Get("/cluster");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["node", "dbs", "proxy"], PropertyNames(json));
+        Assert.Equal(["node", "dbs", "proxy", "proxyWaitTimeoutMs"], PropertyNames(json));
         Assert.Equal(JsonValueKind.Null, json.GetProperty("proxy").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("proxyWaitTimeoutMs").ValueKind);
         Assert.Equal("akka.tcp://litecast@node1:4053", json.GetProperty("node").GetString());
         var dbs = json.GetProperty("dbs");
         Assert.Equal(2, dbs.GetArrayLength());

@@ -27,6 +27,8 @@ internal sealed class FakeNode : ILitecastNode
     public IReadOnlyList<ClusterMember> Members { get; set; } = [new("akka.tcp://litecast@node1:4053", ["primary"], "up", true)];
     public Uri? ProxyUrl { get; set; }
 
+    public TimeSpan? ProxyWaitTimeout { get; set; }
+
     /// <summary>Statuses by database name; replace to change what the node reports.</summary>
     public ConcurrentDictionary<string, DatabaseStatus> Statuses { get; } = new();
 
