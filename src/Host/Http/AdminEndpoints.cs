@@ -26,6 +26,9 @@ public static class AdminEndpoints
     /// resync source gives up on a replica silent for as long).</summary>
     private static readonly TimeSpan SnapshotCopyWait = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long <c>/events</c> stays silent before it sends a comment line.</summary>
+    private static readonly TimeSpan EventKeepAlive = TimeSpan.FromSeconds(15);
+
     /// <summary>The read-only documents answer HEAD as GET (without the body): load balancers' health checks use it.</summary>
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
@@ -121,12 +124,27 @@ public static class AdminEndpoints
             // The stream ends when the client goes or the server stops: an open stream held a SIGTERM for Kestrel's
             // whole shutdown timeout, 30 s.
             using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, app.Lifetime.ApplicationStopping);
+            async Task Send(string text)
+            {
+                await context.Response.WriteAsync(text, ended.Token);
+                await context.Response.Body.FlushAsync(ended.Token);
+            }
             try
             {
-                await foreach (var e in events.ListenAsync(ended.Token))
+                // A quiet cluster sends no event for minutes, and proxies close a silent stream (nginx after 60 s): a
+                // comment line, which clients ignore, keeps it open.
+                await using var stream = events.ListenAsync(ended.Token).GetAsyncEnumerator(ended.Token);
+                var next = stream.MoveNextAsync().AsTask();
+                while (true)
                 {
-                    await context.Response.WriteAsync($"data: {e.ToJsonString()}\n\n", ended.Token);
-                    await context.Response.Body.FlushAsync(ended.Token);
+                    if (await Task.WhenAny(next, Task.Delay(EventKeepAlive, ended.Token)) != next)
+                    {
+                        await Send(": keepalive\n\n");
+                        continue;
+                    }
+                    if (!await next) break;
+                    await Send($"data: {stream.Current.ToJsonString()}\n\n");
+                    next = stream.MoveNextAsync().AsTask();
                 }
             }
             catch (OperationCanceledException) when (ended.IsCancellationRequested)

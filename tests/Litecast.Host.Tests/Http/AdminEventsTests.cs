@@ -66,6 +66,23 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
         Assert.Contains("node-reachable", types);
     }
 
+    /// <summary>A quiet node's stream carries a comment line every 15 s: proxies close a stream silent for a minute
+    /// (nginx's default), and the dashboard then lost its live view.</summary>
+    [Fact]
+    public async Task AQuietStreamIsKeptOpenByCommentLines()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string? line;
+        while ((line = await stream.ReadLineAsync()) is not null && !line.StartsWith(':')) { }
+        Assert.Equal(": keepalive", line);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(25));
+    }
+
     [Fact]
     public async Task ADatabaseThatFailsToAnswerDoesNotStopTheStream()
     {
