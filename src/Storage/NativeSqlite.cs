@@ -72,20 +72,50 @@ public static class NativeSqlite
     /// </summary>
     public static unsafe void ReadMainFile(Microsoft.Data.Sqlite.SqliteConnection connection, Span<byte> buffer, long offset)
     {
+        var (file, methods) = MainFile(connection);
+        // sqlite3_io_methods: int iVersion, then xClose, then xRead(sqlite3_file*, void*, int iAmt, sqlite3_int64 iOfst).
+        var read = *(delegate* unmanaged<IntPtr, byte*, int, long, int>*)(methods + 2 * IntPtr.Size);
+        int rc;
+        fixed (byte* data = buffer) rc = read(file, data, buffer.Length, offset);
+        // An SQLite error, as the same read through SQLite's pager would give: a scrub takes an I/O error for damage.
+        if (rc != 0 && rc != IoErrShortRead)
+            throw new Microsoft.Data.Sqlite.SqliteException($"{connection.DataSource}: reading {buffer.Length} bytes at {offset} failed (SQLite error {rc})", rc & 0xff, rc);
+    }
+
+    private const int WalIndexRegionSize = 32768; // WALINDEX_PGSZ: SQLite maps the -shm file in regions of this size
+
+    /// <summary>
+    /// The address of SQLite's own mapping of the WAL-index (the <c>-shm</c> file's first region, whose first bytes are
+    /// the header) for <paramref name="connection"/>, a WAL-mode connection; IntPtr.Zero when SQLite has none. Through
+    /// the VFS's xShmMap (SQLITE_FCNTL_FILE_POINTER, then sqlite3_io_methods version 2): no descriptor of the file is
+    /// opened or closed, so none of SQLite's POSIX locks on it can be dropped. Valid until the connection closes.
+    /// </summary>
+    public static unsafe IntPtr MapWalIndex(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        // A read opens the WAL and its index for the connection.
+        connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+        var (file, methods) = MainFile(connection);
+        if (*(int*)methods < 2) return IntPtr.Zero;
+        // After iVersion: xClose .. xDeviceCharacteristics (12 methods), then xShmMap(sqlite3_file*, int iPg, int pgsz,
+        // int bExtend, void volatile**).
+        var shmMap = *(delegate* unmanaged<IntPtr, int, int, int, IntPtr*, int>*)(methods + 13 * IntPtr.Size);
+        IntPtr region;
+        var rc = shmMap(file, 0, WalIndexRegionSize, 0, &region);
+        if (rc != 0) throw new Microsoft.Data.Sqlite.SqliteException($"{connection.DataSource}: mapping the WAL-index failed (SQLite error {rc})", rc & 0xff, rc);
+        return region;
+    }
+
+    /// <summary>SQLite's handle of the main database file of <paramref name="connection"/> and its methods.</summary>
+    private static unsafe (IntPtr File, IntPtr Methods) MainFile(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
         EnsureLoaded();
         var fileControl = (delegate* unmanaged<IntPtr, byte*, int, IntPtr*, int>)NativeLibrary.GetExport(_library, "sqlite3_file_control");
         IntPtr file;
         int rc;
         fixed (byte* main = "main\0"u8) rc = fileControl(connection.Handle!.DangerousGetHandle(), main, FileControlFilePointer, &file);
         if (rc != 0 || file == IntPtr.Zero) throw new IOException($"{connection.DataSource}: SQLITE_FCNTL_FILE_POINTER failed ({rc})");
-        // struct sqlite3_file { const sqlite3_io_methods *pMethods; }; sqlite3_io_methods: int iVersion, then xClose,
-        // then xRead(sqlite3_file*, void*, int iAmt, sqlite3_int64 iOfst).
-        var methods = *(IntPtr*)file;
-        var read = *(delegate* unmanaged<IntPtr, byte*, int, long, int>*)(methods + 2 * IntPtr.Size);
-        fixed (byte* data = buffer) rc = read(file, data, buffer.Length, offset);
-        // An SQLite error, as the same read through SQLite's pager would give: a scrub takes an I/O error for damage.
-        if (rc != 0 && rc != IoErrShortRead)
-            throw new Microsoft.Data.Sqlite.SqliteException($"{connection.DataSource}: reading {buffer.Length} bytes at {offset} failed (SQLite error {rc})", rc & 0xff, rc);
+        // struct sqlite3_file { const sqlite3_io_methods *pMethods; }
+        return (file, *(IntPtr*)file);
     }
 
     /// <summary>The full path of the main database file of <paramref name="connection"/>, as SQLite opened it.</summary>

@@ -1,21 +1,25 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
+using Microsoft.Data.Sqlite;
 
 namespace Litecast.Storage;
 
 /// <summary>
-/// Reads where SQLite's committed frames end from the WAL-index header in the <c>-shm</c> file (the layout is the
-/// documented wal-index header, https://sqlite.org/walformat.html#the_wal_index_file_format), with plain file I/O: no
-/// lock, no read transaction, nothing the application's writer waits for.
+/// Reads where SQLite's committed frames end from the WAL-index header (the layout is the documented wal-index header,
+/// https://sqlite.org/walformat.html#the_wal_index_file_format) without a lock or a read transaction: nothing the
+/// application's writer waits for. Read through SQLite's own mapping of the <c>-shm</c> file, on a connection of its
+/// own (<see cref="NativeSqlite.MapWalIndex"/>).
 /// </summary>
 /// <remarks>
 /// The WAL file alone cannot tell a commit SQLite counts from one it never will: a writer killed after writing a
 /// commit's frames and before updating the index (at synchronous=FULL, while it waits on fsync) leaves frames whose
 /// checksums and commit mark are valid, and the next writer overwrites them. Only the index says which frames are
 /// committed: SQLite updates it after the frames are written (and, at FULL, synced).
+/// The <c>-shm</c> file is never opened with plain file APIs: closing any descriptor of a file drops every POSIX lock
+/// the process holds on it, and SQLite keeps the read marks there. Opened and closed at each read, it let another
+/// process's checkpoint restart the WAL under the guard (chaos seed 11: a replica applied a malformed database).
 /// </remarks>
-public static class WalIndex
+public sealed class WalIndex : IDisposable
 {
     /// <summary>The header's size; the index holds two copies of it, one after the other.</summary>
     public const int HeaderSize = 48;
@@ -23,50 +27,53 @@ public static class WalIndex
     private const int ChecksummedBytes = 40;
     private const int Attempts = 3;
 
-    /// <summary>Path of the WAL-index file that SQLite keeps beside a database.</summary>
-    public static string Path(string databasePath) => databasePath + "-shm";
+    private readonly object _gate = new();
+    private SqliteConnection? _connection;
+    private IntPtr _header;
 
-    /// <summary>
-    /// What a read transaction starting now would see, or null when the index cannot be trusted as it stands (missing,
-    /// not initialised, or caught mid-update three times): SQLite then recovers the index from the WAL when a
-    /// connection next reads, and the caller asks SQLite (a guard rotation) instead.
-    /// </summary>
-    public static WalVisibleEnd? ReadCommittedEnd(string databasePath)
+    /// <summary>Opens a connection of its own to the WAL-mode database at <paramref name="databasePath"/>.</summary>
+    public WalIndex(string databasePath)
     {
-        using var file = Open(databasePath);
-        return file is null ? null : ReadCommittedEnd(file);
+        _connection = SqliteConnections.OpenExisting(databasePath);
     }
 
-    /// <summary>Opens the WAL-index file for repeated reads (<see cref="ReadCommittedEnd(SafeFileHandle)"/>); null when
-    /// there is none.</summary>
-    public static SafeFileHandle? Open(string databasePath)
+    /// <summary>
+    /// What a read transaction starting now would see, or null when the index cannot be trusted as it stands (not
+    /// mapped yet, not initialised, or caught mid-update three times): SQLite then recovers the index from the WAL when
+    /// a connection next reads, and the caller asks SQLite (a guard rotation) instead. Any thread.
+    /// </summary>
+    public WalVisibleEnd? ReadCommittedEnd()
     {
-        try
+        Span<byte> copies = stackalloc byte[2 * HeaderSize];
+        lock (_gate)
         {
-            return File.OpenHandle(Path(databasePath), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
+            if (_connection is null) return null;
+            if (_header == IntPtr.Zero) _header = NativeSqlite.MapWalIndex(_connection);
+            if (_header == IntPtr.Zero) return null;
+            for (var attempt = 0; attempt < Attempts; attempt++)
+            {
+                unsafe
+                {
+                    new ReadOnlySpan<byte>((void*)_header, copies.Length).CopyTo(copies);
+                }
+                if (ParseCopies(copies) is { } end) return end;
+            }
             return null;
         }
     }
 
-    /// <summary>As <see cref="ReadCommittedEnd(string)"/>, from a WAL-index file already open.</summary>
-    public static WalVisibleEnd? ReadCommittedEnd(SafeFileHandle file)
+    /// <summary>
+    /// The committed end the two copies of a WAL-index header record; null when they differ (a writer updates the
+    /// second copy, then the first: caught in between), when the header is not initialised, or when its checksum fails.
+    /// </summary>
+    public static WalVisibleEnd? ParseCopies(ReadOnlySpan<byte> copies)
     {
-        Span<byte> copies = stackalloc byte[2 * HeaderSize];
-        for (var attempt = 0; attempt < Attempts; attempt++)
-        {
-            if (RandomAccess.Read(file, copies, 0) < copies.Length) return null;
-            // A writer updates the second copy, then the first: two equal copies with a valid checksum are one header.
-            var first = copies[..HeaderSize];
-            if (!first.SequenceEqual(copies[HeaderSize..])) continue;
-            if (MemoryMarshal.Read<uint>(first) != Version || first[12] == 0) return null;
-            var stored = new WalChecksum(MemoryMarshal.Read<uint>(first[ChecksummedBytes..]), MemoryMarshal.Read<uint>(first[(ChecksummedBytes + 4)..]));
-            if (WalFormat.Checksum(first[..ChecksummedBytes], bigEndian: !BitConverter.IsLittleEndian, default) != stored) continue;
-            return Parse(first);
-        }
-        return null;
+        var first = copies[..HeaderSize];
+        if (!first.SequenceEqual(copies[HeaderSize..(2 * HeaderSize)])) return null;
+        if (MemoryMarshal.Read<uint>(first) != Version || first[12] == 0) return null;
+        var stored = new WalChecksum(MemoryMarshal.Read<uint>(first[ChecksummedBytes..]), MemoryMarshal.Read<uint>(first[(ChecksummedBytes + 4)..]));
+        if (WalFormat.Checksum(first[..ChecksummedBytes], bigEndian: !BitConverter.IsLittleEndian, default) != stored) return null;
+        return Parse(first);
     }
 
     /// <summary>
@@ -77,4 +84,15 @@ public static class WalIndex
     public static WalVisibleEnd Parse(ReadOnlySpan<byte> header) =>
         new(BinaryPrimitives.ReadUInt32BigEndian(header[32..]), BinaryPrimitives.ReadUInt32BigEndian(header[36..]),
             MemoryMarshal.Read<uint>(header[16..]));
+
+    /// <summary>Closes the connection (SQLite unmaps the index); later reads return null. Any thread.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _header = IntPtr.Zero;
+            _connection?.Dispose();
+            _connection = null;
+        }
+    }
 }

@@ -17,6 +17,7 @@ public sealed class ReplicationHarness : IDisposable
     public readonly SqliteConnection App;
     public readonly WalReader Reader;
     private SqliteConnection? _guard;
+    private WalIndex? _index;
     private ReplicaPageWriter? _applier;
     private int _truncatesSinceRestart;
     public DatabaseHash? PrimaryHash { get; private set; }
@@ -116,7 +117,8 @@ public sealed class ReplicationHarness : IDisposable
         var all = new List<WalTransaction>();
         while (true)
         {
-            var counted = WalIndex.ReadCommittedEnd(PrimaryPath);
+            _index ??= new WalIndex(PrimaryPath);
+            var counted = _index.ReadCommittedEnd();
             Assert.True(counted is not null, $"the WAL-index of {PrimaryPath} cannot be read");
             var result = Reader.Read(visible: counted);
             LastRead = result;
@@ -236,6 +238,7 @@ public sealed class ReplicationHarness : IDisposable
     {
         _guard?.Dispose();
         _applier?.Dispose();
+        _index?.Dispose();
         Reader.Dispose();
         App.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }

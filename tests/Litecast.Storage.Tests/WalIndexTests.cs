@@ -13,26 +13,48 @@ public sealed class WalIndexTests
     public void TheIndexSaysWhatANewReadTransactionSees()
     {
         using var h = new ReplicationHarness();
+        using var index = new WalIndex(h.PrimaryPath);
         h.Commit("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
         for (var i = 0; i < 3; i++)
         {
             h.Commit($"INSERT INTO t(v) VALUES ('row {i}')");
             using var guard = new WalGuard(h.PrimaryPath);
             var seen = guard.BeginRotation();
-            Assert.Equal(seen, WalIndex.ReadCommittedEnd(h.PrimaryPath));
+            Assert.Equal(seen, index.ReadCommittedEnd());
             Assert.True(seen.MaxFrame > 0);
             Assert.Equal(h.Reader.Header!.Value.Salt1, seen.Salt1);
             Assert.Equal(seen.Offset(h.PageSize), h.Reader.Cursor.Offset);
         }
     }
 
+    /// <summary>
+    /// Reading the index never drops SQLite's locks: closing any descriptor of a file drops every POSIX lock the process
+    /// holds on it, and the -shm file holds the read marks. Opened and closed at each read, it let the application's
+    /// checkpoint pass a guard and restart the WAL under it, and a replica applied a malformed database (chaos seed 11).
+    /// </summary>
+    [Fact]
+    public void ReadingTheIndexKeepsTheGuardsReadMarkHeld()
+    {
+        using var h = new ReplicationHarness();
+        h.Commit("CREATE TABLE t(v)");
+        using var guard = new WalGuard(h.PrimaryPath);
+        guard.BeginRotation();
+        guard.CompleteRotation();
+        h.App.Execute("INSERT INTO t VALUES (1)");
+        using (var index = new WalIndex(h.PrimaryPath))
+            for (var i = 0; i < 10; i++) Assert.NotNull(index.ReadCommittedEnd());
+        // Another process's TRUNCATE checkpoint cannot restart the WAL while the guard reads at its mark: busy (1).
+        Assert.StartsWith("1|", Shell(h.PrimaryPath, "PRAGMA wal_checkpoint(TRUNCATE);"));
+    }
+
     [Fact]
     public void ACommitWrittenButNeverCountedIsNotReadAndTheNextCommitIsReadExactly()
     {
         using var h = new ReplicationHarness();
+        using var index = new WalIndex(h.PrimaryPath);
         h.Commit("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
         h.Commit("INSERT INTO t(v) VALUES ('counted')");
-        var counted = WalIndex.ReadCommittedEnd(h.PrimaryPath)!.Value;
+        var counted = index.ReadCommittedEnd()!.Value;
         var uncountedAt = WriteUncountedCommit(h, "INSERT INTO t(v) VALUES ('never counted')");
         Assert.Equal(counted.Offset(h.PageSize), uncountedAt);
 
@@ -40,7 +62,7 @@ public sealed class WalIndexTests
         using (var toTheEnd = new WalReader(WalFormat.WalPath(h.PrimaryPath)))
             Assert.Contains(toTheEnd.Read().Transactions, tx => tx.StartOffset == uncountedAt);
 
-        Assert.Equal(counted, WalIndex.ReadCommittedEnd(h.PrimaryPath));
+        Assert.Equal(counted, index.ReadCommittedEnd());
         Assert.Empty(h.Drain());
         Assert.Equal(WalStop.VisibleEnd, h.LastRead!.Stop);
         Assert.True(h.Reader.HasFramesAfterCursor());
@@ -53,30 +75,27 @@ public sealed class WalIndexTests
     }
 
     [Fact]
-    public void AnIndexThatCannotBeTrustedAsItStandsReadsAsNone()
+    public void AHeaderThatCannotBeTrustedAsItStandsReadsAsNone()
     {
         using var h = new ReplicationHarness();
         h.Commit("CREATE TABLE t(v)");
-        var copy = Path.Combine(h.Directory, "copy.db");
-        Assert.Null(WalIndex.ReadCommittedEnd(copy));
+        using var index = new WalIndex(h.PrimaryPath);
+        // The -shm file read by another process: a descriptor opened and closed here would drop SQLite's locks.
+        var copies = Run("head", "-c", (2 * WalIndex.HeaderSize).ToString(), h.PrimaryPath + "-shm");
+        Assert.Equal(index.ReadCommittedEnd(), WalIndex.ParseCopies(copies));
+        Assert.NotNull(WalIndex.ParseCopies(copies));
 
-        var index = File.ReadAllBytes(WalIndex.Path(h.PrimaryPath));
         // The two copies of the header differ: a writer was caught in the middle of updating them.
-        var torn = (byte[])index.Clone();
+        var torn = (byte[])copies.Clone();
         torn[16] ^= 1;
-        File.WriteAllBytes(WalIndex.Path(copy), torn);
-        Assert.Null(WalIndex.ReadCommittedEnd(copy));
+        Assert.Null(WalIndex.ParseCopies(torn));
         // Both copies agree but their checksum does not.
         torn[WalIndex.HeaderSize + 16] ^= 1;
-        File.WriteAllBytes(WalIndex.Path(copy), torn);
-        Assert.Null(WalIndex.ReadCommittedEnd(copy));
+        Assert.Null(WalIndex.ParseCopies(torn));
         // Not initialised (SQLite recovers it from the WAL at the next read).
-        var uninitialised = (byte[])index.Clone();
+        var uninitialised = (byte[])copies.Clone();
         uninitialised[12] = uninitialised[WalIndex.HeaderSize + 12] = 0;
-        File.WriteAllBytes(WalIndex.Path(copy), uninitialised);
-        Assert.Null(WalIndex.ReadCommittedEnd(copy));
-        File.WriteAllBytes(WalIndex.Path(copy), index);
-        Assert.Equal(WalIndex.ReadCommittedEnd(h.PrimaryPath), WalIndex.ReadCommittedEnd(copy));
+        Assert.Null(WalIndex.ParseCopies(uninitialised));
     }
 
     [Fact]
@@ -85,7 +104,8 @@ public sealed class WalIndexTests
         using var h = new ReplicationHarness();
         h.Commit("CREATE TABLE t(v)");
         h.Commit("INSERT INTO t VALUES (1)");
-        var counted = WalIndex.ReadCommittedEnd(h.PrimaryPath)!.Value;
+        using var index = new WalIndex(h.PrimaryPath);
+        var counted = index.ReadCommittedEnd()!.Value;
         foreach (var view in new[] { WalVisibleEnd.NoFrames, counted with { Salt1 = counted.Salt1 + 1 }, counted with { MaxFrame = 0 } })
         {
             using var reader = new WalReader(WalFormat.WalPath(h.PrimaryPath));
@@ -105,9 +125,10 @@ public sealed class WalIndexTests
     {
         var copy = Path.Combine(h.Directory, "uncounted.db");
         var walPath = WalFormat.WalPath(h.PrimaryPath);
-        File.Copy(h.PrimaryPath, copy);
-        File.Copy(walPath, WalFormat.WalPath(copy));
-        File.Copy(WalIndex.Path(h.PrimaryPath), WalIndex.Path(copy));
+        // Copied by another process: descriptors of the primary's files opened and closed here would drop SQLite's locks.
+        Run("cp", h.PrimaryPath, copy);
+        Run("cp", walPath, WalFormat.WalPath(copy));
+        Run("cp", h.PrimaryPath + "-shm", copy + "-shm");
         var start = new FileInfo(walPath).Length;
         byte[] frames;
         using (var writer = SqliteConnections.OpenExisting(copy))
@@ -123,5 +144,34 @@ public sealed class WalIndexTests
         wal.Position = start;
         wal.Write(frames);
         return start;
+    }
+
+    /// <summary>Runs a program in a process of its own; returns its output's bytes.</summary>
+    private static byte[] Run(string program, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        using var output = new MemoryStream();
+        process.StandardOutput.BaseStream.CopyTo(output);
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{program} failed ({process.ExitCode}): {error}");
+        return output.ToArray();
+    }
+
+    /// <summary>Runs SQL in the sqlite3 shell built with Litecast's SQLite, in a process of its own; returns its output.</summary>
+    private static string Shell(string path, string sql)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(NativeSqlite.ShellPath) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(path);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.WriteLine(sql);
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"sqlite3 failed ({process.ExitCode}): {error}");
+        return output.Trim();
     }
 }

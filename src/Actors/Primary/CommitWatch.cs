@@ -20,7 +20,7 @@ internal sealed class CommitWatch : IDisposable
     private static readonly TimeSpan SlowPace = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromMilliseconds(250);
 
-    private readonly string _databasePath;
+    private readonly Func<WalVisibleEnd?> _readCounted;
     private readonly Action _counted;
     private readonly SemaphoreSlim _asked = new(0, 1);
     private readonly object _gate = new();
@@ -28,11 +28,11 @@ internal sealed class CommitWatch : IDisposable
     private bool _watching;
     private volatile bool _disposed;
 
-    /// <param name="databasePath">The primary database.</param>
+    /// <param name="readCounted">Reads the WAL-index (<see cref="WalIndex.ReadCommittedEnd"/>), from the watch's thread.</param>
     /// <param name="counted">Called on the watch's thread once the WAL-index moved past what the tailer saw.</param>
-    public CommitWatch(string databasePath, Action counted)
+    public CommitWatch(Func<WalVisibleEnd?> readCounted, Action counted)
     {
-        _databasePath = databasePath;
+        _readCounted = readCounted;
         _counted = counted;
         new Thread(Run) { IsBackground = true, Name = "litecast-commit-watch" }.Start();
     }
@@ -66,14 +66,12 @@ internal sealed class CommitWatch : IDisposable
 
     private bool Watch(WalVisibleEnd seen)
     {
-        using var index = WalIndex.Open(_databasePath);
-        if (index is null) return false;
         var clock = Stopwatch.StartNew();
         while (!_disposed && clock.Elapsed < GiveUpAfter)
         {
             ShortSleep.For(clock.Elapsed < CloseFor ? ClosePace : SlowPace);
             // An index that cannot be read as it stands counts as moved: the tailer then asks SQLite.
-            if (WalIndex.ReadCommittedEnd(index) != seen) return true;
+            if (_readCounted() != seen) return true;
         }
         return false;
     }

@@ -81,6 +81,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
     private IDisposable? _walWatch;
     private CommitWatch? _commitWatch;
+    // Opened at the first wake-up and closed whenever a generation is established (the file may be another one then);
+    // the commit watch reads it from its own thread.
+    private volatile WalIndex? _walIndex;
     private int _wakePending;
 
     /// <summary>
@@ -194,7 +197,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             if (Interlocked.Exchange(ref _wakePending, 1) == 0) self.Tell(Wake.Instance);
         }
         _walWatch = _settings.TailerEnvironment.WatchWal(WalFormat.WalPath(_settings.Path), WakeUp);
-        _commitWatch = new CommitWatch(_settings.Path, WakeUp);
+        _commitWatch = new CommitWatch(() => _walIndex?.ReadCommittedEnd(), WakeUp);
     }
 
     /// <summary>The WAL file of <paramref name="resume"/> when the guard has been held since its cursor was read and
@@ -231,6 +234,7 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
             waiting.Requester.Tell(new Status.Failure(new IOException("the tailer stopped before taking the snapshot")));
         _walWatch?.Dispose();
         _commitWatch?.Dispose();
+        _walIndex?.Dispose();
         _reader.Dispose();
         _checkpointer.Dispose();
         try { Persist(durable: true); }
@@ -252,8 +256,11 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         // application's journal mode, usually a rollback journal: the guard's read transaction then held a shared lock
         // that failed every write of the application, for good (a black-box review). Switched as at the first start.
         EnsureWalMode(_settings, _log);
-        // Such a file is checkpointed through connections of its own (see WalCheckpointer.CloseConnections).
+        // Such a file is checkpointed through connections of its own (see WalCheckpointer.CloseConnections), and its
+        // index read through one.
         _checkpointer.CloseConnections();
+        _walIndex?.Dispose();
+        _walIndex = null;
         var saved = ReadSavedPosition();
         for (var attempt = 1; ; attempt++)
         {
@@ -434,7 +441,16 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     /// </summary>
     private void DrainCounted()
     {
-        if (WalIndex.ReadCommittedEnd(_settings.Path) is not { } counted)
+        try
+        {
+            _walIndex ??= new WalIndex(_settings.Path);
+        }
+        catch (SqliteException)
+        {
+            // The file is gone or replaced: the poll notices and says so.
+            return;
+        }
+        if (_walIndex.ReadCommittedEnd() is not { } counted)
         {
             RotateAndDrain();
             return;
