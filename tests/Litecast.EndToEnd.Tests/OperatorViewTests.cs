@@ -156,6 +156,29 @@ public class OperatorViewTests(ITestOutputHelper output)
 
     /// <summary>A small resync is over within milliseconds, between two of the replica's state ticks: the CLI never saw
     /// the replica resyncing nor its state change, and followed it until killed (found by a black-box review).</summary>
+    /// <summary>A replica killed with kill -9 is shown disconnected on the primary once the primary's failure detector
+    /// finds it unreachable: it was shown catching-up for the 10 s of silence the primary waited for (a black-box
+    /// review).</summary>
+    [Fact]
+    public async Task AKilledReplicaIsShownDisconnectedOnThePrimaryBeforeTenSecondsOfSilence()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("db.execute('CREATE TABLE t(v)')", replicas: 1, TimeSpan.FromSeconds(60));
+        cluster.Replicas[0]!.Kill();
+        var clock = Stopwatch.StartNew();
+        var states = new List<string>();
+        while (true)
+        {
+            var replicas = (await cluster.GetJsonAsync($"{cluster.PrimaryUrl}/status")).GetProperty("dbs")[0].GetProperty("replicas");
+            var state = replicas.GetArrayLength() == 0 ? "forgotten" : replicas[0].GetProperty("state").GetString()!;
+            if (states.Count == 0 || states[^1] != state) states.Add(state);
+            if (state == "disconnected") break;
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(9), $"still {string.Join(" -> ", states)} {clock.Elapsed.TotalSeconds:F1} s after the kill");
+            await Task.Delay(100);
+        }
+        output.WriteLine($"disconnected {clock.Elapsed.TotalSeconds:F1} s after the kill ({string.Join(" -> ", states)})");
+    }
+
     [Fact]
     public async Task TheResyncCommandEndsWhenASmallResyncIsOver()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Pattern;
@@ -260,13 +261,16 @@ public sealed class PrimaryDatabaseActor : ReceiveActor, IWithTimers
         return replica.View with { State = ReplicaStateOf(replica, generation, txid, lag), LagMs = lag };
     }
 
-    /// <summary>A replica's state as the primary sees it: silent for a while, resyncing, behind without progress, or
-    /// behind and advancing (by <paramref name="lagNow"/>, <see cref="LagNow"/>: a replica frozen behind showed
-    /// "following" with a lag of seconds until it was stalled).</summary>
+    /// <summary>A replica's state as the primary sees it: silent for a while or unreachable, resyncing, behind without
+    /// progress, or behind and advancing (by <paramref name="lagNow"/>, <see cref="LagNow"/>: a replica frozen behind
+    /// showed "following" with a lag of seconds until it was stalled). Unreachable is this node's failure detector's
+    /// word: a replica killed with kill -9 showed "catching-up" for the 10 s of silence before it was disconnected.</summary>
     private string ReplicaStateOf(HeardReplica replica, ulong generation, ulong txid, double? lagNow)
     {
         var view = replica.View;
-        if (_settings.Clock.GetElapsedTime(replica.HeardAt) > ReplicaSilentAfter) return ReplicaStates.Disconnected;
+        if (_settings.Clock.GetElapsedTime(replica.HeardAt) > ReplicaSilentAfter
+            || !Cluster.Get(Context.System).FailureDetector.IsAvailable(replica.Replica.Path.Address))
+            return ReplicaStates.Disconnected;
         if (view.Resyncing) return ReplicaStates.Resyncing;
         if (view.Generation == generation && view.Txid >= txid) return ReplicaStates.Following;
         // Stalled: behind for as long as without progress. A replica idle for minutes is not stalled the moment a
