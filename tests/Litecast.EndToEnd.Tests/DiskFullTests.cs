@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace Litecast.EndToEnd.Tests;
@@ -41,6 +42,10 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         var health = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
         Assert.Contains("disk is full", await health.Content.ReadAsStringAsync());
+        // The failure repeats at every retry; the log says so once, not several times a second.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var logged = Regex.Count(cluster.Replicas[0]!.Output, "applying failed, the applier restarts");
+        Assert.True(logged is >= 1 and <= 2, $"the full disk was logged {logged} times in about 5 s\n{cluster.Replicas[0]!.Output}");
 
         Run("mount", "-o", "remount,size=64m", directory);
         await cluster.WaitForReplicasAsync(bookmark, Converge);

@@ -88,6 +88,9 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private long _nextSessionAt;
     private long _resyncLoggedAt;
     private string? _replicaProblem;
+    // The applier's last failure logged, and how often it came again since (see SupervisorStrategy).
+    private (string? Message, long LoggedAt, int Repeats) _lastApplyFailure;
+    private static readonly TimeSpan RepeatedFailureLoggedEvery = TimeSpan.FromSeconds(30);
     private ScrubView? _lastScrub;
 
     // What the replica knows of the primary's progress, and of its own: the highest txid the primary is known to have
@@ -376,15 +379,25 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     /// applies anything. The failure becomes the reported problem until a batch applies again, so a full disk or an
     /// unwritable file shows in /status and /healthz at once. A failure of the disk or of SQLite is logged as one line:
     /// a full disk fails every apply until space is freed, and each failure's stack trace made 18 lines of the same
-    /// (a black-box review); anything else keeps its stack trace.
+    /// (a black-box review); anything else keeps its stack trace. The same failure again is logged once per
+    /// <see cref="RepeatedFailureLoggedEvery"/>, with how often it came: a full disk still logged several lines a second.
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
         _replicaProblem = ApplyFailedPrefix + e.Message;
+        if (e.Message == _lastApplyFailure.Message && Stopwatch.GetElapsedTime(_lastApplyFailure.LoggedAt) < RepeatedFailureLoggedEvery)
+        {
+            _lastApplyFailure.Repeats++;
+            return Directive.Restart;
+        }
+        var repeats = _lastApplyFailure.Message == e.Message && _lastApplyFailure.Repeats > 0
+            ? $" (again {_lastApplyFailure.Repeats} times since it was last logged)"
+            : "";
+        _lastApplyFailure = (e.Message, Stopwatch.GetTimestamp(), 0);
         if (e is IOException or Microsoft.Data.Sqlite.SqliteException)
-            _log.Error("{Database}: applying failed, the applier restarts: {Reason}", _settings.Name, e.Message);
+            _log.Error("{Database}: applying failed, the applier restarts: {Reason}{Repeats}", _settings.Name, e.Message, repeats);
         else
-            _log.Error(e, "{Database}: applying failed, the applier restarts", _settings.Name);
+            _log.Error(e, "{Database}: applying failed, the applier restarts{Repeats}", _settings.Name, repeats);
         return Directive.Restart;
     }, loggingEnabled: false);
 
@@ -832,8 +845,11 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         var behind = BehindFor();
         var state = RefreshState();
         string? problem = _replicaProblem;
-        if (PrimaryUnreachableSince() is { } unreachable)
-            problem ??= $"the primary is unreachable (for {Stopwatch.GetElapsedTime(unreachable).TotalSeconds:F0} s); its position is unknown";
+        // Counted from the last word heard from it: the failure detector notices a silence only seconds into it.
+        if (PrimaryUnreachableSince() is not null)
+            problem ??= _primaryHeardAt == 0
+                ? "the primary is unreachable; its position is unknown"
+                : $"the primary is unreachable (nothing heard from it for {Stopwatch.GetElapsedTime(_primaryHeardAt).TotalSeconds:F0} s); its position is unknown";
         if (heartbeat is null) problem ??= "no heartbeat from the primary yet";
         else if (_resumedAt is { } resumed)
             problem ??= $"resumed after a pause {Stopwatch.GetElapsedTime(resumed).TotalSeconds:F0} s ago; waiting to hear the primary's current position";
