@@ -48,7 +48,18 @@ public sealed class WalIndex : IDisposable
         lock (_gate)
         {
             if (_connection is null) return null;
-            if (_header == IntPtr.Zero) _header = NativeSqlite.MapWalIndex(_connection);
+            if (_header == IntPtr.Zero)
+            {
+                try
+                {
+                    _header = NativeSqlite.MapWalIndex(_connection);
+                }
+                catch (Exception e) when (e is SqliteException or IOException)
+                {
+                    // The file is gone, replaced or busy being recovered: the caller asks SQLite instead.
+                    return null;
+                }
+            }
             if (_header == IntPtr.Zero) return null;
             for (var attempt = 0; attempt < Attempts; attempt++)
             {
