@@ -216,18 +216,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task SigtermLeavesTheClusterAndExitsCleanly()
     {
-        var httpPort = Ports.Free();
-        var db = CreateWalDatabase("app.db");
-        Config($"""
-            addr: "127.0.0.1:{httpPort}"
-            dbs:
-              - path: {db}
-            cluster:
-              host: 127.0.0.1
-              port: {Ports.Free()}
-            """);
-        using var process = LitecastProcess.Start(_dir, null, "replicate");
-        await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);
+        using var process = await StartLonePrimaryAsync(Ports.Free());
         Assert.Equal(0, process.Terminate(TimeSpan.FromSeconds(30)));
         Assert.Contains("leaving the cluster", process.Output);
         Assert.Contains("stopped", process.Output);
@@ -241,17 +230,7 @@ public sealed class BadInputTests : IDisposable
     public async Task SigtermEndsOpenEventStreamsAndExitsWithinDockersGracePeriod()
     {
         var httpPort = Ports.Free();
-        var db = CreateWalDatabase("app.db");
-        Config($"""
-            addr: "127.0.0.1:{httpPort}"
-            dbs:
-              - path: {db}
-            cluster:
-              host: 127.0.0.1
-              port: {Ports.Free()}
-            """);
-        using var process = LitecastProcess.Start(_dir, null, "replicate");
-        await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);
+        using var process = await StartLonePrimaryAsync(httpPort);
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         using var response = await http.GetAsync($"http://127.0.0.1:{httpPort}/events", HttpCompletionOption.ResponseHeadersRead);
         using var events = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -262,6 +241,23 @@ public sealed class BadInputTests : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"SIGTERM took {clock.Elapsed.TotalSeconds:F1} s with an event stream open");
         // The stream ended rather than being cut: what was sent can be read to its end.
         while (await events.ReadLineAsync() is not null) { }
+    }
+
+    /// <summary>A primary of app.db alone, its admin endpoint on <paramref name="httpPort"/>, once healthy.</summary>
+    private async Task<LitecastProcess> StartLonePrimaryAsync(int httpPort)
+    {
+        var db = CreateWalDatabase("app.db");
+        Config($"""
+            addr: "127.0.0.1:{httpPort}"
+            dbs:
+              - path: {db}
+            cluster:
+              host: 127.0.0.1
+              port: {Ports.Free()}
+            """);
+        var process = LitecastProcess.Start(_dir, null, "replicate");
+        await Until(async () => (await TryGet($"http://127.0.0.1:{httpPort}/healthz")) == HttpStatusCode.OK, process);
+        return process;
     }
 
     /// <summary>A replica stopped with SIGTERM is the one leaving: Akka's cluster ends by announcing every member

@@ -29,6 +29,18 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
 
     private static string Type(JsonElement e) => e.GetProperty("type").GetString()!;
 
+    /// <summary>Opens <c>/events</c> with the token and reads its first event, the snapshot; disposing the reader
+    /// closes the stream.</summary>
+    private async Task<StreamReader> OpenPastTheSnapshotAsync()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
+        var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
+        return stream;
+    }
+
     [Fact]
     public async Task TheStreamStartsWithASnapshotAndReportsWhatChanges()
     {
@@ -71,11 +83,7 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
     [Fact]
     public async Task AQuietStreamIsKeptOpenByCommentLines()
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
-        Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
+        using var stream = await OpenPastTheSnapshotAsync();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         string? line;
         while ((line = await stream.ReadLineAsync()) is not null && !line.StartsWith(':')) { }
@@ -86,11 +94,7 @@ public sealed class AdminEventsTests() : FakeNodeServer(new AdminSecurity(null, 
     [Fact]
     public async Task ADatabaseThatFailsToAnswerDoesNotStopTheStream()
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/events");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "tok");
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
-        Assert.Equal("snapshot", Type((await ReadUntil(stream, _ => true))[0]));
+        using var stream = await OpenPastTheSnapshotAsync();
 
         Node.StatusFailures[FakeNode.Replica.Name] = "the replica's actor is gone";
         Node.Statuses[FakeNode.Primary.Name] = FakeNode.PrimaryStatus() with { Txid = 150 };
