@@ -129,16 +129,17 @@ public static class AdminEndpoints
                 await context.Response.WriteAsync(text, ended.Token);
                 await context.Response.Body.FlushAsync(ended.Token);
             }
+            // A quiet cluster sends no event for minutes, and proxies close a silent stream (nginx after 60 s): a
+            // comment line, which clients ignore, keeps it open.
+            var stream = events.ListenAsync(ended.Token).GetAsyncEnumerator(ended.Token);
+            var next = stream.MoveNextAsync().AsTask();
             try
             {
-                // A quiet cluster sends no event for minutes, and proxies close a silent stream (nginx after 60 s): a
-                // comment line, which clients ignore, keeps it open.
-                await using var stream = events.ListenAsync(ended.Token).GetAsyncEnumerator(ended.Token);
-                var next = stream.MoveNextAsync().AsTask();
                 while (true)
                 {
                     if (await Task.WhenAny(next, Task.Delay(EventKeepAlive, ended.Token)) != next)
                     {
+                        if (ended.IsCancellationRequested) break;
                         await Send(": keepalive\n\n");
                         continue;
                     }
@@ -149,6 +150,14 @@ public static class AdminEndpoints
             }
             catch (OperationCanceledException) when (ended.IsCancellationRequested)
             {
+            }
+            finally
+            {
+                // An enumerator is disposed only once its pending step has ended, which the cancelled token makes prompt.
+                ended.Cancel();
+                try { await next; }
+                catch (OperationCanceledException) { }
+                await stream.DisposeAsync();
             }
         });
 
