@@ -128,8 +128,9 @@ public sealed record FindResyncSnapshot(Guid Session, long? From, long? To);
 
 /// <summary>The answer to <see cref="FindResyncSnapshot"/>: page N of the snapshot is at offset (N-1) * page size of
 /// <paramref name="Path"/>, which may still be being copied: serve the bytes asked for once <paramref name="Copied"/>
-/// completes (it fails when the snapshot cannot be served).</summary>
-public sealed record ResyncSnapshotFile(string Path, Task Copied);
+/// completes (it fails when the snapshot cannot be served). <paramref name="Length"/> is the snapshot's size once
+/// copied, which the file reaches only then.</summary>
+public sealed record ResyncSnapshotFile(string Path, Task Copied, long Length);
 
 /// <summary>The answer to a request a database actor cannot serve (wrong role, not ready).</summary>
 /// <param name="Transient">True when the same request can succeed if asked again shortly (the primary's tailer is

@@ -79,7 +79,7 @@ internal sealed class ResyncSource : ReceiveActor, IWithUnboundedStash
         Receive<FindResyncSnapshot>(find =>
         {
             Context.Parent.Tell(new Sent(find.To - find.From + 1 ?? _snapshot.Copy.Length));
-            Sender.Tell(new ResyncSnapshotFile(_snapshot.File, _snapshot.Copy.WhenCopied(find.To + 1 ?? _snapshot.Copy.Length)));
+            Sender.Tell(new ResyncSnapshotFile(_snapshot.File, _snapshot.Copy.WhenCopied(find.To + 1 ?? _snapshot.Copy.Length), _snapshot.Copy.Length));
         });
         Receive<CopyFailed>(failed => Fail($"the snapshot cannot be served: {failed.Failure.Message}"));
         // The replica gave the session up (its file cannot take this snapshot): the snapshot's file goes at once.

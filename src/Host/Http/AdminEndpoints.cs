@@ -202,16 +202,31 @@ public static class AdminEndpoints
             try
             {
                 snapshot = await node.ResyncSnapshotAsync(session, from, to, cancel);
-                if (snapshot is not null) await snapshot.Copied.WaitAsync(SnapshotCopyWait, cancel);
+                if (snapshot is null) return Error(StatusCodes.Status404NotFound, $"no resync session {session} is in flight on this node");
+                if (from >= snapshot.Length)
+                {
+                    context.Response.Headers.ContentRange = $"bytes */{snapshot.Length}";
+                    return Error(StatusCodes.Status416RangeNotSatisfiable, $"the snapshot has {snapshot.Length} bytes; bytes from {from} were asked for");
+                }
+                await snapshot.Copied.WaitAsync(SnapshotCopyWait, cancel);
             }
             catch (Exception e) when (e is NodeRequestException or IOException or TimeoutException)
             {
                 var reason = e is TimeoutException ? $"the snapshot's copy did not reach the bytes asked for in {SnapshotCopyWait.TotalSeconds:F0} s" : e.Message;
                 return Error(StatusCodes.Status503ServiceUnavailable, reason);
             }
-            return snapshot is null
-                ? Error(StatusCodes.Status404NotFound, $"no resync session {session} is in flight on this node")
-                : TypedResults.PhysicalFile(snapshot.Path, "application/octet-stream", enableRangeProcessing: true);
+            if (from is not { } start || to is not { } requestedEnd)
+                return TypedResults.PhysicalFile(snapshot.Path, "application/octet-stream", enableRangeProcessing: true);
+            // Served here rather than by PhysicalFile, whose Content-Range total is the file's length so far: it grew
+            // from one answer to the next while the snapshot was being copied.
+            var end = Math.Min(requestedEnd, snapshot.Length - 1);
+            context.Response.StatusCode = StatusCodes.Status206PartialContent;
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.AcceptRanges = "bytes";
+            context.Response.Headers.ContentRange = $"bytes {start}-{end}/{snapshot.Length}";
+            context.Response.ContentLength = end - start + 1;
+            await context.Response.SendFileAsync(snapshot.Path, start, end - start + 1, cancel);
+            return Results.Empty;
         });
 
         app.MapPost("/dbs/{name}/sync", async (string name, CancellationToken cancel) =>

@@ -116,6 +116,9 @@ internal sealed class FakeNode : ILitecastNode
     /// <summary>Resync snapshot files by session, as a primary's resync sources would answer.</summary>
     public ConcurrentDictionary<Guid, string> ResyncSnapshots { get; } = new();
 
+    /// <summary>The snapshots' size once copied: their files' unless a test says otherwise (a copy in progress).</summary>
+    public long? ResyncSnapshotLength { get; set; }
+
     /// <summary>What the snapshot files' copies answer: done unless a test says otherwise.</summary>
     public Task ResyncSnapshotCopied { get; set; } = Task.CompletedTask;
 
@@ -127,6 +130,6 @@ internal sealed class FakeNode : ILitecastNode
         Requests.Enqueue($"resync-snapshot {session:N}");
         if (!ResyncSnapshots.TryGetValue(session, out var path)) return Task.FromResult<ResyncSnapshotFile?>(null);
         ResyncSnapshotBytes.Enqueue(to - from + 1 ?? -1);
-        return Task.FromResult<ResyncSnapshotFile?>(new ResyncSnapshotFile(path, ResyncSnapshotCopied));
+        return Task.FromResult<ResyncSnapshotFile?>(new ResyncSnapshotFile(path, ResyncSnapshotCopied, ResyncSnapshotLength ?? new FileInfo(path).Length));
     }
 }

@@ -73,6 +73,30 @@ public sealed class ResyncSnapshotEndpointTests : IDisposable
         Assert.Contains("No space left on device", e.Message);
     }
 
+    /// <summary>A range answer names the snapshot's whole size while its copy is still growing the file (it named the
+    /// file's length so far, a total that changed from one answer to the next: a black-box review), and a range past
+    /// the snapshot's end is a 416 that names the size at once.</summary>
+    [Fact]
+    public async Task ARangeAnswerNamesTheSnapshotsSizeWhileItsCopyGrowsTheFile()
+    {
+        await using var server = await StartAsync(token: null);
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+        _node.ResyncSnapshotLength = 8 * 4096;
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"resync/{_session}");
+        request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(4096, 3 * 4096 - 1);
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal("bytes 4096-12287/32768", response.Content.Headers.ContentRange?.ToString());
+        Assert.Equal(_snapshot.AsSpan(4096, 2 * 4096).ToArray(), await response.Content.ReadAsByteArrayAsync());
+
+        using var past = new HttpRequestMessage(HttpMethod.Get, $"resync/{_session}");
+        past.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(8 * 4096, 9 * 4096 - 1);
+        using var refused = await http.SendAsync(past);
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, refused.StatusCode);
+        Assert.Equal("bytes */32768", refused.Content.Headers.ContentRange?.ToString());
+    }
+
     [Fact]
     public async Task ASessionNotInFlightIsA404ThatNamesIt()
     {
