@@ -216,15 +216,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         }
         if (!File.Exists(_settings.Path) || new FileInfo(_settings.Path).Length == 0)
             return new Ready(null, $"{_settings.Path} does not exist yet");
-        try
-        {
-            RehashFromFile();
-        }
-        catch (Exception e) when (ReplicaScrubRead.IsDamage(e))
-        {
-            // The resync sets the file aside (StartSession); failing here restarted the applier for ever.
-            return new Ready(null, Unreadable(e));
-        }
+        // The resync sets an unreadable file aside (StartSession); failing here restarted the applier for ever.
+        if (RehashOrUnreadable() is { } unreadableFile) return new Ready(null, unreadableFile);
         OpenApplier(_hash!.PageSize);
         if (_position is null) return new Ready(null, unreadable ?? "no saved position");
         if (_position.Hash != _hash.Value)
@@ -484,7 +477,20 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         _localWriteUnresolved = false;
     }
 
-    private string Unreadable(Exception e) => $"{_settings.Path} cannot be read as a database ({e.Message})";
+    /// <summary>Hashes the file as it is (<see cref="RehashFromFile"/>); null when that worked, else why SQLite cannot
+    /// read it as a database.</summary>
+    private string? RehashOrUnreadable()
+    {
+        try
+        {
+            RehashFromFile();
+            return null;
+        }
+        catch (Exception e) when (ReplicaScrubRead.IsDamage(e))
+        {
+            return $"{_settings.Path} cannot be read as a database ({e.Message})";
+        }
+    }
 
     /// <summary>
     /// Moves a replica file SQLite cannot read (with its WAL) into the state directory, so the resync makes the replica
@@ -519,17 +525,8 @@ internal sealed class Applier : ReceiveActor, IWithTimers
         // Compare against the file as it is, not as the applier last left it: a local write changed pages behind the
         // in-memory hashes. The data version is taken first, so a write during the rehash shows as a change.
         _sessionDataVersion = _applier?.DataVersion();
-        if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0)
-        {
-            try
-            {
-                RehashFromFile();
-            }
-            catch (Exception e) when (ReplicaScrubRead.IsDamage(e))
-            {
-                SetAside(Unreadable(e));
-            }
-        }
+        if (File.Exists(_settings.Path) && new FileInfo(_settings.Path).Length > 0 && RehashOrUnreadable() is { } unreadable)
+            SetAside(unreadable);
         // No file at all (an empty file may be held open by a process that created it): nothing can be reading the
         // replica, so the staged file can become it whole (see Install).
         _replicaAbsent = !File.Exists(_settings.Path);
