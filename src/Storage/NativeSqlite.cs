@@ -93,7 +93,7 @@ public static class NativeSqlite
     public static unsafe IntPtr MapWalIndex(Microsoft.Data.Sqlite.SqliteConnection connection)
     {
         // A read opens the WAL and its index for the connection.
-        connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+        connection.ReadSchema();
         var (file, methods) = MainFile(connection);
         if (*(int*)methods < 2) return IntPtr.Zero;
         // After iVersion: xClose .. xDeviceCharacteristics (12 methods), then xShmMap(sqlite3_file*, int iPg, int pgsz,

@@ -79,6 +79,14 @@ public static class SqliteConnections
             throw new InvalidOperationException($"sqlite3_db_config({option}, {value}) failed with code {rc} on {connection.DataSource}");
     }
 
+    /// <summary>
+    /// Reads the schema's first row: the smallest read there is. It opens the connection's WAL and WAL-index (which a
+    /// checkpoint, <c>sqlite3_snapshot_open</c> and the index's mapping need) and, inside a deferred BEGIN, fixes the
+    /// transaction's snapshot.
+    /// </summary>
+    public static void ReadSchema(this SqliteConnection connection) =>
+        connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+
     /// <summary>Runs a statement that returns nothing.</summary>
     public static void Execute(this SqliteConnection connection, string sql)
     {

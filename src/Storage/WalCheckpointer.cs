@@ -94,7 +94,7 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
         // A connection whose pager has no WAL open (it never read the database, or not since the WAL was reset) does
         // nothing on a checkpoint and reports -1 frames (sqlite3PagerCheckpoint). A read first opens the WAL.
         var connection = _checkpointer ??= OpenWithoutBusyWait();
-        connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+        connection.ReadSchema();
         var rc = raw.sqlite3_wal_checkpoint_v2(connection.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
         if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) throw new SqliteException($"{databasePath}: PASSIVE checkpoint failed: {raw.sqlite3_errstr(rc).utf8_to_string()}", rc);
         Checkpoints++;

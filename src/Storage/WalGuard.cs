@@ -52,7 +52,7 @@ public sealed class WalGuard : IDisposable
             {
                 // A deferred BEGIN takes its snapshot only at the first read: read at once.
                 connection.Execute("BEGIN");
-                connection.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                connection.ReadSchema();
                 visible = VisibleEnd(connection);
             }
             catch
@@ -129,7 +129,7 @@ public sealed class WalGuard : IDisposable
             using (snapshot)
             {
                 // sqlite3_snapshot_open needs the reader's pager to have the WAL open, which only a read does.
-                reader.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                reader.ReadSchema();
                 reader.Execute("BEGIN");
                 if (rc == raw.SQLITE_OK)
                 {
@@ -142,7 +142,7 @@ public sealed class WalGuard : IDisposable
                 }
                 // SQLite has no snapshot of a WAL that never held a frame: the guard reads the database file alone, and
                 // so does a reader that finds no frames either (the file cannot change without frames to backfill).
-                reader.Scalar<long>("SELECT count(*) FROM (SELECT 1 FROM sqlite_schema LIMIT 1)");
+                reader.ReadSchema();
                 var readerRc = raw.sqlite3_snapshot_get(reader.Handle, "main", out var readerSnapshot);
                 readerSnapshot.Dispose();
                 if (readerRc != raw.SQLITE_OK) return true;
