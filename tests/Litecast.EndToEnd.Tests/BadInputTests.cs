@@ -274,6 +274,24 @@ public sealed class BadInputTests : IDisposable
         Assert.DoesNotContain("left the cluster", replica.Output);
     }
 
+    /// <summary>A replica whose primary is gone cannot leave the cluster the ordinary way (the members left cannot agree
+    /// it has left): its stop waited out Akka's 10 s for that, 13 s in all, past Docker's 10 s grace period, after
+    /// which the process is killed (found by a black-box review).</summary>
+    [Fact]
+    public async Task SigtermOnAReplicaWhosePrimaryIsGoneExitsWithinDockersGracePeriod()
+    {
+        using var cluster = new EndToEndCluster();
+        await cluster.StartAsync("db.execute('CREATE TABLE t(x)')", replicas: 1, TimeSpan.FromSeconds(60));
+        cluster.Primary!.Kill();
+        var replica = cluster.Replicas[0]!;
+        await Until(async () => (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("members")
+            .EnumerateArray().Any(m => !m.GetProperty("reachable").GetBoolean()), replica);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, replica.Terminate(TimeSpan.FromSeconds(30)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"SIGTERM took {clock.Elapsed.TotalSeconds:F1} s with the primary gone");
+    }
+
     /// <summary>The application creates a WAL database with one table, from Python (another SQLite, another process).</summary>
     private string CreateWalDatabase(string name)
     {

@@ -46,7 +46,7 @@ internal static class ListenCheck
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
             {
-                throw new IOException($"{portKey}: {shown} is already in use by another process (is another litecast running with this port?)", e);
+                throw new IOException($"{portKey}: {shown} is already in use by another process (another litecast with this port, or this one's previous run still stopping?)", e);
             }
             catch (SocketException e)
             {

@@ -18,7 +18,7 @@ public class ListenCheckTests
         var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
 
         var e = Assert.Throws<IOException>(() => ListenCheck.EnsureCanListen("cluster.host", "cluster.port", "127.0.0.1", port));
-        Assert.Equal($"cluster.port: 127.0.0.1:{port} is already in use by another process (is another litecast running with this port?)", e.Message);
+        Assert.Equal($"cluster.port: 127.0.0.1:{port} is already in use by another process (another litecast with this port, or this one's previous run still stopping?)", e.Message);
     }
 
     [Fact]
