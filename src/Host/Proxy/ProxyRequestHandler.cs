@@ -112,7 +112,8 @@ public sealed class ProxyRequestHandler(
         {
             metrics.Request(kind, RequestOutcome.Loop);
             await ProxyAnswers.ErrorAsync(context, StatusCodes.Status508LoopDetected,
-                $"a request forwarded to the primary's proxy reached this replica's proxy; is the primary's proxy.public-url this node's ({config.Db.Upstream!.Origin} advertises it)?");
+                $"a request marked {ToPrimaryTransformer.HeaderName} (sent by a replica's proxy to the primary's) reached this replica's proxy: " +
+                $"is the primary's proxy.public-url this node's ({config.Db.Upstream!.Origin} advertises it), or did the client send the header itself?");
             return;
         }
         PrimaryProxy primaryProxy;

@@ -16,22 +16,30 @@ public static class TxidCarrier
     public const string HeaderName = "Litecast-Txid";
 
     /// <summary>The txid <paramref name="request"/> asks to read at: true with null when it carries none; false with a
-    /// message when it carries one that is not a txid.</summary>
+    /// message when its header is not a txid. A cookie that is not a txid reads as none: the proxy never set it
+    /// (another application's cookie of the same name, a hand edit), and a browser cannot be asked to mend it, so
+    /// refusing it would refuse the browser's every read until its next write.</summary>
     public static bool TryRead(HttpRequest request, out ulong? txid, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         txid = null;
         error = null;
         string? header = request.Headers[HeaderName];
-        string? text = string.IsNullOrWhiteSpace(header) ? request.Cookies[CookieName] : header;
-        if (string.IsNullOrWhiteSpace(text)) return true;
-        if (!ulong.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        if (string.IsNullOrWhiteSpace(header))
         {
-            error = $"invalid {(text == header ? $"header {HeaderName}" : $"cookie {CookieName}")} '{text}': expected a txid (a non-negative integer)";
+            if (Parse(request.Cookies[CookieName]) is { } fromCookie) txid = fromCookie;
+            return true;
+        }
+        if (Parse(header) is not { } value)
+        {
+            error = $"invalid header {HeaderName} '{header}': expected a txid (a non-negative integer)";
             return false;
         }
         txid = value;
         return true;
     }
+
+    private static ulong? Parse(string? text) =>
+        ulong.TryParse(text?.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>Stamps <paramref name="response"/> with the position it was served at.</summary>
     public static void Stamp(HttpResponse response, ulong txid) =>
