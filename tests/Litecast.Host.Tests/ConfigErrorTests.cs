@@ -486,6 +486,16 @@ public sealed class ConfigErrorTests : IDisposable
         }
         Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(db));
         Assert.Equal(2, _t.Load($"dbs:\n  - path: {db}\n  - path: {_t.Dir}/absent\n").Dbs.Count);
+
+        // A file not created yet (a replica's first start) named twice through a linked directory: refused as well,
+        // before anything is created beside it (the start refused it later, after making one state directory).
+        var absent = Path.Combine(_t.Dir, "replica.db");
+        var absentThroughLink = Path.Combine(_t.Dir, "linked-dir", "replica.db");
+        var twice = _t.Fail($"dbs:\n  - path: {absent}\n  - path: {absentThroughLink}\n    name: other\n");
+        Assert.Contains($"dbs[1].path: '{absentThroughLink}' is the same file as dbs[0] '{absent}' (line 2)", twice.Message);
+        At(twice, 3, 5, "dbs[1].path");
+        Assert.False(File.Exists(absent));
+        Assert.False(Directory.Exists(Path.Combine(_t.Dir, ".replica.db-litecast")));
     }
 
     [Fact]

@@ -563,7 +563,7 @@ public static class ConfigLoader
         {
             var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var paths = new Dictionary<string, int>(StringComparer.Ordinal);
-            var files = new Dictionary<FileIdentity, int>();
+            var files = new Dictionary<(FileIdentity, string), int>();
             for (int i = 0; i < dbs.Count; i++)
             {
                 var at = entries[i].Start;
@@ -573,7 +573,7 @@ public static class ConfigLoader
                 // Two names of one file (a hard link, a path through a linked directory, another mount; a link to the
                 // file itself is refused above) would each get a state directory and a lock of their own and replicate
                 // it twice over. stat(2) opens nothing.
-                if (FileIdentity.Of(dbs[i].Path) is { } file)
+                if (FileNamed(dbs[i].Path) is { } file)
                 {
                     if (files.TryGetValue(file, out j))
                         throw Error(at, $"dbs[{i}].path", $"dbs[{i}].path: '{dbs[i].Path}' is the same file as dbs[{j}] '{dbs[j].Path}' (line {entries[j].Start.Line}), through a hard link, a linked directory or another mount; configure it once");
@@ -583,6 +583,14 @@ public static class ConfigLoader
                     throw Error(at, $"dbs[{i}].name", $"dbs[{i}].name: database name '{dbs[i].Name}' is already used by dbs[{j}] (line {entries[j].Start.Line}); set a distinct 'name:'");
                 names[dbs[i].Name] = i;
             }
+        }
+
+        /// <summary>The file <paramref name="path"/> names: its identity, or, when it does not exist yet (a replica's
+        /// first start), its directory's identity and its name; null when neither exists.</summary>
+        private static (FileIdentity, string)? FileNamed(string path)
+        {
+            if (FileIdentity.Of(path) is { } file) return (file, "");
+            return FileIdentity.Of(Path.GetDirectoryName(path) ?? "/") is { } directory ? (directory, Path.GetFileName(path)) : null;
         }
 
         /// <summary>
