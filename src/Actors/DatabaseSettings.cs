@@ -112,9 +112,9 @@ public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash,
     /// The copy a previous process left at <paramref name="path"/>, when its saved position describes it: the
     /// replica's own startup check (the file's hash is the position's; after a power loss the position can be ahead of
     /// the data). The primary's generation is taken as the copy's, the last this replica knew of it. Null when the
-    /// file or the position is missing, unreadable or does not match.
+    /// file or the position is missing, unreadable or does not match. <paramref name="cancellation"/> stops the hash.
     /// </summary>
-    public static ReplicaCopyAtStop? FromDisk(string path)
+    public static ReplicaCopyAtStop? FromDisk(string path, CancellationToken cancellation = default)
     {
         try
         {
@@ -123,7 +123,7 @@ public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash,
             if (Storage.PositionFile.Read<Storage.ReplicaPosition>(positionPath) is not { } position) return null;
             using var connection = Storage.SqliteConnections.OpenReadOnly(path);
             // As stale as its last save, as the replica's own startup counts it.
-            return Storage.DatabaseHash.Compute(connection).Value == position.Hash
+            return Storage.DatabaseHash.Compute(connection, cancellation).Value == position.Hash
                 ? new ReplicaCopyAtStop(position.Generation, position.Txid, position.Hash, position.Generation,
                     TimestampOf(File.GetLastWriteTimeUtc(positionPath)))
                 : null;

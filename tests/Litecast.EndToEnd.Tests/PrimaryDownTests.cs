@@ -77,6 +77,15 @@ public class PrimaryDownTests(ITestOutputHelper output)
         cluster.StartReplica(0);
 
         var clock = Stopwatch.StartNew();
+        while (await TryStatusAsync(cluster) is null)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the restarted replica's admin endpoint never answered\n{cluster.Replicas[0]!.Output}");
+            await Task.Delay(100);
+        }
+        // From its start on: the copy is checked at once, not after 5 s of trying to join (a black-box review's wait
+        // for a txid the file held got a 504 then).
+        var first = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=3s");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         JsonElement? db;
         while ((db = await TryStatusAsync(cluster)) is not { } found || found.GetProperty("txid").GetInt64() == 0)
         {

@@ -110,21 +110,25 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
 
     /// <summary>
     /// Until this process's first database actor for <paramref name="db"/> runs (it cannot while the primary is down),
-    /// the copy a previous process left answers for it, once verified against its saved position. That is a hash of
-    /// the whole file, which the actor takes too: it is taken only when the node has not joined its cluster within
-    /// <see cref="CopyOnDiskAfter"/>, and off the start. An actor that ran and stopped meanwhile left a newer copy: that
-    /// one is kept.
+    /// the copy a previous process left answers for it, once verified against its saved position: a hash of the whole
+    /// file, which the actor takes too. It starts at once (waiting 5 s for a join first left a replica restarted while
+    /// its primary was down answering txid 0 and 504s for the data its file held) and is given up when the node joins
+    /// its cluster, so a healthy start hashes the file twice for no longer than its join takes. An actor that ran and
+    /// stopped meanwhile left a newer copy: that one is kept.
     /// </summary>
     private async Task RememberCopyOnDiskAsync(DbConfig db)
     {
-        var waited = await Task.WhenAny(Joined, Task.Delay(CopyOnDiskAfter, _stopping.Token));
-        if (waited == Joined || waited.IsCanceled) return;
-        if (await Task.Run(() => ReplicaCopyAtStop.FromDisk(db.Path)) is { } copy) _copiesAtStop.TryAdd(db.Name, copy);
+        using var joinedOrStopping = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        var verifying = Task.Run(() => ReplicaCopyAtStop.FromDisk(db.Path, joinedOrStopping.Token));
+        if (await Task.WhenAny(verifying, Joined) != verifying) joinedOrStopping.Cancel();
+        try
+        {
+            if (await verifying is { } copy) _copiesAtStop.TryAdd(db.Name, copy);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
-
-    /// <summary>How long a node starts before the copies its previous process left are checked (see
-    /// <see cref="RememberCopyOnDiskAsync"/>); joining takes a few seconds when the primary is up.</summary>
-    private static readonly TimeSpan CopyOnDiskAfter = TimeSpan.FromSeconds(5);
 
     /// <summary>The cluster address, or an empty string while the node has not joined its cluster.</summary>
     public string NodeId => _current?.NodeId ?? "";
