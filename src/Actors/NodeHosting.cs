@@ -15,7 +15,8 @@ namespace Litecast.Actors;
 /// <param name="PublicHostname">The name other nodes reach this one by.</param>
 /// <param name="Seeds">Cluster addresses to join through (akka.tcp://litecast@host:port); empty for the first node.</param>
 /// <param name="IsPrimary">True on a node that is the primary of a database: the split-brain resolver keeps the side
-/// that holds the primary, so a partition downs replicas (which then rejoin), never the node everything flows from.</param>
+/// that holds the oldest such node, so a partition downs replicas (which then rejoin), never the node everything flows
+/// from.</param>
 /// <param name="PublicPort">The port other nodes dial, when it differs from <paramref name="Port"/> (a relay or a
 /// port-forward).</param>
 /// <param name="Tls">Mutual TLS on every cluster connection (addresses are then <c>akka.ssl.tcp://</c>); null for
@@ -74,8 +75,13 @@ public static class NodeHosting
                 Roles = endpoint.IsPrimary ? [PrimaryRole] : [],
                 SeedNodes = endpoint.Seeds.ToArray(),
                 // Only the side holding the primary survives a partition: replicas cut off from it are downed and
-                // rejoin, which they need to do anyway to hear the primary again. stable-after is in akka.conf.
-                SplitBrainResolver = new KeepMajorityOption { Role = PrimaryRole },
+                // rejoin, which they need to do anyway to hear the primary again. With more than one node of the role
+                // (a node that is the primary of one database and a replica of another's, or a primary's config
+                // started twice), the oldest one's side survives: keeping the majority of the role, the lowest address
+                // on a tie, downed the established primary and its replicas when a newcomer primary was paused
+                // (found by a black-box review). Not down-if-alone: a primary cut off from every replica keeps
+                // serving its application. stable-after is in akka.conf.
+                SplitBrainResolver = new KeepOldestOption { Role = PrimaryRole, DownIfAlone = false },
             })
             .AddSetup(new LogFilterSetup([new RemotingLogFilter()]))
             .WithDistributedPubSub(role: null!)
