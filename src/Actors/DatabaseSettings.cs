@@ -96,7 +96,10 @@ public sealed record DatabaseSettings
 /// <param name="PrimaryGeneration">The primary's generation as its last heartbeat gave it (0: never heard).</param>
 /// <param name="CurrentAt">When the copy was last known current (a <see cref="System.Diagnostics.Stopwatch"/>
 /// timestamp): its lag is the time since.</param>
-public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash, ulong PrimaryGeneration, long CurrentAt)
+/// <param name="DisconnectedSince">Since when the copy has been cut off from its primary: when the actor found it so,
+/// or stopped; when a previous process's copy was found on disk, then.</param>
+public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash, ulong PrimaryGeneration, long CurrentAt,
+    DateTimeOffset DisconnectedSince)
 {
     /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp of a moment <paramref name="utc"/> on the wall
     /// clock (a file's time), never later than now.</summary>
@@ -125,7 +128,7 @@ public sealed record ReplicaCopyAtStop(ulong Generation, ulong Txid, ulong Hash,
             // As stale as its last save, as the replica's own startup counts it.
             return Storage.DatabaseHash.Compute(connection, cancellation).Value == position.Hash
                 ? new ReplicaCopyAtStop(position.Generation, position.Txid, position.Hash, position.Generation,
-                    TimestampOf(File.GetLastWriteTimeUtc(positionPath)))
+                    TimestampOf(File.GetLastWriteTimeUtc(positionPath)), DateTimeOffset.UtcNow)
                 : null;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException

@@ -197,6 +197,29 @@ public sealed class ReplicaPageWriter : IDisposable
         return (log, done);
     }
 
+    /// <summary>
+    /// Checkpoints every frame and truncates the WAL to nothing, without waiting: false when it could not (a reader
+    /// still uses part of the WAL, or the other connection's checkpoint runs). Between transactions only. A PASSIVE
+    /// checkpoint on another connection backfills the WAL, but SQLite starts it over only when a writer begins after
+    /// a complete backfill, which never happens while batches arrive back to back.
+    /// </summary>
+    public bool TryTruncateWal()
+    {
+        if (_inTransaction) throw new InvalidOperationException($"{Path}: the WAL cannot be truncated inside a transaction");
+        raw.sqlite3_busy_timeout(_connection.Handle, 0);
+        try
+        {
+            var rc = raw.sqlite3_wal_checkpoint_v2(_connection.Handle, Schema, raw.SQLITE_CHECKPOINT_TRUNCATE, out _, out _);
+            if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY)
+                throw new SqliteException($"{Path}: TRUNCATE checkpoint failed: {raw.sqlite3_errmsg(_connection.Handle).utf8_to_string()}", rc);
+            return rc == raw.SQLITE_OK;
+        }
+        finally
+        {
+            raw.sqlite3_busy_timeout(_connection.Handle, (int)SqliteConnections.BusyTimeout.TotalMilliseconds);
+        }
+    }
+
     public void Dispose()
     {
         Rollback();

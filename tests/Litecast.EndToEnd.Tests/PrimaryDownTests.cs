@@ -23,6 +23,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
         using var cluster = new EndToEndCluster();
         var txid = await StartWithFiftyRowsAsync(cluster);
 
+        var killedAt = DateTimeOffset.UtcNow;
         cluster.Primary!.Kill();
         var clock = Stopwatch.StartNew();
         while (!cluster.Replicas[0]!.Output.Contains("rejoining with a new incarnation"))
@@ -38,6 +39,9 @@ public class PrimaryDownTests(ITestOutputHelper output)
             var db = (await cluster.GetJsonAsync($"{cluster.ReplicaUrl(0)}/status")).GetProperty("dbs")[0];
             Assert.True(db.GetProperty("txid").GetInt64() >= txid, $"/status shows txid {db.GetProperty("txid")}, the file holds {txid}");
             Assert.Equal("disconnected", db.GetProperty("state").GetString());
+            // Disconnected since the primary went, give or take the failure detector: not null (a black-box review).
+            var since = DateTimeOffset.Parse(db.GetProperty("stateSince").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(since, killedAt, DateTimeOffset.UtcNow);
             AssertLagAtLeast(db, clock.Elapsed - TimeSpan.FromSeconds(2));
             var wait = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");
             Assert.Equal(HttpStatusCode.OK, wait.StatusCode);
@@ -74,6 +78,7 @@ public class PrimaryDownTests(ITestOutputHelper output)
         cluster.Primary!.Kill();
         cluster.Replicas[0]!.Kill();
         var killed = Stopwatch.StartNew();
+        var restartedAt = DateTimeOffset.UtcNow;
         cluster.StartReplica(0);
 
         var clock = Stopwatch.StartNew();
@@ -95,6 +100,8 @@ public class PrimaryDownTests(ITestOutputHelper output)
         Assert.Equal(txid, db.Value.GetProperty("txid").GetInt64());
         Assert.Equal(generation, db.Value.GetProperty("generation").GetString());
         Assert.Equal("disconnected", db.Value.GetProperty("state").GetString());
+        Assert.InRange(DateTimeOffset.Parse(db.Value.GetProperty("stateSince").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+            restartedAt, DateTimeOffset.UtcNow);
         // The copy was last known current no later than its last save, before the kill.
         AssertLagAtLeast(db.Value, killed.Elapsed);
         var wait = await cluster.Http.GetAsync($"{cluster.ReplicaUrl(0)}/dbs/db/wait?txid={txid}&timeout=1s");

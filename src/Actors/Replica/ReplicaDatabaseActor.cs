@@ -110,6 +110,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
     private string _replicaState = ReplicaStates.Disconnected;
     private DateTimeOffset _replicaStateSince = DateTimeOffset.UtcNow;
     private long _stalls;
+    private long _checkpoints;
     /// <summary>Bytes of page data received by the resync sessions before the last one (<see cref="_resyncProgress"/>
     /// counts the last one's).</summary>
     private long _resyncBytesBefore;
@@ -309,6 +310,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Receive<SubscribeAck>(_ => { });
         Receive<Heartbeat>(HeartbeatReceived);
         Receive<Applier.Ready>(ApplierReady);
+        Receive<Applier.Checkpointed>(_ => _checkpoints++);
         Receive<Applier.FileLost>(lost =>
         {
             _replicaProblem = lost.Detail;
@@ -406,7 +408,8 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
         Cluster.Get(Context.System).Unsubscribe(Self);
         // A current replica hears it at every heartbeat: _currentAt is at most a heartbeat old.
         _settings.Stopped?.Invoke(new ReplicaCopyAtStop(_position?.Generation ?? 0, _position?.Txid ?? 0, _position?.Hash ?? 0,
-            _lastHeartbeat?.Generation ?? 0, _currentAt));
+            _lastHeartbeat?.Generation ?? 0, _currentAt,
+            _replicaState == ReplicaStates.Disconnected ? _replicaStateSince : DateTimeOffset.UtcNow));
     }
 
     /// <summary>
@@ -864,7 +867,7 @@ public sealed class ReplicaDatabaseActor : ReceiveActor, IWithTimers
                 ? problem ?? $"behind the primary for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); " +
                              $"nothing heard from the primary for {Stopwatch.GetElapsedTime(_primaryHeardAt).TotalSeconds:F0} s"
                 : $"{Behind(lagTxids)} for {behind.Value.TotalSeconds:F0} s (max-lag {_settings.MaxLag.TotalSeconds:F0} s); {_replicaProblem ?? WaitingFor()}";
-        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, 0, WalBytes(), _localWrites,
+        var counters = new DatabaseCounters(_transactionsReplicated, _bytesReplicated, _resyncs, _checkpoints, WalBytes(), _localWrites,
             _resyncBytesBefore + (_resyncProgress?.BytesReceived ?? 0), _stalls);
         return new DatabaseStatus(_settings.Name, _settings.Path, "replica", _position?.Generation ?? 0, _position?.Txid ?? 0,
             _position?.Hash ?? 0, behind?.TotalMilliseconds, lagTxids, [], problem is null, problem, counters, heartbeat?.SqliteVersion,

@@ -319,7 +319,7 @@ public sealed class LitecastNode : ILitecastNode, IAsyncDisposable
         var copy = CopyAtStop(db);
         return new(db.Name, db.Path, db.Role == DbRole.Primary ? "primary" : "replica", copy?.Generation ?? 0, copy?.Txid ?? 0,
             copy?.Hash ?? 0, copy is null ? null : Stopwatch.GetElapsedTime(copy.CurrentAt).TotalMilliseconds, null, [], false, _problem ?? "the node is joining its cluster", new DatabaseCounters(0, 0, 0, 0, 0, 0, 0), null,
-            copy is null ? null : ReplicaStates.Disconnected);
+            copy is null ? null : ReplicaStates.Disconnected, copy?.DisconnectedSince);
     }
 
     private async Task RunAsync()
