@@ -97,6 +97,9 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
     private static readonly TimeSpan IdlePollInterval = TimeSpan.FromSeconds(1);
     private long _changedAt = Stopwatch.GetTimestamp();
     private (long Cursor, long WalBytes) _seenAtPoll;
+    // When the WAL past its bound was last warned of (see ReportWalBytes).
+    private static readonly TimeSpan WalWarningInterval = TimeSpan.FromMinutes(1);
+    private long _walWarnedAt = Stopwatch.GetTimestamp() - (long)(WalWarningInterval.TotalSeconds * Stopwatch.Frequency);
     private long _checkpointedAt = Stopwatch.GetTimestamp();
     private bool _idle;
 
@@ -407,12 +410,21 @@ internal sealed class WalTailer : ReceiveActor, IWithTimers
         ReportWalBytes();
     }
 
-    /// <summary>Shows the WAL file's current length in the status.</summary>
+    /// <summary>Shows the WAL file's current length in the status, and warns (at most once a minute) while it is past
+    /// 16 × the threshold: the bound could not be kept, and the disk fills.</summary>
     private void ReportWalBytes()
     {
         var walBytes = _reader.FileLength();
         if (walBytes != _state.Report.WalBytes) _state.UpdateReport(r => r with { WalBytes = walBytes });
+        if (_reader.Header is not { } header
+            || walBytes <= 16L * _settings.CheckpointThresholdPages * (WalFormat.FrameHeaderSize + header.PageSize)
+            || Stopwatch.GetElapsedTime(_walWarnedAt) < WalWarningInterval) return;
+        _walWarnedAt = Stopwatch.GetTimestamp();
+        _log.Warning("{Database}: the WAL is {Megabytes} MB, past 16 x checkpoint-threshold-pages, and Litecast could not start it over: " +
+                     "a transaction that large, a reader of the application's that never ends, or an application that takes the write lock " +
+                     "again at once after each commit with its autocheckpoint off", _settings.Name, walBytes >> 20);
     }
+
 
     /// <summary>A primary that is not in WAL mode is switched to WAL, and the log says so: before the tailer first
     /// starts (PrimaryDatabaseActor, which reports a failure as what it waits for) and whenever it establishes a
