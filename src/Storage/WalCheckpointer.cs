@@ -58,8 +58,11 @@ public sealed class WalCheckpointer(string databasePath, int thresholdPages) : I
     public void Run(WalCursor cursor, int pageSize, Action readToGuard)
     {
         if (!PastThreshold(cursor, pageSize) || cursor.Offset == _lastOffset) return;
+        var readSince = cursor.Offset > _lastOffset ? (cursor.Offset - _lastOffset) / (WalFormat.FrameHeaderSize + pageSize) : 0;
         _lastOffset = cursor.Offset;
-        var pastBound = Frames(cursor, pageSize) >= 4L * thresholdPages;
+        // Past the bound the backfill is left to the application (below), unless what was read since the last turn is a
+        // transaction too big for that: backfilled under the write lock, it would hold the application's next commit.
+        var pastBound = Frames(cursor, pageSize) >= 4L * thresholdPages && readSince < 4L * thresholdPages;
         if (!pastBound && Passive())
         {
             readToGuard();

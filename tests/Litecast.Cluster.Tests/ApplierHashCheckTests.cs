@@ -13,7 +13,7 @@ namespace Litecast.Cluster.Tests;
 /// earlier (data_version, the startup check), so deleting these checks would have passed the suite. Here the applier
 /// gets batches that the database actor's sequencing accepts but whose hashes do not fit the file.
 /// </summary>
-public class ApplierHashCheckTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+public class ApplierHashCheckTests(ITestOutputHelper output) : ApplierTestKit(output)
 {
     /// <summary>
     /// The real applier (its parent is the test) on a replica file with a valid saved position, and a batch made from

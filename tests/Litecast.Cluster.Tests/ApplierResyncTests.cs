@@ -13,7 +13,7 @@ namespace Litecast.Cluster.Tests;
 /// hashes in small ranges, several ahead of the demands, and answers each demand with the pages), and reads every
 /// outcome back from the replica file with SQLite.
 /// </summary>
-public class ApplierResyncTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+public class ApplierResyncTests(ITestOutputHelper output) : ApplierTestKit(output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 

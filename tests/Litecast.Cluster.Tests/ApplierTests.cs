@@ -11,7 +11,7 @@ namespace Litecast.Cluster.Tests;
 /// database actor (Ready, Applied, Rejected) arrives at the test. The batches are real commits of a primary file, and
 /// every outcome is read back from the replica file with SQLite.
 /// </summary>
-public class ApplierTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+public class ApplierTests(ITestOutputHelper output) : ApplierTestKit(output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 

@@ -128,10 +128,7 @@ public class BoundedWalTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output) { Tune = s => s with { CheckpointThresholdPages = threshold } };
         using var app = cluster.OpenApplication();
         var pageSize = await StartAsync(cluster, app);
-        app.Execute("BEGIN");
-        for (var i = 0; i < rows; i++) app.Execute($"INSERT INTO t(v) VALUES ('{new string('x', 400)}')");
-        app.Execute("COMMIT");
-        var transactionPages = app.Scalar<long>("PRAGMA page_count");
+        var transactionPages = FillTable(app, rows);
 
         var (maxWal, samples, loadMs) = await SampledAsync(cluster.ReplicaPath(1) + "-wal", () =>
         {
@@ -163,10 +160,7 @@ public class BoundedWalTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output) { Tune = s => s with { CheckpointThresholdPages = threshold } };
         using var app = cluster.OpenApplication();
         var pageSize = await StartAsync(cluster, app);
-        app.Execute("BEGIN");
-        for (var i = 0; i < rows; i++) app.Execute($"INSERT INTO t(v) VALUES ('{new string('x', 400)}')");
-        app.Execute("COMMIT");
-        var transactionPages = app.Scalar<long>("PRAGMA page_count");
+        var transactionPages = FillTable(app, rows);
 
         var commits = 0;
         var (maxWal, samples, loadMs) = await SampledAsync(cluster.PrimaryPath + "-wal", () =>
@@ -234,6 +228,16 @@ public class BoundedWalTests(ITestOutputHelper output)
         await cluster.StartReplicaAsync(1);
         await cluster.WaitForReplicasAsync();
         return pageSize;
+    }
+
+    /// <summary>Commits <paramref name="rows"/> rows of 400 bytes in one transaction; returns the database's pages then,
+    /// about what a transaction rewriting every row writes.</summary>
+    private static long FillTable(SqliteConnection app, int rows)
+    {
+        app.Execute("BEGIN");
+        for (var i = 0; i < rows; i++) app.Execute($"INSERT INTO t(v) VALUES ('{new string('x', 400)}')");
+        app.Execute("COMMIT");
+        return app.Scalar<long>("PRAGMA page_count");
     }
 
     /// <summary>The stated bound in bytes: the WAL header and <see cref="BoundPages"/> frames.</summary>
